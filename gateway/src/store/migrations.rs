@@ -1,0 +1,69 @@
+//! Versioned schema migrations. Append new steps; never edit a released one.
+
+use rusqlite_migration::{Migrations, M};
+
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(
+        "CREATE TABLE devices (
+            device_id TEXT PRIMARY KEY,
+            record TEXT NOT NULL,
+            created_at_ms INTEGER NOT NULL
+        );
+        CREATE TABLE device_tokens (
+            device_id TEXT NOT NULL,
+            role TEXT NOT NULL,
+            token_hash TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            created_at_ms INTEGER NOT NULL,
+            rotated_at_ms INTEGER,
+            revoked_at_ms INTEGER,
+            last_used_at_ms INTEGER,
+            PRIMARY KEY (device_id, role)
+        );
+        CREATE TABLE device_pair_requests (
+            request_id TEXT PRIMARY KEY,
+            device_id TEXT NOT NULL,
+            record TEXT NOT NULL,
+            ts INTEGER NOT NULL
+        );
+        CREATE INDEX device_pair_requests_device ON device_pair_requests(device_id);
+        CREATE TABLE node_pairings (
+            node_id TEXT PRIMARY KEY,
+            record TEXT NOT NULL,
+            approved_at_ms INTEGER NOT NULL
+        );
+        CREATE TABLE node_pair_requests (
+            request_id TEXT PRIMARY KEY,
+            node_id TEXT NOT NULL,
+            record TEXT NOT NULL,
+            ts INTEGER NOT NULL
+        );
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at_ms INTEGER NOT NULL
+        );
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ts INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            decision TEXT NOT NULL,
+            actor TEXT,
+            details TEXT NOT NULL
+        );
+        -- The audit log is append-only: refuse edits and deletes at the database level.
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;",
+    )])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_valid() {
+        assert!(super::migrations().validate().is_ok());
+    }
+}
