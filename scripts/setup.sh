@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Make this machine able to build and test Pincer. Idempotent and quiet: one line per step, details
+# in ${PINCER_CACHE:-$HOME/.cache/pincer}/logs/setup.log. A second run takes well under a second.
+#
+# What it ensures:
+#   - Debian packages the Rust build and tests need (apt only when something is missing; needs root
+#     or sudo then). Non-Debian hosts (macOS, Windows) are told what to install and skipped.
+#   - a Rust toolchain is present (it cannot be downloaded here: rustup's own server is not a package
+#     registry, and Debian's cargo is older than the workspace's rust-version).
+#   - cargo-nextest (the test runner scripts/test.sh uses), from crates.io if missing.
+# Only package registries are contacted (Debian's apt mirror, crates.io).
+set -euo pipefail
+
+CACHE=${PINCER_CACHE:-$HOME/.cache/pincer}
+LOG=$CACHE/logs/setup.log
+mkdir -p "$(dirname "$LOG")"
+: >"$LOG"
+
+say() { echo "setup: $*"; }
+die() { echo "setup: ERROR: $*" >&2; exit 1; }
+
+# Debian packages, kept minimal:
+#   build-essential  cc/ar/make for crates that build C (rusqlite's bundled SQLite, ring, ...)
+#   pkg-config libssl-dev  for any -sys crate that links the system OpenSSL (e.g. native-tls)
+#   ca-certificates  TLS to crates.io / the npm registry
+#   procps           ps/pgrep/pkill used by process-level tests to inspect children
+# (No libsqlite3-dev: rusqlite is built with its `bundled` feature. Tauri's webkit/gtk and voice's
+#  ALSA dev packages belong here once those crates join the workspace.)
+APT_PACKAGES=(build-essential pkg-config libssl-dev ca-certificates procps)
+# The OpenClaw peer is installed with npm (scripts/install-openclaw.sh); bring Debian's only if the
+# machine has no npm at all (the dev/CI image ships node+npm already).
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
+
+# --- 1. system packages ------------------------------------------------------------------------
+if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    # "ii" = installed; anything else (absent, half-installed, removed) counts as missing.
+    [[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null)" == ii* ]] || missing+=("$p")
+  done
+  if ((${#missing[@]} == 0)); then
+    say "system packages ok (${APT_PACKAGES[*]})"
+  else
+    if [[ $(id -u) -eq 0 ]]; then SUDO=()
+    elif command -v sudo >/dev/null 2>&1; then SUDO=(sudo)
+    else die "need root or sudo to install: ${missing[*]}"
+    fi
+    printf 'setup: apt-get install %s ... ' "${missing[*]}"
+    t0=$SECONDS
+    # One `apt-get update` per install: a fresh machine may have no package lists at all.
+    if "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$LOG" 2>&1 &&
+       "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+         "${missing[@]}" >>"$LOG" 2>&1; then
+      echo "ok ($((SECONDS - t0)) s)"
+    else
+      echo "FAILED (see $LOG)"; tail -n 20 "$LOG" >&2; exit 1
+    fi
+  fi
+else
+  say "not a Debian-like system: skipping apt (needs a C compiler, pkg-config, OpenSSL headers, node+npm)"
+fi
+
+# --- 2. Rust toolchain -------------------------------------------------------------------------
+# rustup installs put cargo in ~/.cargo/bin, which non-login shells may not have on PATH.
+if ! command -v cargo >/dev/null 2>&1 && [[ -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo" ]]; then
+  export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+fi
+command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (rustup, stable >= 1.85) first"
+say "rust ok ($(rustc --version 2>/dev/null || echo 'rustc ?'))"
+
+# --- 3. cargo-nextest --------------------------------------------------------------------------
+if cargo nextest --version >/dev/null 2>&1; then
+  say "cargo-nextest ok ($(cargo nextest --version 2>/dev/null | head -n1))"
+else
+  printf 'setup: cargo install cargo-nextest --locked (a few minutes, once) ... '
+  t0=$SECONDS
+  if cargo install cargo-nextest --locked >>"$LOG" 2>&1; then
+    echo "ok ($((SECONDS - t0)) s)"
+  else
+    echo "FAILED (see $LOG)"; tail -n 20 "$LOG" >&2; exit 1
+  fi
+fi

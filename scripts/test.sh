@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Run every test: prepare the machine (scripts/setup.sh), install the real OpenClaw peer the interop
+# tests drive (scripts/install-openclaw.sh), then the whole workspace under cargo-nextest.
+# Extra arguments go to `cargo nextest run` (e.g. a test-name filter). Exits non-zero on any failure.
+#
+# CARGO_TARGET_DIR defaults to a cache dir outside the checkout, so fresh clones (CI runs in one)
+# reuse earlier builds instead of compiling the workspace from scratch each time.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+CACHE=${PINCER_CACHE:-$HOME/.cache/pincer}
+export PINCER_CACHE=$CACHE
+
+bash scripts/setup.sh
+bash scripts/install-openclaw.sh
+
+# setup.sh may have found cargo only under ~/.cargo/bin; make that visible here too.
+command -v cargo >/dev/null 2>&1 || export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+# The interop tests exec this one path (a wrapper that runs openclaw under node 24).
+export PINCER_OPENCLAW_BIN=${PINCER_OPENCLAW_BIN:-$CACHE/openclaw/bin/openclaw}
+
+echo "test: cargo nextest run --workspace --no-fail-fast (target dir $CARGO_TARGET_DIR)"
+exec cargo nextest run --workspace --no-fail-fast "$@"
