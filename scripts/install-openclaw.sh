@@ -62,6 +62,12 @@ rm -f "$STAMP"
 # which we override so native builds, if any, use node 24's headers.
 export npm_config_audit=false npm_config_fund=false npm_config_update_notifier=false \
   npm_config_loglevel=warn npm_config_progress=false
+# Node ships its own CA list and ignores the OS trust store, so behind a TLS-intercepting proxy whose
+# CA was added with update-ca-certificates npm fails with SELF_SIGNED_CERT_IN_CHAIN. Trust the OS
+# bundle as well (it only adds CAs), unless the caller already chose a file.
+if [[ -z "${NODE_EXTRA_CA_CERTS:-}" && -f /etc/ssl/certs/ca-certificates.crt ]]; then
+  export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+fi
 
 step() { printf 'install-openclaw: %s ... ' "$1"; }
 run_logged() {
