@@ -192,9 +192,9 @@ impl ErrorShape {
         self.details.as_ref()?.get("code")?.as_str().map(DetailCode::from)
     }
 
-    /// The `missing scope: <scope>` error of a request the caller may not make.
+    /// The `FORBIDDEN "missing scope: <scope>"` error of a request the caller may not make.
     pub fn missing_scope(scope: &str, required: &[&str]) -> Self {
-        ErrorShape::invalid_request(format!("missing scope: {scope}"))
+        ErrorShape::new(ErrorCode::Forbidden, format!("missing scope: {scope}"))
             .with_detail_code(DetailCode::MissingScope)
             .with_detail("missingScope", scope)
             .with_detail("requiredScopes", required.iter().map(|s| Value::from(*s)).collect::<Vec<_>>())
@@ -224,7 +224,7 @@ mod tests {
     fn missing_scope_has_openclaw_shape() {
         let e = ErrorShape::missing_scope("operator.write", &["operator.write"]);
         let v = serde_json::to_value(&e).unwrap();
-        assert_eq!(v["code"], "INVALID_REQUEST");
+        assert_eq!(v["code"], "FORBIDDEN");
         assert_eq!(v["message"], "missing scope: operator.write");
         assert_eq!(v["details"]["code"], "MISSING_SCOPE");
         assert_eq!(v["details"]["missingScope"], "operator.write");

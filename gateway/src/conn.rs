@@ -1,0 +1,258 @@
+//! One WebSocket connection: challenge, handshake, then the request/event loop.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use pincer_protocol::connect::{HelloAuth, Role};
+use pincer_protocol::error::{DetailCode, ErrorShape};
+use pincer_protocol::frames::{Frame, FrameError, RequestFrame, ResponseFrame};
+use pincer_protocol::methods::{self, events};
+use pincer_protocol::{close_code, now_ms};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use crate::handshake::{self, Accepted, Peer, Rejection};
+use crate::hub::{ConnHandle, Outbound};
+use crate::state::SharedState;
+
+/// Pre-auth handshake budget.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+
+async fn send_close(sink: &mut Sink, code: u16, reason: &str) {
+    // Close reasons are limited to 123 bytes on the wire.
+    let mut reason = reason.to_string();
+    while reason.len() > 123 {
+        reason.pop();
+    }
+    let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+    let _ = sink.close().await;
+}
+
+async fn send_text(sink: &mut Sink, text: String) -> bool {
+    sink.send(Message::Text(text.into())).await.is_ok()
+}
+
+pub async fn run(state: SharedState, socket: WebSocket, peer: Peer) {
+    let (mut sink, mut stream) = socket.split();
+    let conn_id = uuid::Uuid::new_v4().to_string();
+    let nonce = uuid::Uuid::new_v4().to_string();
+    let challenge = json!({"type": "event", "event": events::CONNECT_CHALLENGE, "payload": {"nonce": nonce, "ts": now_ms()}});
+    if !send_text(&mut sink, challenge.to_string()).await {
+        return;
+    }
+
+    // ---- handshake --------------------------------------------------------------------
+    let deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
+    let (req, params) = loop {
+        let msg = tokio::select! {
+            msg = stream.next() => msg,
+            _ = tokio::time::sleep_until(deadline) => {
+                send_close(&mut sink, close_code::NORMAL, "handshake timeout").await;
+                return;
+            }
+            _ = state.shutdown.wait() => {
+                send_close(&mut sink, close_code::SERVICE_RESTART, "service restart").await;
+                return;
+            }
+        };
+        let text = match msg {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Binary(_))) => {
+                send_close(&mut sink, close_code::POLICY_VIOLATION, "invalid request frame: binary frames are not supported").await;
+                return;
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+        };
+        if text.len() > pincer_protocol::PREAUTH_MAX_PAYLOAD_BYTES {
+            send_close(&mut sink, close_code::MESSAGE_TOO_BIG, "preauth payload too large").await;
+            return;
+        }
+        let req = match Frame::parse(text.as_str()) {
+            Ok(Frame::Req(req)) => req,
+            Ok(_) | Err(FrameError::UnknownType(_)) | Err(FrameError::MissingType) | Err(FrameError::Shape { .. }) | Err(FrameError::NotAnObject) => {
+                send_close(&mut sink, close_code::POLICY_VIOLATION, "invalid request frame").await;
+                return;
+            }
+            Err(FrameError::Json(_)) => {
+                // OpenClaw closes a pre-auth socket that sends malformed JSON with 1000.
+                send_close(&mut sink, close_code::NORMAL, "invalid frame: malformed JSON").await;
+                return;
+            }
+        };
+        if req.method != methods::CONNECT {
+            let err = ErrorShape::invalid_request("invalid handshake: first request must be connect");
+            send_text(&mut sink, Frame::Res(ResponseFrame::err(req.id.clone(), err.clone())).to_json()).await;
+            send_close(&mut sink, close_code::POLICY_VIOLATION, &err.message).await;
+            return;
+        }
+        match handshake::parse_connect_params(req.params_or_empty()) {
+            Ok(params) => break (req, params),
+            Err(rejection) => {
+                reject(&mut sink, &req, rejection).await;
+                return;
+            }
+        }
+    };
+
+    let accepted = match handshake::authenticate(&state, &params, &nonce, &peer) {
+        Ok(a) => a,
+        Err(rejection) => {
+            tracing::info!(conn = %conn_id, client = %params.client.id, code = ?rejection.error.detail_code(), "connect rejected: {}", rejection.error.message);
+            reject(&mut sink, &req, rejection).await;
+            return;
+        }
+    };
+
+    // ---- connected --------------------------------------------------------------------
+    let (tx, rx) = mpsc::unbounded_channel();
+    let queued = Arc::new(AtomicUsize::new(0));
+    let conn = Arc::new(ConnHandle::new(
+        conn_id.clone(),
+        accepted.role,
+        accepted.scopes.clone(),
+        params.client.clone(),
+        params.caps.clone().unwrap_or_default(),
+        accepted.device_id.clone(),
+        peer.addr,
+        now_ms(),
+        tx,
+        queued.clone(),
+        pincer_protocol::DEFAULT_MAX_BUFFERED_BYTES,
+    ));
+    let writer = tokio::spawn(write_loop(sink, rx, queued));
+
+    let hello = crate::methods::system::hello_ok(&state, &conn, &accepted);
+    conn.send_text(Frame::Res(ResponseFrame::ok(req.id.clone(), hello)).to_json());
+    state.hub.insert(conn.clone());
+    tracing::info!(conn = %conn_id, client = %params.client.id, role = accepted.role.as_str(), remote = %peer.addr, "client connected");
+    crate::methods::nodes::on_connected(&state, &conn, &params, &accepted);
+
+    read_loop(&state, &conn, &mut stream).await;
+
+    state.hub.remove(&conn_id);
+    crate::methods::nodes::on_disconnected(&state, &conn);
+    conn.close(close_code::NORMAL, "");
+    let _ = writer.await;
+    tracing::info!(conn = %conn_id, "client disconnected");
+}
+
+async fn reject(sink: &mut Sink, req: &RequestFrame, rejection: Rejection) {
+    send_text(sink, Frame::Res(ResponseFrame::err(req.id.clone(), rejection.error)).to_json()).await;
+    send_close(sink, rejection.close_code, &rejection.close_reason).await;
+}
+
+async fn write_loop(mut sink: Sink, mut rx: mpsc::UnboundedReceiver<Outbound>, queued: Arc<AtomicUsize>) {
+    while let Some(out) = rx.recv().await {
+        match out {
+            Outbound::Text(text) => {
+                let len = text.len();
+                let ok = send_text(&mut sink, text).await;
+                queued.fetch_sub(len, Ordering::Relaxed);
+                if !ok {
+                    break;
+                }
+            }
+            Outbound::Close(code, reason) => {
+                send_close(&mut sink, code, &reason).await;
+                break;
+            }
+        }
+    }
+}
+
+async fn read_loop(state: &SharedState, conn: &Arc<ConnHandle>, stream: &mut futures_util::stream::SplitStream<WebSocket>) {
+    let mut in_flight: HashMap<String, AbortHandle> = HashMap::new();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
+    loop {
+        let msg = tokio::select! {
+            msg = stream.next() => msg,
+            Some(id) = done_rx.recv() => { in_flight.remove(&id); continue; }
+            _ = state.shutdown.wait() => break,
+        };
+        let text = match msg {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Binary(_))) => {
+                respond_invalid(conn, "invalid", "invalid request frame: binary frames are not supported");
+                continue;
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+        };
+        match Frame::parse(text.as_str()) {
+            Ok(Frame::Req(req)) => {
+                if req.method == methods::CONNECT {
+                    let err = if conn.has_scope(pincer_protocol::scopes::ADMIN) {
+                        ErrorShape::invalid_request("connect is only valid as the first request")
+                    } else if conn.role == Role::Node {
+                        ErrorShape::invalid_request("unauthorized role: node")
+                    } else {
+                        ErrorShape::missing_scope(pincer_protocol::scopes::ADMIN, &[pincer_protocol::scopes::ADMIN])
+                    };
+                    conn.send_text(Frame::Res(ResponseFrame::err(req.id, err)).to_json());
+                    continue;
+                }
+                let id = req.id.clone();
+                let task_state = state.clone();
+                let task_conn = conn.clone();
+                let done = done_tx.clone();
+                let handle = tokio::spawn(async move {
+                    let id = req.id.clone();
+                    let res = crate::router::dispatch(&task_state, &task_conn, req).await;
+                    task_conn.send_text(Frame::Res(res).to_json());
+                    let _ = done.send(id);
+                });
+                in_flight.insert(id, handle.abort_handle());
+            }
+            Ok(Frame::Cancel(cancel)) => {
+                // The client gave up on a request: stop its work (dropping an invoke's
+                // waiter also tells the node to cancel).
+                if let Some(handle) = in_flight.remove(&cancel.id) {
+                    handle.abort();
+                }
+            }
+            Ok(Frame::Res(res)) => respond_invalid(conn, &res.id, "invalid request frame: clients send requests, not responses"),
+            Ok(Frame::Event(_)) => respond_invalid(conn, "invalid", "invalid request frame: clients send requests, not events"),
+            Err(FrameError::Json(e)) => {
+                tracing::debug!(conn = %conn.conn_id, error = %e, "malformed JSON frame");
+                respond_invalid(conn, "invalid", &format!("invalid frame: malformed JSON ({e})"));
+            }
+            Err(e @ (FrameError::UnknownType(_) | FrameError::MissingType | FrameError::NotAnObject | FrameError::Shape { .. })) => {
+                let id = frame_id(&text).unwrap_or_else(|| "invalid".into());
+                respond_invalid(conn, &id, &format!("invalid request frame: {e}"));
+            }
+        }
+    }
+    for (_, handle) in in_flight {
+        handle.abort();
+    }
+}
+
+fn frame_id(text: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    v.get("id")?.as_str().map(str::to_string)
+}
+
+fn respond_invalid(conn: &ConnHandle, id: &str, message: &str) {
+    let err = ErrorShape::invalid_request(message).with_detail_code(DetailCode::InvalidFrame);
+    conn.send_text(Frame::Res(ResponseFrame::err(id, err)).to_json());
+}
+
+/// `hello-ok.auth` for an accepted connect.
+pub fn hello_auth(accepted: &Accepted) -> HelloAuth {
+    HelloAuth {
+        method: Some(accepted.auth_method.to_string()),
+        role: accepted.role.as_str().to_string(),
+        scopes: accepted.scopes.clone(),
+        device_token: accepted.device_token.clone(),
+        issued_at_ms: accepted.issued_at_ms,
+        extra: Default::default(),
+    }
+}

@@ -1,0 +1,245 @@
+//! The connection hub: every live socket, its identity, and scope-filtered broadcasts.
+//!
+//! Each connection owns an unbounded outbound queue drained by its writer task, so a
+//! broadcast never waits on a slow socket; instead the queued bytes are counted and a
+//! connection that falls more than `maxBufferedBytes` behind is closed.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use pincer_protocol::connect::{ClientInfo, Role};
+use pincer_protocol::frames::StateVersion;
+use pincer_protocol::methods::events;
+use pincer_protocol::scopes;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+/// What a connection's writer task sends.
+#[derive(Debug)]
+pub enum Outbound {
+    Text(String),
+    Close(u16, String),
+}
+
+pub type ConnId = String;
+
+/// A live, authenticated connection.
+pub struct ConnHandle {
+    pub conn_id: ConnId,
+    pub role: Role,
+    pub scopes: Vec<String>,
+    pub client: ClientInfo,
+    /// Declared `caps` (node capabilities, or operator client capability flags).
+    pub caps: Vec<String>,
+    pub device_id: Option<String>,
+    pub remote: SocketAddr,
+    pub connected_at_ms: i64,
+    tx: mpsc::UnboundedSender<Outbound>,
+    seq: AtomicU64,
+    queued_bytes: Arc<AtomicUsize>,
+    max_buffered_bytes: usize,
+}
+
+impl ConnHandle {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        conn_id: ConnId,
+        role: Role,
+        scopes: Vec<String>,
+        client: ClientInfo,
+        caps: Vec<String>,
+        device_id: Option<String>,
+        remote: SocketAddr,
+        connected_at_ms: i64,
+        tx: mpsc::UnboundedSender<Outbound>,
+        queued_bytes: Arc<AtomicUsize>,
+        max_buffered_bytes: usize,
+    ) -> Self {
+        ConnHandle {
+            conn_id,
+            role,
+            scopes,
+            client,
+            caps,
+            device_id,
+            remote,
+            connected_at_ms,
+            tx,
+            seq: AtomicU64::new(0),
+            queued_bytes,
+            max_buffered_bytes,
+        }
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.role == Role::Operator && scopes::satisfies(&self.scopes, scope)
+    }
+
+    /// Queue a text frame; closes the connection if its backlog is over the limit.
+    pub fn send_text(&self, text: String) -> bool {
+        let queued = self.queued_bytes.fetch_add(text.len(), Ordering::Relaxed) + text.len();
+        if queued > self.max_buffered_bytes {
+            tracing::warn!(conn = %self.conn_id, queued, "closing slow consumer");
+            let _ = self.tx.send(Outbound::Close(pincer_protocol::close_code::POLICY_VIOLATION, "slow consumer".into()));
+            return false;
+        }
+        self.tx.send(Outbound::Text(text)).is_ok()
+    }
+
+    /// Send one event with this connection's next `seq`.
+    pub fn send_event(&self, event: &str, payload_json: &str, state_version: Option<StateVersion>) -> bool {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let text = render_event(event, payload_json, Some(seq), state_version);
+        self.send_text(text)
+    }
+
+    /// Send an event that is addressed to this connection alone (no `seq`, like OpenClaw's
+    /// targeted `node.invoke.request`).
+    pub fn send_targeted(&self, event: &str, payload: &Value) -> bool {
+        let payload_json = serde_json::to_string(payload).unwrap_or_else(|_| "null".into());
+        self.send_text(render_event(event, &payload_json, None, None))
+    }
+
+    pub fn close(&self, code: u16, reason: &str) {
+        let _ = self.tx.send(Outbound::Close(code, reason.to_string()));
+    }
+}
+
+/// Render an event frame from an already-serialized payload, so one broadcast serializes
+/// its payload once however many sockets receive it.
+pub fn render_event(event: &str, payload_json: &str, seq: Option<u64>, state_version: Option<StateVersion>) -> String {
+    let name = serde_json::to_string(event).unwrap_or_else(|_| "\"\"".into());
+    let mut out = String::with_capacity(payload_json.len() + name.len() + 64);
+    out.push_str(r#"{"type":"event","event":"#);
+    out.push_str(&name);
+    out.push_str(r#","payload":"#);
+    out.push_str(payload_json);
+    if let Some(seq) = seq {
+        out.push_str(r#","seq":"#);
+        out.push_str(&seq.to_string());
+    }
+    if let Some(sv) = state_version {
+        out.push_str(&format!(r#","stateVersion":{{"presence":{},"health":{}}}"#, sv.presence, sv.health));
+    }
+    out.push('}');
+    out
+}
+
+/// Who may receive a broadcast event, following OpenClaw's rules: transport events go to
+/// everyone, the rest to operators holding the family's scope; unknown families fail closed.
+pub fn may_receive(conn: &ConnHandle, event: &str) -> bool {
+    match event {
+        events::TICK | events::SHUTDOWN | events::HEALTH | events::HEARTBEAT | events::VOICEWAKE_CHANGED => true,
+        events::PRESENCE => conn.role == Role::Operator,
+        _ if conn.role == Role::Node => false,
+        events::CHAT | events::AGENT => conn.has_scope(scopes::READ),
+        e if e.starts_with("exec.approval.") => conn.has_scope(scopes::APPROVALS),
+        e if e.starts_with("device.pair.") || e.starts_with("node.pair.") => conn.has_scope(scopes::PAIRING),
+        events::NODE_HOST_STATS | events::NODE_RUNNER_INVENTORY_CHANGED => conn.has_scope(scopes::READ),
+        _ => conn.has_scope(scopes::ADMIN),
+    }
+}
+
+#[derive(Default)]
+pub struct Hub {
+    conns: Mutex<HashMap<ConnId, Arc<ConnHandle>>>,
+    state_version: Mutex<StateVersion>,
+}
+
+impl Hub {
+    pub fn insert(&self, conn: Arc<ConnHandle>) {
+        if let Ok(mut map) = self.conns.lock() {
+            map.insert(conn.conn_id.clone(), conn);
+        }
+    }
+
+    pub fn remove(&self, conn_id: &str) -> Option<Arc<ConnHandle>> {
+        self.conns.lock().ok()?.remove(conn_id)
+    }
+
+    pub fn get(&self, conn_id: &str) -> Option<Arc<ConnHandle>> {
+        self.conns.lock().ok()?.get(conn_id).cloned()
+    }
+
+    pub fn all(&self) -> Vec<Arc<ConnHandle>> {
+        self.conns.lock().map(|m| m.values().cloned().collect()).unwrap_or_default()
+    }
+
+    pub fn count(&self) -> usize {
+        self.conns.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn state_version(&self) -> StateVersion {
+        self.state_version.lock().map(|v| *v).unwrap_or_default()
+    }
+
+    pub fn bump_presence(&self) -> StateVersion {
+        match self.state_version.lock() {
+            Ok(mut v) => {
+                v.presence += 1;
+                *v
+            }
+            Err(_) => StateVersion::default(),
+        }
+    }
+
+    pub fn bump_health(&self) -> StateVersion {
+        match self.state_version.lock() {
+            Ok(mut v) => {
+                v.health += 1;
+                *v
+            }
+            Err(_) => StateVersion::default(),
+        }
+    }
+
+    /// Broadcast to every connection allowed to see `event`.
+    pub fn broadcast(&self, event: &str, payload: &Value) {
+        self.broadcast_filtered(event, payload, None, |_| true);
+    }
+
+    /// Broadcast with a state version and an extra filter.
+    pub fn broadcast_filtered(
+        &self,
+        event: &str,
+        payload: &Value,
+        state_version: Option<StateVersion>,
+        extra: impl Fn(&ConnHandle) -> bool,
+    ) {
+        let payload_json = serde_json::to_string(payload).unwrap_or_else(|_| "null".into());
+        for conn in self.all() {
+            if may_receive(&conn, event) && extra(&conn) {
+                conn.send_event(event, &payload_json, state_version);
+            }
+        }
+    }
+
+    /// Send an event to one connection (with its seq), if it is still connected.
+    pub fn send_to(&self, conn_id: &str, event: &str, payload: &Value) -> bool {
+        match self.get(conn_id) {
+            Some(conn) => {
+                let payload_json = serde_json::to_string(payload).unwrap_or_else(|_| "null".into());
+                conn.send_event(event, &payload_json, None)
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rendered_events_are_valid_frames() {
+        let text = render_event("tick", r#"{"ts":1}"#, Some(3), Some(StateVersion { presence: 1, health: 2 }));
+        let frame = pincer_protocol::Frame::parse(&text).unwrap();
+        let pincer_protocol::Frame::Event(ev) = frame else { panic!("not an event") };
+        assert_eq!(ev.event, "tick");
+        assert_eq!(ev.seq, Some(3));
+        assert_eq!(ev.state_version, Some(StateVersion { presence: 1, health: 2 }));
+        assert_eq!(ev.payload.unwrap()["ts"], 1);
+    }
+}

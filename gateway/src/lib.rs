@@ -1,0 +1,26 @@
+//! Pincer's gateway: an OpenClaw Gateway Protocol v4 server (WebSocket + HTTP on one
+//! port) with device and node pairing, node command routing, an exec-approval broker,
+//! config, and a SQLite state store.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod approvals;
+pub mod cli;
+pub mod config;
+pub mod conn;
+pub mod error;
+pub mod handshake;
+pub mod hub;
+pub mod idempotency;
+pub mod logging;
+pub mod methods;
+pub mod nodes;
+pub mod origin;
+pub mod rate_limit;
+pub mod router;
+pub mod server;
+pub mod state;
+pub mod store;
+
+pub use error::GatewayError;
+pub use server::Gateway;
+pub use state::{Bind, GatewayOptions, Overrides};

@@ -1,0 +1,250 @@
+//! `pincer-gateway`: run the gateway, or operate one (devices, nodes) over the protocol.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pincer_gateway::cli::{self, CliError, Target};
+use pincer_gateway::state::{Bind, GatewayOptions, Overrides};
+use pincer_gateway::Gateway;
+
+#[derive(Parser)]
+#[command(name = "pincer-gateway", version, about = "Pincer's headless gateway (OpenClaw Gateway Protocol v4)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway in the foreground.
+    Run(RunArgs),
+    /// Manage device pairing on a running gateway.
+    Devices {
+        #[command(subcommand)]
+        action: DevicesAction,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Manage nodes on a running gateway.
+    Nodes {
+        #[command(subcommand)]
+        action: NodesAction,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BindArg {
+    Loopback,
+    Lan,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Port for WebSocket and HTTP (default 18789, or gateway.port from the config).
+    #[arg(long)]
+    port: Option<u16>,
+    /// loopback (127.0.0.1, the default) or lan (all interfaces).
+    #[arg(long, value_enum)]
+    bind: Option<BindArg>,
+    /// Shared token clients must present.
+    #[arg(long, env = "PINCER_GATEWAY_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Use password auth instead of a token.
+    #[arg(long, env = "PINCER_GATEWAY_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// Directory for the state database, logs and approvals (default ~/.pincer).
+    #[arg(long, env = "PINCER_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// Config file (JSON5, OpenClaw key names; default <state-dir>/pincer.json).
+    #[arg(long, env = "PINCER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log level (error, warn, info, debug, trace); RUST_LOG wins when set.
+    #[arg(long, default_value = "info")]
+    log_level: String,
+}
+
+#[derive(Args)]
+struct TargetArgs {
+    /// Gateway URL.
+    #[arg(long, global = true, env = "PINCER_GATEWAY_URL", default_value = "ws://127.0.0.1:18789")]
+    url: String,
+    /// Gateway token.
+    #[arg(long, global = true, env = "PINCER_GATEWAY_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Gateway password (password auth mode).
+    #[arg(long, global = true, env = "PINCER_GATEWAY_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum DevicesAction {
+    /// List pending and paired devices.
+    List,
+    /// Approve a pending device pairing request.
+    Approve { request_id: String },
+    /// Reject a pending device pairing request.
+    Reject { request_id: String },
+}
+
+#[derive(Subcommand)]
+enum NodesAction {
+    /// List nodes (paired and connected).
+    List,
+    /// List pending node pairing requests.
+    Pending,
+    /// Approve a node's command surface.
+    Approve { request_id: String },
+    /// Reject a node pairing request.
+    Reject { request_id: String },
+    /// Show one node.
+    Describe {
+        /// Node id, id prefix (6+ chars) or display name.
+        node: String,
+    },
+    /// Invoke a command on a node.
+    Invoke {
+        /// Node id, id prefix (6+ chars) or display name.
+        #[arg(long)]
+        node: String,
+        #[arg(long)]
+        command: String,
+        /// Command params as JSON.
+        #[arg(long, default_value = "{}")]
+        params: String,
+        /// How long to wait for the node (ms).
+        #[arg(long, default_value_t = 30_000)]
+        timeout: u64,
+    },
+}
+
+fn default_state_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".pincer")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pincer-gateway: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Run(args) => runtime.block_on(run(args)),
+        Command::Devices { action, target } => {
+            let target = Target { url: target.url, token: target.token, password: target.password, json: target.json };
+            let action = match action {
+                DevicesAction::List => cli::DevicesCmd::List,
+                DevicesAction::Approve { request_id } => cli::DevicesCmd::Approve(request_id),
+                DevicesAction::Reject { request_id } => cli::DevicesCmd::Reject(request_id),
+            };
+            report(runtime.block_on(cli::devices(&target, action)))
+        }
+        Command::Nodes { action, target } => {
+            let target = Target { url: target.url, token: target.token, password: target.password, json: target.json };
+            let action = match action {
+                NodesAction::List => cli::NodesCmd::List,
+                NodesAction::Pending => cli::NodesCmd::Pending,
+                NodesAction::Approve { request_id } => cli::NodesCmd::Approve(request_id),
+                NodesAction::Reject { request_id } => cli::NodesCmd::Reject(request_id),
+                NodesAction::Describe { node } => cli::NodesCmd::Describe(node),
+                NodesAction::Invoke { node, command, params, timeout } => cli::NodesCmd::Invoke { node, command, params, timeout_ms: timeout },
+            };
+            report(runtime.block_on(cli::nodes(&target, action)))
+        }
+    }
+}
+
+fn report(result: Result<String, CliError>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pincer-gateway: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> ExitCode {
+    let state_dir = args.state_dir.unwrap_or_else(default_state_dir);
+    let config_path = args.config.unwrap_or_else(|| state_dir.join("pincer.json"));
+    let log_file = match pincer_gateway::logging::init(&state_dir, &args.log_level) {
+        Ok(path) => Some(path),
+        Err(e) => {
+            eprintln!("pincer-gateway: cannot open the log file in {}: {e}", state_dir.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = GatewayOptions {
+        state_dir,
+        config_path,
+        overrides: Overrides {
+            port: args.port,
+            bind: args.bind.map(|b| match b {
+                BindArg::Loopback => Bind::Loopback,
+                BindArg::Lan => Bind::Lan,
+            }),
+            token: args.token.filter(|t| !t.is_empty()),
+            password: args.password.filter(|p| !p.is_empty()),
+        },
+        log_file,
+    };
+    let gateway = match Gateway::bind(options).await {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("pincer-gateway: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(addr) = gateway.local_addr() {
+        eprintln!("pincer-gateway listening on ws://{addr} (HTTP probes: http://{addr}/healthz)");
+    }
+    match gateway.serve(stop_signal()).await {
+        Ok(()) => {
+            tracing::info!("shutdown completed cleanly");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pincer-gateway: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,326 @@
+//! Exec approvals: the broker's methods (`exec.approval.*`) and the approvals files of the
+//! gateway host and of nodes (`exec.approvals.*`, compare-and-swap on `hash`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use pincer_protocol::approvals::{approvals_hash, ExecApprovalsFile, ExecDecision};
+use pincer_protocol::methods::events;
+use pincer_protocol::nodes::commands;
+use pincer_protocol::{now_ms, scopes, ErrorShape};
+use serde_json::{json, Value};
+
+use super::required_str;
+use crate::approvals::{wait_resolution, Resolution, WatchState};
+use crate::error::{invalid_params, MethodResult};
+use crate::hub::ConnHandle;
+use crate::nodes::{InvokeOutcome, NodeRegistry};
+use crate::state::{GatewayState, SharedState};
+
+/// Client ids that show approval prompts to a person.
+const APPROVAL_CLIENT_IDS: &[&str] = &["openclaw-control-ui", "openclaw-macos", "openclaw-ios", "openclaw-android"];
+
+/// Whether a connection is an approval surface: it holds the scope and can prompt a
+/// person (a known app, or it declares the `approvals` / `exec-approvals` capability).
+pub fn is_approval_client(conn: &ConnHandle) -> bool {
+    conn.has_scope(scopes::APPROVALS)
+        && (APPROVAL_CLIENT_IDS.contains(&conn.client.id.as_str())
+            || conn.caps.iter().any(|c| c == "approvals" || c == "exec-approvals"))
+}
+
+fn resolution_json(id: &str, res: &Resolution, created_at_ms: i64, expires_at_ms: i64) -> Value {
+    let mut out = json!({
+        "id": id,
+        "decision": res.decision.map(ExecDecision::as_str),
+        "effectiveDecision": res.effective.as_str(),
+        "createdAtMs": created_at_ms,
+        "expiresAtMs": expires_at_ms,
+    });
+    if let Some(reason) = res.terminal_reason {
+        out["terminalReason"] = json!(reason);
+    }
+    out
+}
+
+fn broadcast_resolved(state: &GatewayState, id: &str, res: &Resolution, request: &Value) {
+    let payload = json!({
+        "id": id,
+        "decision": res.decision.map(ExecDecision::as_str).unwrap_or(res.effective.as_str()),
+        "resolvedBy": res.resolved_by,
+        "ts": res.ts,
+        "request": request,
+    });
+    state.hub.broadcast_filtered(events::EXEC_APPROVAL_RESOLVED, &payload, None, is_approval_client);
+    let audit = json!({"decision": res.decision.map(ExecDecision::as_str), "effective": res.effective.as_str(),
+                       "reason": res.terminal_reason, "command": request.get("command")});
+    if let Err(e) = state.store.audit(res.ts, "exec.approval", id, res.effective.as_str(), res.resolved_by.as_deref(), &audit) {
+        tracing::error!(error = %e, "audit write failed");
+    }
+}
+
+/// Expire an approval now (no answer in time, or nobody to ask).
+fn expire_now(state: &GatewayState, id: &str, reason: &'static str) {
+    let fallback = state.settings().ask_fallback;
+    if let Some((mut res, request)) = state.approvals.expire(id, fallback, now_ms()) {
+        res.terminal_reason = Some(reason);
+        broadcast_resolved(state, id, &res, &request);
+    }
+}
+
+pub async fn request(state: &SharedState, conn: &ConnHandle, params: Value) -> MethodResult {
+    const METHOD: &str = "exec.approval.request";
+    let Value::Object(mut request) = params else {
+        return Err(invalid_params(METHOD, "at root: must be object"));
+    };
+    let id = match request.remove("id") {
+        Some(Value::String(s)) => Some(s),
+        Some(Value::Null) | None => None,
+        Some(_) => return Err(invalid_params(METHOD, "at /id: must be string")),
+    };
+    let host = request.get("host").and_then(Value::as_str).unwrap_or("gateway").to_string();
+    let plan = request.get("systemRunPlan").cloned();
+    let command_text = request
+        .get("command")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| plan.as_ref().and_then(|p| p.get("commandText")).and_then(Value::as_str).map(str::to_string));
+    if command_text.as_deref().is_none_or(|c| c.trim().is_empty()) {
+        return Err(ErrorShape::invalid_request("command is required"));
+    }
+    if host == "node" {
+        if request.get("nodeId").and_then(Value::as_str).is_none_or(str::is_empty) {
+            return Err(ErrorShape::invalid_request("nodeId is required for host=node"));
+        }
+        if plan.is_none() {
+            return Err(ErrorShape::invalid_request("systemRunPlan is required for host=node"));
+        }
+    }
+    request.insert("command".into(), json!(command_text));
+    let timeout = match request.remove("timeoutMs") {
+        Some(v) => match v.as_u64() {
+            Some(ms) if ms >= 1 => Duration::from_millis(ms),
+            _ => return Err(invalid_params(METHOD, "at /timeoutMs: must be >= 1")),
+        },
+        None => state.settings().exec_approval_timeout,
+    };
+    let two_phase = request.remove("twoPhase").and_then(|v| v.as_bool()).unwrap_or(false);
+    let require_route = request.remove("requireDeliveryRoute").and_then(|v| v.as_bool()).unwrap_or(true);
+    request.insert("requestedBy".into(), json!(conn.client.display_name.clone().unwrap_or_else(|| conn.client.id.clone())));
+    let request = Value::Object(request);
+
+    let (summary, rx) = state.approvals.create(id, request, now_ms(), timeout)?;
+    let approval_id = summary["id"].as_str().unwrap_or_default().to_string();
+    let created_at_ms = summary["createdAtMs"].as_i64().unwrap_or(0);
+    let expires_at_ms = summary["expiresAtMs"].as_i64().unwrap_or(0);
+
+    let has_route = state.hub.all().iter().any(|c| is_approval_client(c));
+    state.hub.broadcast_filtered(events::EXEC_APPROVAL_REQUESTED, &summary, None, is_approval_client);
+    tracing::info!(approval = %approval_id, routed = has_route, "exec approval requested");
+    if !has_route && require_route {
+        expire_now(state, &approval_id, "no-approval-route");
+    } else {
+        let timer_state = state.clone();
+        let timer_id = approval_id.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            expire_now(&timer_state, &timer_id, "expired");
+        });
+    }
+    if two_phase {
+        return Ok(json!({"status": "accepted", "id": approval_id, "createdAtMs": created_at_ms, "expiresAtMs": expires_at_ms,
+                         "deliveryRoute": if has_route { "approval-client" } else { "none" }}));
+    }
+    let res = wait_resolution(rx).await.ok_or_else(|| ErrorShape::unavailable("approval request unavailable"))?;
+    Ok(resolution_json(&approval_id, &res, created_at_ms, expires_at_ms))
+}
+
+pub fn get(state: &GatewayState, params: Value) -> MethodResult {
+    let id = required_str(&params, "id", "exec.approval.get")?;
+    let summary = state.approvals.get(id)?;
+    let request = &summary["request"];
+    let mut decisions = vec!["allow-once", "allow-always", "deny"];
+    let always_unavailable = request.get("ask").and_then(Value::as_str) == Some("always")
+        || request
+            .get("unavailableDecisions")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|d| d == "allow-always"));
+    if always_unavailable {
+        decisions.retain(|d| *d != "allow-always");
+    }
+    Ok(json!({
+        "id": summary["id"],
+        "commandText": request.get("command"),
+        "commandPreview": request.get("commandPreview"),
+        "allowedDecisions": decisions,
+        "host": request.get("host"),
+        "nodeId": request.get("nodeId"),
+        "agentId": request.get("agentId"),
+        "cwd": request.get("cwd"),
+        "request": request,
+        "createdAtMs": summary["createdAtMs"],
+        "expiresAtMs": summary["expiresAtMs"],
+    }))
+}
+
+pub fn resolve(state: &GatewayState, conn: &ConnHandle, params: Value) -> MethodResult {
+    let id = required_str(&params, "id", "exec.approval.resolve")?;
+    let decision = params.get("decision").and_then(Value::as_str).unwrap_or("");
+    let decision = ExecDecision::parse(decision).ok_or_else(|| ErrorShape::invalid_request("invalid decision"))?;
+    if decision == ExecDecision::AllowAlways {
+        if let Ok(summary) = state.approvals.get(id) {
+            let req = &summary["request"];
+            if req.get("ask").and_then(Value::as_str) == Some("always")
+                || req.get("unavailableDecisions").and_then(Value::as_array).is_some_and(|a| a.iter().any(|d| d == "allow-always"))
+            {
+                return Err(ErrorShape::invalid_request("allow-always is unavailable for this command")
+                    .with_detail("reason", "APPROVAL_ALLOW_ALWAYS_UNAVAILABLE"));
+            }
+        }
+    }
+    let by = conn.client.display_name.clone().unwrap_or_else(|| conn.client.id.clone());
+    let full_id = state.approvals.get(id).ok().and_then(|s| s["id"].as_str().map(str::to_string)).unwrap_or_else(|| id.to_string());
+    let (res, request, fresh) = state.approvals.resolve(&full_id, decision, Some(by), now_ms())?;
+    if fresh {
+        broadcast_resolved(state, &full_id, &res, &request);
+    }
+    Ok(json!({"ok": true}))
+}
+
+pub async fn wait_decision(state: &GatewayState, params: Value) -> MethodResult {
+    let id = params.get("id").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or_else(|| ErrorShape::invalid_request("id is required"))?;
+    match state.approvals.watch(id)? {
+        WatchState::Done { resolution, created_at_ms, expires_at_ms } => Ok(resolution_json(id, &resolution, created_at_ms, expires_at_ms)),
+        WatchState::Pending { rx, created_at_ms, expires_at_ms } => {
+            let res = wait_resolution(rx).await.ok_or_else(|| ErrorShape::invalid_request("approval expired or not found"))?;
+            Ok(resolution_json(id, &res, created_at_ms, expires_at_ms))
+        }
+    }
+}
+
+// ---- approvals files ------------------------------------------------------------------
+
+/// The built-in defaults Pincer applies where the file says nothing (deny by default).
+fn resolved_defaults(file: &ExecApprovalsFile) -> Value {
+    let d = file.defaults.clone().unwrap_or_default();
+    json!({
+        "security": d.security.map(|s| serde_json::to_value(s).unwrap_or(Value::Null)).unwrap_or(json!("allowlist")),
+        "ask": d.ask.map(|s| serde_json::to_value(s).unwrap_or(Value::Null)).unwrap_or(json!("on-miss")),
+        "askFallback": d.ask_fallback.map(|s| serde_json::to_value(s).unwrap_or(Value::Null)).unwrap_or(json!("deny")),
+    })
+}
+
+fn read_file(path: &Path) -> Result<Option<Vec<u8>>, ErrorShape> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ErrorShape::unavailable(format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+fn snapshot(path: &Path, raw: Option<&[u8]>) -> MethodResult {
+    let file: ExecApprovalsFile = match raw {
+        Some(bytes) => serde_json::from_slice(bytes).map_err(|e| {
+            ErrorShape::unavailable(format!("{} is not a valid exec approvals file: {e}; fix or delete it", path.display()))
+        })?,
+        None => ExecApprovalsFile { defaults: Some(Default::default()), agents: Some(Default::default()), ..Default::default() },
+    };
+    let mut file_json = serde_json::to_value(&file).unwrap_or(Value::Null);
+    if let Some(socket) = file_json.get_mut("socket").and_then(Value::as_object_mut) {
+        socket.remove("token");
+    }
+    Ok(json!({
+        "path": path.display().to_string(),
+        "exists": raw.is_some(),
+        "hash": approvals_hash(raw),
+        "file": file_json,
+        "resolvedDefaults": resolved_defaults(&file),
+    }))
+}
+
+pub fn file_get(state: &GatewayState) -> MethodResult {
+    let path = state.exec_approvals_path();
+    snapshot(&path, read_file(&path)?.as_deref())
+}
+
+/// Write bytes atomically (temp file + fsync + rename), owner-only.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let tmp = dir.join(format!(".{}.tmp-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("file"), std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+pub fn file_set(state: &GatewayState, params: Value) -> MethodResult {
+    const METHOD: &str = "exec.approvals.set";
+    let Some(file_value) = params.get("file").cloned() else {
+        return Err(ErrorShape::invalid_request("exec approvals file is required"));
+    };
+    let file: ExecApprovalsFile = serde_json::from_value(file_value).map_err(|e| invalid_params(METHOD, format!("at /file: {e}")))?;
+    if file.version != 1 {
+        return Err(invalid_params(METHOD, "at /file/version: must be equal to constant 1"));
+    }
+    let path = state.exec_approvals_path();
+    let current = read_file(&path)?;
+    let base_hash = params.get("baseHash").and_then(Value::as_str);
+    match (&current, base_hash) {
+        (Some(_), None) => return Err(ErrorShape::invalid_request("exec approvals base hash required; re-run exec.approvals.get and retry")),
+        (cur, Some(h)) if h != approvals_hash(cur.as_deref()) => {
+            return Err(ErrorShape::invalid_request("exec approvals changed since last load; re-run exec.approvals.get and retry"))
+        }
+        _ => {}
+    }
+    let mut text = serde_json::to_string_pretty(&file).map_err(|e| ErrorShape::unavailable(e.to_string()))?;
+    text.push('\n');
+    write_atomic(&path, text.as_bytes()).map_err(|e| ErrorShape::unavailable(format!("cannot write {}: {e}", path.display())))?;
+    let _ = state.store.audit(now_ms(), "exec.approvals", "gateway", "updated", None, &json!({"hash": approvals_hash(Some(text.as_bytes()))}));
+    snapshot(&path, Some(text.as_bytes()))
+}
+
+async fn node_command(state: &GatewayState, node_id: &str, command: &str, params: Value) -> MethodResult {
+    if let Some(session) = state.nodes.get(node_id) {
+        super::nodes::check_command(state, &session, command).map_err(|e| {
+            ErrorShape::invalid_request(format!("node command not allowed: {command} ({})", e.message))
+                .with_detail("command", command)
+        })?;
+    }
+    let outcome = super::nodes::invoke_node(state, node_id, command, Some(&params), None, None, None).await?;
+    match outcome {
+        InvokeOutcome::Ok(payload) => Ok(payload.unwrap_or(Value::Null)),
+        other => NodeRegistry::outcome_to_result(node_id, command, other),
+    }
+}
+
+pub async fn node_file_get(state: &GatewayState, params: Value) -> MethodResult {
+    let node_id = params.get("nodeId").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or_else(|| ErrorShape::invalid_request("nodeId required"))?;
+    let payload = node_command(state, node_id, commands::SYSTEM_EXEC_APPROVALS_GET, json!({})).await?;
+    let valid = payload.get("hash").and_then(Value::as_str).is_some() || payload.get("enabled").is_some();
+    if !valid || payload.get("baseHash").is_some() && payload.get("file").is_some() {
+        return Err(ErrorShape::invalid_request("node returned invalid exec approvals payload"));
+    }
+    Ok(payload)
+}
+
+pub async fn node_file_set(state: &GatewayState, params: Value) -> MethodResult {
+    let node_id = params.get("nodeId").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or_else(|| ErrorShape::invalid_request("nodeId required"))?.to_string();
+    let mut forward = params.clone();
+    if let Some(obj) = forward.as_object_mut() {
+        obj.remove("nodeId");
+    }
+    if forward.get("file").is_none() && forward.get("native").is_none() {
+        return Err(ErrorShape::invalid_request("exec approvals file is required"));
+    }
+    let result = node_command(state, &node_id, commands::SYSTEM_EXEC_APPROVALS_SET, forward).await?;
+    let _ = state.store.audit(now_ms(), "exec.approvals", &node_id, "updated", None, &json!({"hash": result.get("hash")}));
+    Ok(result)
+}

@@ -1,0 +1,182 @@
+//! Transport: one port serving HTTP probes and the WebSocket protocol; the tick loop;
+//! graceful shutdown (broadcast `shutdown`, close every socket with 1012).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use pincer_protocol::methods::events;
+use pincer_protocol::{close_code, now_ms};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::approvals::ApprovalBroker;
+use crate::config::GatewayConfig;
+use crate::error::GatewayError;
+use crate::handshake::Peer;
+use crate::hub::Hub;
+use crate::idempotency::IdempotencyCache;
+use crate::nodes::NodeRegistry;
+use crate::rate_limit::RateLimiter;
+use crate::state::{Bind, GatewayOptions, GatewayState, Settings, SharedState};
+use crate::store::Store;
+
+/// A gateway bound to its port, ready to serve.
+pub struct Gateway {
+    state: SharedState,
+    listener: TcpListener,
+}
+
+fn ensure_dir(path: &Path) -> Result<(), GatewayError> {
+    std::fs::create_dir_all(path).map_err(|source| GatewayError::StateDir { path: path.display().to_string(), source })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
+impl Gateway {
+    /// Open state, read config and bind the port. Nothing is served until [`Gateway::serve`].
+    pub async fn bind(options: GatewayOptions) -> Result<Gateway, GatewayError> {
+        ensure_dir(&options.state_dir)?;
+        let config = GatewayConfig::load(&options.config_path)?;
+        let settings = Settings::resolve(&config, &options.overrides)?;
+        let store = Store::open(&options.state_dir.join("pincer.sqlite"))?;
+        let host = match settings.bind {
+            Bind::Loopback => "127.0.0.1",
+            Bind::Lan => "0.0.0.0",
+        };
+        let addr = format!("{host}:{}", settings.port);
+        let listener = TcpListener::bind(&addr).await.map_err(|source| GatewayError::Bind { addr: addr.clone(), source })?;
+        let state = Arc::new(GatewayState {
+            options,
+            config: RwLock::new(config),
+            settings: RwLock::new(settings),
+            store,
+            hub: Hub::default(),
+            nodes: NodeRegistry::default(),
+            approvals: ApprovalBroker::default(),
+            idempotency: IdempotencyCache::default(),
+            rate_limiter: RateLimiter::default(),
+            started: Instant::now(),
+            boot_id: uuid::Uuid::new_v4().to_string(),
+            instance_id: uuid::Uuid::new_v4().to_string(),
+            shutdown: Default::default(),
+        });
+        Ok(Gateway { state, listener })
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    pub fn state(&self) -> SharedState {
+        self.state.clone()
+    }
+
+    /// Serve until `stop` resolves, then shut down gracefully.
+    pub async fn serve(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), GatewayError> {
+        let state = self.state.clone();
+        let app = Router::new()
+            .route("/", get(root))
+            .route("/healthz", get(healthz))
+            .route("/health", get(healthz))
+            .route("/readyz", get(readyz))
+            .route("/ready", get(readyz))
+            .route("/startupz", get(startupz))
+            .route("/startup", get(startupz))
+            .fallback(not_found)
+            .with_state(state.clone());
+
+        let ticker = tokio::spawn(tick_loop(state.clone()));
+        let expiry = tokio::spawn(crate::methods::nodes::expire_node_requests_loop(state.clone()));
+
+        let shutdown_state = state.clone();
+        let graceful = async move {
+            stop.await;
+            shutdown_gracefully(&shutdown_state).await;
+        };
+        tracing::info!(addr = ?self.listener.local_addr().ok(), "gateway listening");
+        let result = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(graceful)
+            .await
+            .map_err(GatewayError::Serve);
+        ticker.abort();
+        expiry.abort();
+        result
+    }
+}
+
+/// Broadcast `shutdown`, close every socket with 1012, and give writers a moment to flush.
+async fn shutdown_gracefully(state: &GatewayState) {
+    tracing::info!("gateway stopping");
+    state.hub.broadcast(events::SHUTDOWN, &json!({"reason": "gateway stopping"}));
+    state.shutdown.trigger();
+    for conn in state.hub.all() {
+        conn.close(close_code::SERVICE_RESTART, "service restart");
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while state.hub.count() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn tick_loop(state: SharedState) {
+    let period = state.settings().tick_interval;
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        interval.tick().await;
+        state.hub.broadcast(events::TICK, &json!({"ts": now_ms()}));
+    }
+}
+
+async fn root(ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>, State(state): State<SharedState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
+    match ws {
+        Ok(ws) => {
+            let peer = peer_from(addr, &headers);
+            ws.max_message_size(pincer_protocol::DEFAULT_MAX_PAYLOAD_BYTES)
+                .max_frame_size(pincer_protocol::DEFAULT_MAX_PAYLOAD_BYTES)
+                .on_upgrade(move |socket| crate::conn::run(state, socket, peer))
+        }
+        Err(_) => (
+            StatusCode::OK,
+            [("content-type", "text/plain; charset=utf-8")],
+            "Pincer gateway (OpenClaw Gateway Protocol v4). Connect a WebSocket client to this address.\n",
+        )
+            .into_response(),
+    }
+}
+
+fn peer_from(addr: SocketAddr, headers: &HeaderMap) -> Peer {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    Peer {
+        addr,
+        origin: header("origin"),
+        host: header("host"),
+        forwarded: ["x-forwarded-for", "forwarded", "x-real-ip"].iter().any(|h| headers.contains_key(*h)),
+    }
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"ok": true, "status": "live"}))
+}
+
+async fn readyz(State(state): State<SharedState>) -> Json<serde_json::Value> {
+    Json(json!({"ready": true, "failing": [], "uptimeMs": state.uptime_ms()}))
+}
+
+async fn startupz() -> Json<serde_json::Value> {
+    Json(json!({"ok": true, "status": "started"}))
+}
+
+async fn not_found() -> (StatusCode, Json<serde_json::Value>) {
+    (StatusCode::NOT_FOUND, Json(json!({"ok": false, "error": "not found"})))
+}
