@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::error::{ClientError, ABNORMAL_CLOSE};
-use crate::events::{EventHub, SeqStats};
+use crate::events::{EventHub, ReceivedEvent, SeqStats};
 use crate::handshake::{self, HandshakeTimings};
 use crate::options::ConnectOptions;
 use crate::transport::WsStream;
@@ -189,6 +189,17 @@ impl GatewayClient {
         timeout: Duration,
         pred: impl Fn(&EventFrame) -> bool,
     ) -> Result<EventFrame, ClientError> {
+        Ok(self.wait_received(what, timeout, pred).await?.frame)
+    }
+
+    /// Like [`wait_event_where`](Self::wait_event_where), also telling when the event came
+    /// off the socket.
+    pub async fn wait_received(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&EventFrame) -> bool,
+    ) -> Result<ReceivedEvent, ClientError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let events = &self.inner.shared.events;
         loop {

@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use pincer_protocol::EventFrame;
 use tokio::sync::{broadcast, Notify};
@@ -24,8 +25,16 @@ pub struct SeqStats {
     pub dropped: u64,
 }
 
+/// An event and when the reader task took it off the socket (for fan-out measurements that
+/// should not include how late the waiting task got scheduled).
+#[derive(Debug, Clone)]
+pub struct ReceivedEvent {
+    pub frame: EventFrame,
+    pub at: Instant,
+}
+
 pub(crate) struct EventHub {
-    backlog: Mutex<VecDeque<EventFrame>>,
+    backlog: Mutex<VecDeque<ReceivedEvent>>,
     seq: Mutex<SeqStats>,
     notify: Notify,
     tx: broadcast::Sender<EventFrame>,
@@ -38,6 +47,7 @@ impl EventHub {
     }
 
     pub(crate) fn push(&self, event: EventFrame) {
+        let at = Instant::now();
         if let Some(seq) = event.seq {
             let mut stats = lock(&self.seq);
             if let Some(last) = stats.last {
@@ -56,7 +66,7 @@ impl EventHub {
                 backlog.pop_front();
                 lock(&self.seq).dropped += 1;
             }
-            backlog.push_back(event);
+            backlog.push_back(ReceivedEvent { frame: event, at });
         }
         self.notify.notify_waiters();
     }
@@ -75,14 +85,14 @@ impl EventHub {
     }
 
     /// Remove and return the oldest backlog event that `pred` accepts.
-    pub(crate) fn take_first(&self, pred: &dyn Fn(&EventFrame) -> bool) -> Option<EventFrame> {
+    pub(crate) fn take_first(&self, pred: &dyn Fn(&EventFrame) -> bool) -> Option<ReceivedEvent> {
         let mut backlog = lock(&self.backlog);
-        let pos = backlog.iter().position(pred)?;
+        let pos = backlog.iter().position(|e| pred(&e.frame))?;
         backlog.remove(pos)
     }
 
     pub(crate) fn drain(&self) -> Vec<EventFrame> {
-        lock(&self.backlog).drain(..).collect()
+        lock(&self.backlog).drain(..).map(|e| e.frame).collect()
     }
 
     pub(crate) fn notified(&self) -> tokio::sync::futures::Notified<'_> {

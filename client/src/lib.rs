@@ -24,7 +24,7 @@ mod transport;
 
 pub use client::{response_result, GatewayClient};
 pub use error::{ClientError, ABNORMAL_CLOSE};
-pub use events::{SeqStats, BACKLOG_CAPACITY};
+pub use events::{ReceivedEvent, SeqStats, BACKLOG_CAPACITY};
 pub use handshake::HandshakeTimings;
 pub use options::{
     default_device_family, default_platform, ConnectOptions, DEFAULT_CHALLENGE_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
