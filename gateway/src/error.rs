@@ -35,7 +35,14 @@ impl From<StoreError> for ErrorShape {
 
 impl From<ConfigError> for ErrorShape {
     fn from(e: ConfigError) -> Self {
-        let shape = ErrorShape::invalid_request(e.to_string());
+        let mut shape = if e.rpc_error_code() == "UNAVAILABLE" {
+            ErrorShape::unavailable(e.to_string())
+        } else {
+            ErrorShape::invalid_request(e.to_string())
+        };
+        if let Some(details) = e.issues_details() {
+            shape.details = Some(details);
+        }
         match &e {
             ConfigError::BaseHashMismatch { current } => {
                 shape.with_detail_code(DetailCode::BaseHashMismatch).with_detail("currentHash", current.clone())

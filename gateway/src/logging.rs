@@ -11,12 +11,13 @@ use tracing_subscriber::{fmt, EnvFilter};
 /// Keep one previous file once the log passes this size at start-up.
 const ROTATE_BYTES: u64 = 10 * 1024 * 1024;
 
-pub fn init(state_dir: &Path, level: &str) -> std::io::Result<PathBuf> {
-    let dir = state_dir.join("logs");
+/// `file` overrides the default `<state>/logs/gateway.log` (config `logging.file`).
+pub fn init(state_dir: &Path, level: &str, file: Option<PathBuf>) -> std::io::Result<PathBuf> {
+    let path = file.unwrap_or_else(|| state_dir.join("logs").join("gateway.log"));
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| state_dir.to_path_buf());
     std::fs::create_dir_all(&dir)?;
-    let path = dir.join("gateway.log");
     if std::fs::metadata(&path).map(|m| m.len() > ROTATE_BYTES).unwrap_or(false) {
-        let _ = std::fs::rename(&path, dir.join("gateway.log.1"));
+        let _ = std::fs::rename(&path, path.with_extension("log.1"));
     }
     let file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));

@@ -61,9 +61,10 @@ struct RunArgs {
     /// Config file (JSON5, OpenClaw key names; default <state-dir>/pincer.json).
     #[arg(long, env = "PINCER_CONFIG")]
     config: Option<PathBuf>,
-    /// Log level (error, warn, info, debug, trace); RUST_LOG wins when set.
-    #[arg(long, default_value = "info")]
-    log_level: String,
+    /// Log level (error, warn, info, debug, trace; default logging.level from the config,
+    /// else info). RUST_LOG wins when set.
+    #[arg(long)]
+    log_level: Option<String>,
 }
 
 #[derive(Args)]
@@ -182,7 +183,12 @@ fn report(result: Result<String, CliError>) -> ExitCode {
 async fn run(args: RunArgs) -> ExitCode {
     let state_dir = args.state_dir.unwrap_or_else(default_state_dir);
     let config_path = args.config.unwrap_or_else(|| state_dir.join("pincer.json"));
-    let log_file = match pincer_gateway::logging::init(&state_dir, &args.log_level) {
+    // Logging starts before the gateway so config errors are logged too; a config that does
+    // not load is reported by Gateway::bind below.
+    let view = pincer_gateway::config::GatewayConfig::load(&config_path).ok().map(|c| c.view());
+    let level = args.log_level.or_else(|| view.as_ref().map(|v| v.log_level.clone())).unwrap_or_else(|| "info".into());
+    let log_path = view.and_then(|v| v.log_file);
+    let log_file = match pincer_gateway::logging::init(&state_dir, &level, log_path) {
         Ok(path) => Some(path),
         Err(e) => {
             eprintln!("pincer-gateway: cannot open the log file in {}: {e}", state_dir.display());

@@ -34,7 +34,7 @@ pub const METHODS: &[(&str, Access)] = &[
     (m::LOGS_TAIL, Access::Operator(READ)),
     (m::VOICEWAKE_GET, Access::OperatorOrNode(READ)),
     (m::VOICEWAKE_SET, Access::Operator(WRITE)),
-    (m::CONFIG_GET, Access::Operator(READ)),
+    (m::CONFIG_GET, Access::Operator(ADMIN)),
     (m::CONFIG_SCHEMA, Access::Operator(READ)),
     (m::CONFIG_PATCH, Access::Operator(ADMIN)),
     (m::DEVICE_PAIR_LIST, Access::Operator(PAIRING)),

@@ -24,7 +24,7 @@ use crate::hub::Hub;
 use crate::idempotency::IdempotencyCache;
 use crate::nodes::NodeRegistry;
 use crate::rate_limit::RateLimiter;
-use crate::state::{Bind, GatewayOptions, GatewayState, Settings, SharedState};
+use crate::state::{GatewayOptions, GatewayState, Settings, SharedState};
 use crate::store::Store;
 
 /// A gateway bound to its port, ready to serve.
@@ -50,11 +50,7 @@ impl Gateway {
         let config = GatewayConfig::load(&options.config_path)?;
         let settings = Settings::resolve(&config, &options.overrides)?;
         let store = Store::open(&options.state_dir.join("pincer.sqlite"))?;
-        let host = match settings.bind {
-            Bind::Loopback => "127.0.0.1",
-            Bind::Lan => "0.0.0.0",
-        };
-        let addr = format!("{host}:{}", settings.port);
+        let addr = SocketAddr::new(settings.host, settings.port).to_string();
         let listener = TcpListener::bind(&addr).await.map_err(|source| GatewayError::Bind { addr: addr.clone(), source })?;
         let state = Arc::new(GatewayState {
             options,

@@ -62,6 +62,8 @@ pub struct GatewayOptions {
 pub struct Settings {
     pub port: u16,
     pub bind: Bind,
+    /// The address to listen on (`gateway.bind: custom` picks `gateway.customBindHost`).
+    pub host: std::net::IpAddr,
     pub auth: AuthMode,
     pub rate_limit: RateLimitPolicy,
     pub allowed_origins: Vec<String>,
@@ -93,9 +95,15 @@ impl Settings {
                 })?),
             },
         };
+        let host = match overrides.bind {
+            Some(Bind::Loopback) => std::net::IpAddr::from([127, 0, 0, 1]),
+            Some(Bind::Lan) => std::net::IpAddr::from([0, 0, 0, 0]),
+            None => view.bind_addr(),
+        };
         Ok(Settings {
             port: overrides.port.unwrap_or(view.port),
             bind,
+            host,
             auth,
             rate_limit: RateLimitPolicy {
                 max_attempts: view.rate_limit.max_attempts,
