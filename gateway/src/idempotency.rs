@@ -69,6 +69,18 @@ impl IdempotencyCache {
         }
     }
 
+    /// Forget a key whose work was abandoned before `finish` (the caller cancelled), so a
+    /// retry with the same key runs again instead of being told it is still in flight.
+    pub fn abandon(&self, key: &str) {
+        if let Ok(mut guard) = self.inner.lock() {
+            let (map, order) = &mut *guard;
+            if map.get(key).is_some_and(|e| e.slot == Slot::InFlight) {
+                map.remove(key);
+                order.retain(|k| k != key);
+            }
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.inner.lock().map(|g| g.0.len()).unwrap_or(0)
     }

@@ -508,6 +508,8 @@ pub async fn invoke(state: &SharedState, conn: &ConnHandle, params: Value) -> Me
                 .with_detail_code(DetailCode::IdempotencyConflict))
         }
     }
+    // If this request is cancelled (its task aborted) before finishing, free the key.
+    let abandon = AbandonKey { state, key: &cache_key };
     let timeout = match p.timeout_ms {
         Some(0) | None => None,
         Some(ms) => Some(Duration::from_millis(ms)),
@@ -515,7 +517,20 @@ pub async fn invoke(state: &SharedState, conn: &ConnHandle, params: Value) -> Me
     let outcome = invoke_node(state, &p.node_id, &p.command, p.params.as_ref(), timeout, Some(&p.idempotency_key), p.session_key.as_deref()).await;
     let result = outcome.and_then(|o| NodeRegistry::outcome_to_result(&p.node_id, &p.command, o));
     state.idempotency.finish(&cache_key, result.clone());
+    drop(abandon);
     result
+}
+
+/// Drops an idempotency key that is still in flight (no-op once `finish` stored a result).
+struct AbandonKey<'a> {
+    state: &'a GatewayState,
+    key: &'a str,
+}
+
+impl Drop for AbandonKey<'_> {
+    fn drop(&mut self) {
+        self.state.idempotency.abandon(self.key);
+    }
 }
 
 pub fn invoke_cancel(state: &GatewayState, params: Value) -> MethodResult {
