@@ -141,6 +141,12 @@ impl ApprovalBroker {
 
     /// Expire a pending approval with the fallback decision. `None` if already resolved.
     pub fn expire(&self, id: &str, fallback: AskFallback, now_ms: i64) -> Option<(Resolution, Value)> {
+        self.expire_with_reason(id, fallback, now_ms, "expired")
+    }
+
+    /// [`expire`](Self::expire) with the `terminalReason` the requester and every waiter
+    /// see (e.g. `"no-approval-route"`).
+    pub fn expire_with_reason(&self, id: &str, fallback: AskFallback, now_ms: i64, reason: &'static str) -> Option<(Resolution, Value)> {
         let entry = self.pending.lock().ok()?.remove(id)?;
         let allowlisted = entry.request.get("allowlistSatisfied").and_then(Value::as_bool).unwrap_or(false);
         let effective = match fallback {
@@ -154,7 +160,7 @@ impl ApprovalBroker {
             effective,
             resolved_by: Some(format!("askFallback:{}", fallback.as_str())),
             ts: now_ms,
-            terminal_reason: Some("expired"),
+            terminal_reason: Some(reason),
         };
         self.finish(entry, resolution.clone());
         Some((resolution, request))

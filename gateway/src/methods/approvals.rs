@@ -61,8 +61,7 @@ fn broadcast_resolved(state: &GatewayState, id: &str, res: &Resolution, request:
 /// Expire an approval now (no answer in time, or nobody to ask).
 fn expire_now(state: &GatewayState, id: &str, reason: &'static str) {
     let fallback = state.settings().ask_fallback;
-    if let Some((mut res, request)) = state.approvals.expire(id, fallback, now_ms()) {
-        res.terminal_reason = Some(reason);
+    if let Some((res, request)) = state.approvals.expire_with_reason(id, fallback, now_ms(), reason) {
         broadcast_resolved(state, id, &res, &request);
     }
 }
