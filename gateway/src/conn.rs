@@ -69,6 +69,10 @@ pub async fn run(state: SharedState, socket: WebSocket, peer: Peer) {
                 return;
             }
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Err(e)) if is_message_too_big(&e) => {
+                send_close(&mut sink, close_code::MESSAGE_TOO_BIG, "").await;
+                return;
+            }
             Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
         };
         if text.len() > pincer_protocol::PREAUTH_MAX_PAYLOAD_BYTES {
@@ -127,20 +131,16 @@ pub async fn run(state: SharedState, socket: WebSocket, peer: Peer) {
         queued.clone(),
         pincer_protocol::DEFAULT_MAX_BUFFERED_BYTES,
     ));
-    let writer = tokio::spawn(write_loop(sink, rx, queued));
-
     let hello = crate::methods::system::hello_ok(&state, &conn, &accepted);
     conn.send_text(Frame::Res(ResponseFrame::ok(req.id.clone(), hello)).to_json());
     state.hub.insert(conn.clone());
     tracing::info!(conn = %conn_id, client = %params.client.id, role = accepted.role.as_str(), remote = %peer.addr, "client connected");
     crate::methods::nodes::on_connected(&state, &conn, &params, &accepted);
 
-    read_loop(&state, &conn, &mut stream).await;
+    serve(&state, &conn, sink, &mut stream, rx, queued).await;
 
     state.hub.remove(&conn_id);
     crate::methods::nodes::on_disconnected(&state, &conn);
-    conn.close(close_code::NORMAL, "");
-    let _ = writer.await;
     tracing::info!(conn = %conn_id, "client disconnected");
 }
 
@@ -149,90 +149,131 @@ async fn reject(sink: &mut Sink, req: &RequestFrame, rejection: Rejection) {
     send_close(sink, rejection.close_code, &rejection.close_reason).await;
 }
 
-async fn write_loop(mut sink: Sink, mut rx: mpsc::UnboundedReceiver<Outbound>, queued: Arc<AtomicUsize>) {
-    while let Some(out) = rx.recv().await {
-        match out {
-            Outbound::Text(text) => {
-                let len = text.len();
-                let ok = send_text(&mut sink, text).await;
-                queued.fetch_sub(len, Ordering::Relaxed);
-                if !ok {
-                    break;
-                }
-            }
-            Outbound::Close(code, reason) => {
-                send_close(&mut sink, code, &reason).await;
-                break;
-            }
-        }
-    }
+/// Methods that may wait on other parties (a node, a person); they run in their own task
+/// so the connection keeps serving. Everything else is answered inline, which saves two
+/// task hops per request.
+fn runs_detached(method: &str) -> bool {
+    matches!(
+        method,
+        methods::NODE_INVOKE
+            | methods::EXEC_APPROVAL_REQUEST
+            | methods::EXEC_APPROVAL_WAIT_DECISION
+            | methods::EXEC_APPROVALS_NODE_GET
+            | methods::EXEC_APPROVALS_NODE_SET
+    )
 }
 
-async fn read_loop(state: &SharedState, conn: &Arc<ConnHandle>, stream: &mut futures_util::stream::SplitStream<WebSocket>) {
+/// The connected phase: one task reads requests and writes responses, queued events and
+/// the results of detached requests, in the order they become ready.
+async fn serve(
+    state: &SharedState,
+    conn: &Arc<ConnHandle>,
+    mut sink: Sink,
+    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+    mut rx: mpsc::UnboundedReceiver<Outbound>,
+    queued: Arc<AtomicUsize>,
+) {
     let mut in_flight: HashMap<String, AbortHandle> = HashMap::new();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
     loop {
-        let msg = tokio::select! {
-            msg = stream.next() => msg,
-            Some(id) = done_rx.recv() => { in_flight.remove(&id); continue; }
-            _ = state.shutdown.wait() => break,
-        };
-        let text = match msg {
-            Some(Ok(Message::Text(t))) => t,
-            Some(Ok(Message::Binary(_))) => {
-                respond_invalid(conn, "invalid", "invalid request frame: binary frames are not supported");
-                continue;
-            }
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-        };
-        match Frame::parse(text.as_str()) {
-            Ok(Frame::Req(req)) => {
-                if req.method == methods::CONNECT {
-                    let err = if conn.has_scope(pincer_protocol::scopes::ADMIN) {
-                        ErrorShape::invalid_request("connect is only valid as the first request")
-                    } else if conn.role == Role::Node {
-                        ErrorShape::invalid_request("unauthorized role: node")
-                    } else {
-                        ErrorShape::missing_scope(pincer_protocol::scopes::ADMIN, &[pincer_protocol::scopes::ADMIN])
-                    };
-                    conn.send_text(Frame::Res(ResponseFrame::err(req.id, err)).to_json());
-                    continue;
+        tokio::select! {
+            biased;
+            out = rx.recv() => match out {
+                Some(Outbound::Text(text)) => {
+                    let len = text.len();
+                    let ok = send_text(&mut sink, text).await;
+                    queued.fetch_sub(len, Ordering::Relaxed);
+                    if !ok {
+                        break;
+                    }
                 }
-                let id = req.id.clone();
-                let task_state = state.clone();
-                let task_conn = conn.clone();
-                let done = done_tx.clone();
-                let handle = tokio::spawn(async move {
-                    let id = req.id.clone();
-                    let res = crate::router::dispatch(&task_state, &task_conn, req).await;
-                    task_conn.send_text(Frame::Res(res).to_json());
-                    let _ = done.send(id);
-                });
-                in_flight.insert(id, handle.abort_handle());
-            }
-            Ok(Frame::Cancel(cancel)) => {
-                // The client gave up on a request: stop its work (dropping an invoke's
-                // waiter also tells the node to cancel).
-                if let Some(handle) = in_flight.remove(&cancel.id) {
-                    handle.abort();
+                Some(Outbound::Close(code, reason)) => {
+                    send_close(&mut sink, code, &reason).await;
+                    break;
                 }
+                None => break,
+            },
+            Some(id) = done_rx.recv() => {
+                in_flight.remove(&id);
             }
-            Ok(Frame::Res(res)) => respond_invalid(conn, &res.id, "invalid request frame: clients send requests, not responses"),
-            Ok(Frame::Event(_)) => respond_invalid(conn, "invalid", "invalid request frame: clients send requests, not events"),
-            Err(FrameError::Json(e)) => {
-                tracing::debug!(conn = %conn.conn_id, error = %e, "malformed JSON frame");
-                respond_invalid(conn, "invalid", &format!("invalid frame: malformed JSON ({e})"));
-            }
-            Err(e @ (FrameError::UnknownType(_) | FrameError::MissingType | FrameError::NotAnObject | FrameError::Shape { .. })) => {
-                let id = frame_id(&text).unwrap_or_else(|| "invalid".into());
-                respond_invalid(conn, &id, &format!("invalid request frame: {e}"));
+            msg = stream.next() => {
+                let text = match msg {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Binary(_))) => {
+                        respond_invalid(conn, "invalid", "invalid request frame: binary frames are not supported");
+                        continue;
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Err(e)) if is_message_too_big(&e) => {
+                        // Over policy.maxPayload: close 1009 like OpenClaw's `ws` server does.
+                        send_close(&mut sink, close_code::MESSAGE_TOO_BIG, "").await;
+                        break;
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                };
+                match Frame::parse(text.as_str()) {
+                    Ok(Frame::Req(req)) if req.method == methods::CONNECT => {
+                        let err = if conn.has_scope(pincer_protocol::scopes::ADMIN) {
+                            ErrorShape::invalid_request("connect is only valid as the first request")
+                        } else if conn.role == Role::Node {
+                            ErrorShape::invalid_request("unauthorized role: node")
+                        } else {
+                            ErrorShape::missing_scope(pincer_protocol::scopes::ADMIN, &[pincer_protocol::scopes::ADMIN])
+                        };
+                        if !send_text(&mut sink, Frame::Res(ResponseFrame::err(req.id, err)).to_json()).await {
+                            break;
+                        }
+                    }
+                    Ok(Frame::Req(req)) if runs_detached(&req.method) => {
+                        let id = req.id.clone();
+                        let task_state = state.clone();
+                        let task_conn = conn.clone();
+                        let done = done_tx.clone();
+                        let handle = tokio::spawn(async move {
+                            let id = req.id.clone();
+                            let res = crate::router::dispatch(&task_state, &task_conn, req).await;
+                            task_conn.send_text(Frame::Res(res).to_json());
+                            let _ = done.send(id);
+                        });
+                        in_flight.insert(id, handle.abort_handle());
+                    }
+                    Ok(Frame::Req(req)) => {
+                        let res = crate::router::dispatch(state, conn, req).await;
+                        if !send_text(&mut sink, Frame::Res(res).to_json()).await {
+                            break;
+                        }
+                    }
+                    Ok(Frame::Cancel(cancel)) => {
+                        // The client gave up on a request: stop its work (dropping an invoke's
+                        // waiter also tells the node to cancel).
+                        if let Some(handle) = in_flight.remove(&cancel.id) {
+                            handle.abort();
+                        }
+                    }
+                    Ok(Frame::Res(res)) => respond_invalid(conn, &res.id, "invalid request frame: clients send requests, not responses"),
+                    Ok(Frame::Event(_)) => respond_invalid(conn, "invalid", "invalid request frame: clients send requests, not events"),
+                    Err(FrameError::Json(e)) => {
+                        tracing::debug!(conn = %conn.conn_id, error = %e, "malformed JSON frame");
+                        respond_invalid(conn, "invalid", &format!("invalid frame: malformed JSON ({e})"));
+                    }
+                    Err(e @ (FrameError::UnknownType(_) | FrameError::MissingType | FrameError::NotAnObject | FrameError::Shape { .. })) => {
+                        let id = frame_id(&text).unwrap_or_else(|| "invalid".into());
+                        respond_invalid(conn, &id, &format!("invalid request frame: {e}"));
+                    }
+                }
             }
         }
     }
     for (_, handle) in in_flight {
         handle.abort();
     }
+}
+
+/// Whether a read failed because the message exceeded the socket's size limit (tungstenite's
+/// capacity error; axum does not expose its type, so this goes by its text).
+fn is_message_too_big(e: &axum::Error) -> bool {
+    let text = e.to_string();
+    text.contains("Space limit exceeded") || text.contains("Message too long")
 }
 
 fn frame_id(text: &str) -> Option<String> {
