@@ -69,12 +69,19 @@ command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (rustup, 
 say "rust ok ($(rustc --version 2>/dev/null || echo 'rustc ?'))"
 
 # --- 3. cargo-nextest --------------------------------------------------------------------------
+# The dev/CI image ships it; elsewhere build it from crates.io (prebuilt binaries live on GitHub,
+# which is not reachable). The version is pinned so a newer release cannot demand a newer rustc.
+# It only spawns test processes, so a lightly optimised build is plenty: opt-level 1 without LTO
+# compiles several times faster on 2 cores than its own release profile.
+NEXTEST_VERSION=${PINCER_NEXTEST_VERSION:-0.9.151}
 if cargo nextest --version >/dev/null 2>&1; then
   say "cargo-nextest ok ($(cargo nextest --version 2>/dev/null | head -n1))"
 else
-  printf 'setup: cargo install cargo-nextest --locked (a few minutes, once) ... '
+  printf 'setup: cargo install cargo-nextest@%s --locked (several minutes, once) ... ' "$NEXTEST_VERSION"
   t0=$SECONDS
-  if cargo install cargo-nextest --locked >>"$LOG" 2>&1; then
+  if CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false \
+     CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_DEBUG=false \
+     cargo install cargo-nextest --version "$NEXTEST_VERSION" --locked >>"$LOG" 2>&1; then
     echo "ok ($((SECONDS - t0)) s)"
   else
     echo "FAILED (see $LOG)"; tail -n 20 "$LOG" >&2; exit 1
