@@ -44,8 +44,10 @@ struct Args {
     /// Connections for the `connections` scenario.
     #[arg(long, default_value_t = 1000)]
     concurrent: usize,
-    /// Handshakes in flight at once while opening them.
-    #[arg(long, default_value_t = 100)]
+    /// Handshakes in flight at once while opening them. 32 = OpenClaw's per-IP budget of
+    /// unauthenticated sockets (OPENCLAW_MAX_PREAUTH_CONNECTIONS_PER_IP); above it OpenClaw
+    /// refuses upgrades with HTTP 503 "Too many unauthenticated sockets".
+    #[arg(long, default_value_t = 32)]
     open_parallelism: usize,
     /// Method the admin trigger client calls to make the gateway broadcast to every operator.
     #[arg(long, default_value = "voicewake.set")]
