@@ -57,9 +57,16 @@ pub fn invalid_params(method: &str, why: impl std::fmt::Display) -> ErrorShape {
     ErrorShape::invalid_request(format!("invalid {method} params: {why}")).with_detail_code(DetailCode::InvalidParams)
 }
 
-/// Parse typed params, mapping serde errors to an invalid-params error.
+/// Parse typed params, mapping serde errors to an invalid-params error (a missing field is
+/// worded like OpenClaw's schema validator: `must have required property '<k>'`).
 pub fn parse_params<T: serde::de::DeserializeOwned>(method: &str, params: serde_json::Value) -> Result<T, ErrorShape> {
-    serde_json::from_value(params).map_err(|e| invalid_params(method, e))
+    serde_json::from_value(params).map_err(|e| {
+        let text = e.to_string();
+        match text.strip_prefix("missing field `").and_then(|rest| rest.strip_suffix('`')) {
+            Some(field) => invalid_params(method, format!("must have required property '{field}'")),
+            None => invalid_params(method, text),
+        }
+    })
 }
 
 pub fn not_found(code: ErrorCode, message: impl Into<String>) -> ErrorShape {

@@ -137,6 +137,28 @@ fn is_browser_client(client_id: &str, mode: &str) -> bool {
     connect::BROWSER_CLIENT_IDS.contains(&client_id) || mode == "webchat"
 }
 
+/// The parenthesised hints of OpenClaw's shared-secret failure messages
+/// (`formatGatewayAuthFailureMessage`): `(token_hint, password_hint, missing_token_hint)`,
+/// chosen by client kind and whether the client is local.
+fn auth_hints(client_id: &str, mode: &str, local: bool) -> (&'static str, &'static str, &'static str) {
+    let ui = matches!(client_id, "openclaw-control-ui" | "openclaw-browser-copilot" | "openclaw-tui")
+        || mode == "webchat"
+        || client_id == "webchat-ui";
+    let (token, password) = if mode == "cli" {
+        if local {
+            ("use this gateway's gateway.auth.token or pair the device", "use this gateway's gateway.auth.password")
+        } else {
+            ("set gateway.remote.token to match gateway.auth.token", "set gateway.remote.password to match gateway.auth.password")
+        }
+    } else if ui {
+        ("open the dashboard URL and paste the token in Control UI settings", "enter the password in Control UI settings")
+    } else {
+        ("provide gateway auth token", "provide gateway auth password")
+    };
+    let missing_token = if ui { "paste in Control UI settings or openclaw doctor --generate-gateway-token; restart" } else { token };
+    (token, password, missing_token)
+}
+
 /// Run the whole connect decision.
 pub fn authenticate(state: &GatewayState, params: &ConnectParams, nonce: &str, peer: &Peer) -> Result<Accepted, Rejection> {
     let settings = state.settings();
@@ -258,27 +280,28 @@ pub fn authenticate(state: &GatewayState, params: &ConnectParams, nonce: &str, p
                 next_step::UPDATE_AUTH_CREDENTIALS,
             )
         } else {
+            let (token_hint, password_hint, missing_token_hint) = auth_hints(client_id, mode, peer.is_local());
             match &settings.auth {
                 AuthMode::Token(_) if auth.token.is_none() => auth_error(
-                    "unauthorized: gateway token missing (set gateway.auth.token on the client or pair the device)",
+                    &format!("unauthorized: gateway token missing ({missing_token_hint})"),
                     DetailCode::AuthTokenMissing,
                     "token_missing",
                     next_step::UPDATE_AUTH_CONFIGURATION,
                 ),
                 AuthMode::Token(_) => auth_error(
-                    "unauthorized: gateway token mismatch (use this gateway's gateway.auth.token or pair the device)",
+                    &format!("unauthorized: gateway token mismatch ({token_hint})"),
                     DetailCode::AuthTokenMismatch,
                     "token_mismatch",
                     next_step::UPDATE_AUTH_CREDENTIALS,
                 ),
                 AuthMode::Password(_) if auth.password.is_none() => auth_error(
-                    "unauthorized: gateway password missing (set the gateway password on the client)",
+                    &format!("unauthorized: gateway password missing ({password_hint})"),
                     DetailCode::AuthPasswordMissing,
                     "password_missing",
                     next_step::UPDATE_AUTH_CONFIGURATION,
                 ),
                 _ => auth_error(
-                    "unauthorized: gateway password mismatch",
+                    &format!("unauthorized: gateway password mismatch ({password_hint})"),
                     DetailCode::AuthPasswordMismatch,
                     "password_mismatch",
                     next_step::UPDATE_AUTH_CREDENTIALS,

@@ -195,7 +195,8 @@ pub fn logs_tail(state: &GatewayState, params: Value) -> MethodResult {
             None | Some(Value::Null) => Ok(default),
             Some(v) => match v.as_u64() {
                 Some(n) if n >= min && n <= max => Ok(n),
-                Some(_) => Err(invalid_params(METHOD, format!("at /{key}: must be between {min} and {max}"))),
+                Some(n) if n < min => Err(invalid_params(METHOD, format!("at /{key}: must be >= {min}"))),
+                Some(_) => Err(invalid_params(METHOD, format!("at /{key}: must be <= {max}"))),
                 None => Err(invalid_params(METHOD, format!("at /{key}: must be integer"))),
             },
         }
