@@ -468,6 +468,10 @@ fn approve_silently(
     if let Err(e) = state.store.audit(now, "device.pair", device_id, "approved", Some("silent"), &details) {
         tracing::error!(error = %e, "audit write failed");
     }
+    // OpenClaw files a silent request and approves it inline, telling operators only the
+    // outcome: `device.pair.resolved` (never `device.pair.requested`) with that request's id.
+    let resolved = json!({"requestId": uuid::Uuid::new_v4().to_string(), "deviceId": device_id, "decision": "approved", "ts": now});
+    state.hub.broadcast(events::DEVICE_PAIR_RESOLVED, &resolved);
     tracing::info!(device = %device_id, role = role.as_str(), "device paired silently (loopback)");
     Ok(())
 }
