@@ -551,6 +551,11 @@ async fn real_node_pairs_silently_and_openclaw_cli_approves_and_invokes() {
     assert_event_keys("node.pair.requested", &requested, &["remoteIp", "permissions", "silent"]);
     node.wait_log("node host gateway connected", SHORT).await;
     assert!(!node.log().contains("PAIRING_REQUIRED"), "silent pairing must not ask:\n{}", node.log());
+    // Like OpenClaw, operators hear only the outcome of a silent device pairing.
+    let device_resolved = event(&watcher, "device.pair.resolved", SHORT).await;
+    assert_event_keys("device.pair.resolved", &device_resolved, &[]);
+    assert_eq!(device_resolved["deviceId"], node_id.as_str(), "{device_resolved}");
+    assert_eq!(device_resolved["decision"], "approved", "{device_resolved}");
 
     let devices = cli.json(&["devices", "list", "--json"]).await;
     assert_eq!(devices["pending"], json!([]), "{devices}");
@@ -608,6 +613,9 @@ async fn real_node_pairs_silently_and_openclaw_cli_approves_and_invokes() {
     assert_eq!(run["payload"]["stdout"], "Linux\n", "{run}");
     assert_eq!(run["payload"]["exitCode"], 0, "{run}");
     assert_eq!(run["payload"]["timedOut"], false, "{run}");
+
+    let asked: Vec<String> = watcher.drain_events().into_iter().map(|e| e.event).filter(|e| e == "device.pair.requested").collect();
+    assert!(asked.is_empty(), "a silent pairing must not announce a device request: {asked:?}");
 }
 
 /// 4+7. Manual pairing (`autoApproveLocal: false`) driven by the OpenClaw CLI, with an
