@@ -54,6 +54,19 @@ struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.reader.abort();
+        // Say goodbye with a normal close (1000) so the server does not log an abnormal
+        // disconnect. Needs a runtime; without one the socket is simply dropped.
+        if self.shared.close.borrow().is_none() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let shared = Arc::clone(&self.shared);
+                runtime.spawn(async move {
+                    let mut sink = shared.sink.lock().await;
+                    let frame = CloseFrame { code: CloseCode::Normal, reason: "".into() };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    let _ = sink.close().await;
+                });
+            }
+        }
     }
 }
 

@@ -321,3 +321,26 @@ async fn ws_send_text(ws: &mut ServerWs, text: &str) {
     use futures_util::SinkExt;
     ws.send(tokio_tungstenite::tungstenite::Message::text(text.to_string())).await.unwrap();
 }
+
+#[tokio::test]
+async fn dropping_the_last_handle_closes_normally() {
+    let (url, server) = serve_one(|mut ws, _| async move {
+        accept_connect(&mut ws).await;
+        loop {
+            match futures_util::StreamExt::next(&mut ws).await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(f))) => return f.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await;
+    let (client, _) = GatewayClient::connect(opts(&url)).await.unwrap();
+    let clone = client.clone();
+    drop(client);
+    // Still open while a clone lives.
+    clone.send_raw_text("{}").await.unwrap();
+    drop(clone);
+    let code = tokio::time::timeout(LONG, server).await.unwrap().unwrap();
+    assert_eq!(code, Some(1000));
+}
