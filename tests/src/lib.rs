@@ -14,7 +14,6 @@ pub mod procfs;
 pub mod state;
 pub mod wait;
 
-pub use gateway::{TestGateway, TestGatewayOptions, TEST_TOKEN};
 pub use bins::{target_dir, workspace_bin, workspace_bin_in, workspace_root};
 pub use process::ChildGuard;
 pub use state::TempState;
