@@ -184,8 +184,9 @@ impl GatewayClient {
         }
     }
 
-    /// A live feed of events from now on (earlier ones are in the backlog only).
-    pub fn subscribe(&self) -> broadcast::Receiver<EventFrame> {
+    /// A live feed of events from now on (earlier ones are in the backlog only). A receiver
+    /// that falls more than 1024 events behind gets `Lagged`; `wait_event` never loses any.
+    pub fn events(&self) -> broadcast::Receiver<EventFrame> {
         self.inner.shared.events.subscribe()
     }
 

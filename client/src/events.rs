@@ -10,7 +10,7 @@ use pincer_protocol::EventFrame;
 use tokio::sync::{broadcast, Notify};
 
 /// Events kept for `wait_event`/`next_event` before the oldest are dropped. A client that
-/// only uses `subscribe()` would otherwise grow the backlog forever (ticks, presence...).
+/// only uses `events()` would otherwise grow the backlog forever (ticks, presence...).
 pub const BACKLOG_CAPACITY: usize = 4096;
 /// Per-subscriber buffer of the broadcast channel; a slower subscriber sees `Lagged`.
 const BROADCAST_CAPACITY: usize = 1024;

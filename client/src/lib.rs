@@ -4,10 +4,26 @@
 //!   signing the v3 device payload when a [`DeviceIdentity`] is given, then runs a reader
 //!   task so many requests can be in flight at once ([`GatewayClient::request`]).
 //! * Events are kept in a backlog that [`GatewayClient::wait_event`] searches, and fanned
-//!   out live through [`GatewayClient::subscribe`].
+//!   out live through [`GatewayClient::events`].
 //! * [`RawSocket`] is a bare socket for tests that break the protocol on purpose.
 //!
 //! Used by the operator CLI verbs, the node host, the integration tests and the benchmark.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), pincer_client::ClientError> {
+//! use std::time::Duration;
+//! use pincer_client::{ConnectOptions, GatewayClient};
+//!
+//! // A token-only operator, like the official CLI (`cli`/`cli`).
+//! let opts = ConnectOptions::operator("ws://127.0.0.1:18789", "TOKEN", &["operator.read"]);
+//! let (client, hello) = GatewayClient::connect(opts).await?;
+//! println!("connected to {} as {:?}", hello.server.version, hello.auth.scopes);
+//! let health = client.request("health", serde_json::json!({})).await?;
+//! let tick = client.wait_event("tick", Duration::from_secs(40)).await?;
+//! # let _ = (health, tick);
+//! # Ok(())
+//! # }
+//! ```
 
 // `ClientError` carries the server's `ErrorShape` by value (~200 bytes) so callers can match
 // on it directly; errors are the rare path, so the size of `Result` does not matter here.

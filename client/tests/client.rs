@@ -206,7 +206,7 @@ async fn wait_event_skips_others_but_keeps_them_and_tracks_seq() {
     })
     .await;
     let (client, _) = GatewayClient::connect(opts(&url)).await.unwrap();
-    let mut live = client.subscribe();
+    let mut live = client.events();
     client.send_raw_text("{}").await.unwrap();
 
     let b = client.wait_event("b", LONG).await.unwrap();
