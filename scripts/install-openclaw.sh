@@ -46,11 +46,27 @@ print_paths() {
 }
 
 # Fast path: everything is in place and of the wanted versions.
-if [[ "${PINCER_OPENCLAW_FORCE:-0}" != 1 && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" &&
-      -x "$NODE_BIN" && -f "$OPENCLAW_MJS" && -x "$WRAPPER" ]]; then
+installed() {
+  [[ "${PINCER_OPENCLAW_FORCE:-0}" != 1 && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" &&
+     -x "$NODE_BIN" && -f "$OPENCLAW_MJS" && -x "$WRAPPER" ]]
+}
+if installed; then
   echo "install-openclaw: $WANT already installed"
   print_paths
   exit 0
+fi
+
+# Two concurrent runs (e.g. test.sh and bench.sh) must not npm-install into the same tree at once:
+# the second waits, then finds the first one's result.
+mkdir -p "$OC"
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$OC/.lock"
+  flock 9
+  if installed; then
+    echo "install-openclaw: $WANT installed by a concurrent run"
+    print_paths
+    exit 0
+  fi
 fi
 
 command -v npm >/dev/null || { echo "install-openclaw: npm not found (install nodejs/npm first)" >&2; exit 1; }
