@@ -186,6 +186,8 @@ struct Scene {
 
 impl Scene {
     fn new(name: &str) -> Scene {
+        // Fail first thing (before anything is spawned) when OpenClaw is not installed.
+        openclaw();
         Scene { root: TempState::new(&format!("interop-{name}")).unwrap() }
     }
 
