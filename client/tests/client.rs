@@ -344,3 +344,20 @@ async fn dropping_the_last_handle_closes_normally() {
     let code = tokio::time::timeout(LONG, server).await.unwrap().unwrap();
     assert_eq!(code, Some(1000));
 }
+
+#[tokio::test]
+async fn wss_to_a_plain_server_fails_cleanly() {
+    // Exercises the TLS path (crypto provider, native roots) without a certificate: the
+    // handshake must fail with an error, not panic.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.unwrap();
+        use tokio::io::AsyncWriteExt;
+        let _ = tcp.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+    });
+    let mut o = opts(&format!("wss://127.0.0.1:{port}"));
+    o.connect_timeout = LONG;
+    let err = GatewayClient::connect(o).await.unwrap_err();
+    assert!(matches!(err, ClientError::Ws(_) | ClientError::Io(_)), "{err:?}");
+}
