@@ -8,6 +8,8 @@
 
 pub mod bench;
 pub mod bins;
+pub mod expect;
+pub mod fake_node;
 pub mod openclaw;
 pub mod process;
 pub mod procfs;
