@@ -10,12 +10,14 @@ pub mod bench;
 pub mod bins;
 pub mod expect;
 pub mod fake_node;
+pub mod gateway;
 pub mod openclaw;
 pub mod process;
 pub mod procfs;
 pub mod state;
 pub mod wait;
 
+pub use gateway::{TestGateway, TestGatewayOptions, TEST_TOKEN};
 pub use bins::{target_dir, workspace_bin, workspace_bin_in, workspace_root};
 pub use process::ChildGuard;
 pub use state::TempState;

@@ -1,0 +1,134 @@
+//! An in-process `pincer-gateway` on a free loopback port with its own state dir, for tests
+//! that drive it over real sockets with `pincer-client`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use pincer_client::{ConnectOptions, GatewayClient};
+use pincer_gateway::state::SharedState;
+use pincer_gateway::{Gateway, GatewayOptions, Overrides};
+use pincer_protocol::connect::HelloOk;
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::state::TempState;
+use crate::SupportError;
+
+pub const TEST_TOKEN: &str = "test-token-0123456789";
+
+/// A running in-process gateway. Dropping it stops the server.
+pub struct TestGateway {
+    pub addr: SocketAddr,
+    pub token: String,
+    pub state: SharedState,
+    pub state_dir: TempState,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), pincer_gateway::GatewayError>>>,
+}
+
+/// How to start a [`TestGateway`].
+#[derive(Debug, Clone, Default)]
+pub struct TestGatewayOptions {
+    /// JSON5 config file contents (OpenClaw key names); `None` = no config file.
+    pub config: Option<Value>,
+    /// Use password auth with this password instead of the test token.
+    pub password: Option<String>,
+    /// Reuse an existing state directory (to test restarts); otherwise a fresh one.
+    pub state_dir: Option<PathBuf>,
+}
+
+impl TestGateway {
+    pub async fn start() -> Result<TestGateway, SupportError> {
+        TestGateway::start_with(TestGatewayOptions::default()).await
+    }
+
+    pub async fn start_with(opts: TestGatewayOptions) -> Result<TestGateway, SupportError> {
+        let state_dir = TempState::new("gw")?;
+        let dir = opts.state_dir.clone().unwrap_or_else(|| state_dir.path().to_path_buf());
+        let config_path = dir.join("pincer.json");
+        std::fs::create_dir_all(&dir)?;
+        if let Some(config) = &opts.config {
+            std::fs::write(&config_path, serde_json::to_string_pretty(config).unwrap_or_default())?;
+        }
+        let (token, password) = match &opts.password {
+            Some(p) => (None, Some(p.clone())),
+            None => (Some(TEST_TOKEN.to_string()), None),
+        };
+        let options = GatewayOptions {
+            state_dir: dir.clone(),
+            config_path,
+            overrides: Overrides { port: Some(0), bind: None, token: token.clone(), password },
+            log_file: None,
+        };
+        let gateway = Gateway::bind(options).await.map_err(|e| SupportError::Other(e.to_string()))?;
+        let addr = gateway.local_addr().ok_or_else(|| SupportError::Other("no local address".into()))?;
+        let state = gateway.state();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(gateway.serve(async move {
+            let _ = rx.await;
+        }));
+        Ok(TestGateway {
+            addr,
+            token: token.unwrap_or_default(),
+            state,
+            state_dir,
+            stop: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    pub fn http(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Connect options for a token-only operator (`cli`/`cli`) with the given scopes.
+    pub fn operator_opts(&self, scopes: &[&str]) -> ConnectOptions {
+        let mut o = ConnectOptions::operator(self.url(), self.token.clone(), scopes);
+        o.request_timeout = Duration::from_secs(15);
+        o
+    }
+
+    /// Connect a token-only operator.
+    pub async fn operator(&self, scopes: &[&str]) -> Result<(GatewayClient, HelloOk), SupportError> {
+        Ok(GatewayClient::connect(self.operator_opts(scopes)).await?)
+    }
+
+    /// An admin operator with every scope.
+    pub async fn admin(&self) -> Result<GatewayClient, SupportError> {
+        use pincer_protocol::scopes::*;
+        Ok(self.operator(&[ADMIN, READ, WRITE, APPROVALS, PAIRING]).await?.0)
+    }
+
+    /// Stop the server gracefully and wait for it.
+    pub async fn stop(mut self) -> Result<(), SupportError> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            match tokio::time::timeout(Duration::from_secs(10), task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => return Err(SupportError::Other(e.to_string())),
+                Ok(Err(e)) => return Err(SupportError::Other(e.to_string())),
+                Err(_) => return Err(SupportError::Other("gateway did not stop within 10 s".into())),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
