@@ -1,0 +1,1 @@
+//! Local exec approvals (owned by the approvals work; see its module docs).

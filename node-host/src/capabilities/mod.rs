@@ -1,0 +1,1 @@
+//! Screen, camera and location back-ends.
