@@ -1,0 +1,290 @@
+//! `exec-approvals.json`: read, validate, compare-and-swap, atomic owner-only writes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use pincer_protocol::approvals::{approvals_hash, ExecApprovalsFile, ExecApprovalsSnapshot};
+use serde_json::Value;
+
+use super::error::ApprovalsError;
+use super::policy::pattern_error;
+
+pub const FILE_NAME: &str = "exec-approvals.json";
+
+/// The file as last read: raw bytes (for the hash) and the parsed form.
+pub struct Loaded {
+    pub raw: Option<Vec<u8>>,
+    pub file: ExecApprovalsFile,
+}
+
+impl Loaded {
+    pub fn hash(&self) -> String {
+        approvals_hash(self.raw.as_deref())
+    }
+}
+
+pub struct Store {
+    path: PathBuf,
+    /// Serialises read-modify-write cycles inside this process; other writers are caught
+    /// by the hash compare.
+    write_lock: Mutex<()>,
+}
+
+impl Store {
+    pub fn new(state_dir: &Path) -> Store {
+        Store { path: state_dir.join(FILE_NAME), write_lock: Mutex::new(()) }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read_raw(&self) -> Result<Option<Vec<u8>>, ApprovalsError> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ApprovalsError::io("read", &self.path, e)),
+        }
+    }
+
+    pub fn load(&self) -> Result<Loaded, ApprovalsError> {
+        let raw = self.read_raw()?;
+        let file = match raw.as_deref() {
+            None => ExecApprovalsFile::default(),
+            Some(bytes) => serde_json::from_slice::<Value>(bytes)
+                .map_err(|e| e.to_string())
+                .and_then(validate)
+                .map_err(|reason| ApprovalsError::Corrupt { path: self.path.clone(), reason, hash: approvals_hash(Some(bytes)) })?,
+        };
+        Ok(Loaded { raw, file })
+    }
+
+    pub fn snapshot(&self) -> Result<ExecApprovalsSnapshot, ApprovalsError> {
+        let loaded = self.load()?;
+        Ok(self.snapshot_of(&loaded))
+    }
+
+    fn snapshot_of(&self, loaded: &Loaded) -> ExecApprovalsSnapshot {
+        let mut file = loaded.file.clone();
+        if loaded.raw.is_none() {
+            file.defaults.get_or_insert_with(Default::default);
+            file.agents.get_or_insert_with(Default::default);
+        }
+        let mut file = serde_json::to_value(&file).unwrap_or(Value::Null);
+        // The socket token authenticates local prompt clients; it never leaves the machine.
+        if let Some(socket) = file.get_mut("socket").and_then(Value::as_object_mut) {
+            socket.remove("token");
+        }
+        ExecApprovalsSnapshot { path: self.path.display().to_string(), exists: loaded.raw.is_some(), hash: loaded.hash(), file }
+    }
+
+    /// `system.execApprovals.set`: the file is written only if `base_hash` names what is on
+    /// disk now (a missing file may be created without one).
+    pub fn set(&self, value: Value, base_hash: Option<&str>) -> Result<ExecApprovalsSnapshot, ApprovalsError> {
+        let mut file = validate(value).map_err(ApprovalsError::InvalidFile)?;
+        let _guard = self.write_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = self.read_raw()?;
+        check_base_hash(current.as_deref(), base_hash)?;
+        if let Some(bytes) = current.as_deref() {
+            keep_socket_token(&mut file, bytes);
+        }
+        self.write(&file)
+    }
+
+    /// Read-modify-write under the same compare-and-swap as `set` (used by allow-always).
+    pub fn update(&self, change: impl FnOnce(&mut ExecApprovalsFile)) -> Result<ExecApprovalsSnapshot, ApprovalsError> {
+        let _guard = self.write_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut loaded = self.load()?;
+        let base = loaded.hash();
+        change(&mut loaded.file);
+        check_base_hash(self.read_raw()?.as_deref(), Some(&base))?;
+        self.write(&loaded.file)
+    }
+
+    fn write(&self, file: &ExecApprovalsFile) -> Result<ExecApprovalsSnapshot, ApprovalsError> {
+        let mut text = serde_json::to_string_pretty(file).map_err(|e| ApprovalsError::InvalidFile(e.to_string()))?;
+        text.push('\n');
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| ApprovalsError::io("create", dir, e))?;
+        }
+        write_atomic(&self.path, text.as_bytes())?;
+        let loaded = Loaded { raw: Some(text.into_bytes()), file: file.clone() };
+        tracing::info!(path = %self.path.display(), hash = %loaded.hash(), "exec approvals written");
+        Ok(self.snapshot_of(&loaded))
+    }
+}
+
+fn check_base_hash(current: Option<&[u8]>, base_hash: Option<&str>) -> Result<(), ApprovalsError> {
+    match (current, base_hash) {
+        (Some(_), None) => Err(ApprovalsError::BaseHashRequired),
+        (current, Some(base)) if base != approvals_hash(current) => Err(ApprovalsError::HashMismatch),
+        _ => Ok(()),
+    }
+}
+
+/// `get` hides `socket.token`, so a `set` built from it must not erase the token on disk.
+fn keep_socket_token(file: &mut ExecApprovalsFile, current: &[u8]) {
+    let Ok(current) = serde_json::from_slice::<Value>(current) else { return };
+    let Some(token) = current.pointer("/socket/token").cloned() else { return };
+    if let Some(socket) = file.extra.get_mut("socket").and_then(Value::as_object_mut) {
+        socket.entry("token").or_insert(token);
+    }
+}
+
+/// Version 1, known enum values (serde), usable allowlist patterns.
+fn validate(value: Value) -> Result<ExecApprovalsFile, String> {
+    if !value.is_object() {
+        return Err("file must be a JSON object".to_string());
+    }
+    let file: ExecApprovalsFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    if file.version != 1 {
+        return Err(format!("version must be 1 (got {})", file.version));
+    }
+    let layers = file.defaults.iter().map(|d| ("defaults".to_string(), d)).chain(
+        file.agents.iter().flatten().map(|(id, fields)| (format!("agents.{id}"), fields)),
+    );
+    for (at, fields) in layers {
+        for (i, entry) in fields.allowlist.iter().flatten().enumerate() {
+            if let Some(err) = pattern_error(&entry.pattern) {
+                return Err(format!("{at}.allowlist[{i}].pattern {:?}: {err}", entry.pattern));
+            }
+        }
+    }
+    Ok(file)
+}
+
+/// Temp file (created 0600, never wider) + fsync + rename, so readers see old or new bytes.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ApprovalsError> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", uuid::Uuid::new_v4().simple()));
+    let result = (|| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        // The rename is durable only once the directory entry is.
+        #[cfg(unix)]
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(())
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        ApprovalsError::io("write", path, e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn missing_file_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let snap = store.snapshot().unwrap();
+        assert!(!snap.exists);
+        assert_eq!(snap.hash, approvals_hash(None));
+        assert_eq!(snap.file, json!({"version": 1, "defaults": {}, "agents": {}}));
+        assert_eq!(snap.path, dir.path().join(FILE_NAME).display().to_string());
+        assert!(!dir.path().join(FILE_NAME).exists(), "get never creates the file");
+    }
+
+    #[test]
+    fn set_then_cas() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let f1 = json!({"version": 1, "defaults": {"security": "full"}});
+        let s1 = store.set(f1.clone(), None).unwrap();
+        let bytes = std::fs::read(dir.path().join(FILE_NAME)).unwrap();
+        assert_eq!(s1.hash, approvals_hash(Some(&bytes)));
+        assert!(s1.exists);
+        assert_eq!(s1.file, f1);
+
+        let f2 = json!({"version": 1, "defaults": {"security": "deny"}});
+        let err = store.set(f2.clone(), None).unwrap_err();
+        assert!(matches!(err, ApprovalsError::BaseHashRequired));
+        assert!(err.to_string().contains("baseHash"));
+        let err = store.set(f2.clone(), Some(&approvals_hash(None))).unwrap_err();
+        assert!(matches!(err, ApprovalsError::HashMismatch));
+        assert_eq!(err.code(), "INVALID_REQUEST");
+        assert!(err.to_string().contains("baseHash"));
+        assert_eq!(std::fs::read(dir.path().join(FILE_NAME)).unwrap(), bytes, "nothing written on mismatch");
+
+        let s2 = store.set(f2, Some(&s1.hash)).unwrap();
+        assert_ne!(s2.hash, s1.hash);
+        assert_eq!(store.snapshot().unwrap(), s2);
+    }
+
+    #[test]
+    fn invalid_files_are_rejected_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        for bad in [
+            json!({"version": 2}),
+            json!({"version": 1, "defaults": {"security": "yolo"}}),
+            json!({"version": 1, "agents": {"main": {"ask": "sometimes"}}}),
+            json!({"version": 1, "agents": {"main": {"askFallback": "maybe"}}}),
+            json!({"version": 1, "agents": {"main": {"allowlist": [{"pattern": "/usr/bin/["}]}}}),
+            json!({"version": 1, "agents": {"main": {"allowlist": [{"id": "x"}]}}}),
+            json!({"defaults": {}}),
+            json!([1]),
+            json!("x"),
+        ] {
+            let err = store.set(bad.clone(), None).unwrap_err();
+            assert!(matches!(err, ApprovalsError::InvalidFile(_)), "{bad}: {err}");
+            assert_eq!(err.code(), "INVALID_REQUEST");
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file and no temp files");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn written_file_is_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(&dir.path().join("nested"));
+        store.set(json!({"version": 1}), None).unwrap();
+        let mode = std::fs::metadata(dir.path().join("nested").join(FILE_NAME)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn socket_token_is_hidden_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let s1 = store.set(json!({"version": 1, "socket": {"path": "/s", "token": "sekrit"}}), None).unwrap();
+        assert_eq!(s1.file, json!({"version": 1, "socket": {"path": "/s"}}));
+        store.set(s1.file.clone(), Some(&s1.hash)).unwrap();
+        let disk: Value = serde_json::from_slice(&std::fs::read(dir.path().join(FILE_NAME)).unwrap()).unwrap();
+        assert_eq!(disk["socket"]["token"], "sekrit");
+    }
+
+    #[test]
+    fn corrupt_file_is_reported_with_its_hash_and_can_be_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), b"{not json").unwrap();
+        let store = Store::new(dir.path());
+        let err = store.snapshot().err().unwrap();
+        let hash = approvals_hash(Some(b"{not json"));
+        assert!(matches!(&err, ApprovalsError::Corrupt { hash: h, .. } if *h == hash));
+        assert_eq!(err.code(), "UNAVAILABLE");
+        assert!(err.to_string().contains(&hash));
+        store.set(json!({"version": 1}), Some(&hash)).unwrap();
+        assert!(store.snapshot().unwrap().exists);
+    }
+
+    #[test]
+    fn update_goes_through_cas() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let snap = store.update(|f| f.defaults = Some(Default::default())).unwrap();
+        assert_eq!(snap.hash, approvals_hash(Some(&std::fs::read(dir.path().join(FILE_NAME)).unwrap())));
+    }
+}
