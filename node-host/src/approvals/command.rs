@@ -110,10 +110,7 @@ fn basename(program: &str) -> String {
 fn shell_script(argv: &[String]) -> Option<(&str, Dialect)> {
     let name = basename(argv.first()?);
     match name.as_str() {
-        "sh" | "bash" | "zsh" | "dash" => match argv.get(1).map(String::as_str) {
-            Some("-c" | "-lc") => Some((argv.get(2).map(String::as_str).unwrap_or(""), Dialect::Posix)),
-            _ => None,
-        },
+        "sh" | "bash" | "zsh" | "dash" => posix_shell_script(argv).map(|script| (script, Dialect::Posix)),
         "cmd" | "cmd.exe" => {
             let rest = argv.get(1..)?;
             let c = rest.iter().position(|a| a.eq_ignore_ascii_case("/c"))?;
@@ -129,6 +126,29 @@ fn shell_script(argv: &[String]) -> Option<(&str, Dialect)> {
         }
         _ => None,
     }
+}
+
+/// The script of `sh -c`, also when `-c` hides in a flag cluster (`-ec`, `-xlc`) or follows
+/// other options (`bash -o pipefail -c …`): otherwise an allowlisted shell would run any script.
+fn posix_shell_script(argv: &[String]) -> Option<&str> {
+    let mut seen_c = false;
+    let mut i = 1;
+    while let Some(word) = argv.get(i).map(String::as_str) {
+        match word {
+            "--" | "-" => {
+                i += 1;
+                break;
+            }
+            "-o" | "+o" | "-O" | "+O" | "--rcfile" | "--init-file" => i += 2,
+            w if w.starts_with("--") => i += 1,
+            w if (w.starts_with('-') || w.starts_with('+')) && w.len() > 1 => {
+                seen_c |= w.starts_with('-') && w.contains('c');
+                i += 1;
+            }
+            _ => break,
+        }
+    }
+    seen_c.then(|| argv.get(i).map(String::as_str).unwrap_or(""))
 }
 
 /// Environment names that change which code runs, so `env NAME=…`/`NAME=… cmd` is opaque.
@@ -278,6 +298,12 @@ mod tests {
         assert_eq!(shell_script(&argv(&["/bin/sh", "-lc", "ls"])), Some(("ls", Dialect::Posix)));
         assert_eq!(shell_script(&argv(&["bash", "-c", "ls", "arg0"])), Some(("ls", Dialect::Posix)));
         assert_eq!(shell_script(&argv(&["bash", "script.sh"])), None);
+        assert_eq!(shell_script(&argv(&["bash", "-ec", "rm x"])), Some(("rm x", Dialect::Posix)));
+        assert_eq!(shell_script(&argv(&["bash", "-o", "pipefail", "--norc", "-x", "-c", "rm x"])), Some(("rm x", Dialect::Posix)));
+        assert_eq!(shell_script(&argv(&["sh", "-c", "--", "rm x"])), Some(("rm x", Dialect::Posix)));
+        assert_eq!(shell_script(&argv(&["sh", "-c"])), Some(("", Dialect::Posix)));
+        assert_eq!(shell_script(&argv(&["sh", "-o", "c", "script.sh"])), None);
+        assert_eq!(shell_script(&argv(&["sh", "-x", "script.sh", "-c"])), None);
         assert_eq!(shell_script(&argv(&["cmd.exe", "/d", "/s", "/c", "dir"])), Some(("dir", Dialect::Cmd)));
         assert_eq!(shell_script(&argv(&["CMD", "/C", "dir"])), Some(("dir", Dialect::Cmd)));
         assert_eq!(shell_script(&argv(&["python3", "-c", "print(1)"])), None);

@@ -46,7 +46,7 @@ impl Env {
         let root = dir.path().canonicalize().unwrap();
         let bin = root.join("bin");
         std::fs::create_dir(&bin).unwrap();
-        for name in ["ls", "rm", "rg", "echo", "cat"] {
+        for name in ["ls", "rm", "rg", "echo", "cat", "sh"] {
             use std::os::unix::fs::PermissionsExt;
             let path = bin.join(name);
             std::fs::write(&path, "#!/bin/sh\n").unwrap();
@@ -327,6 +327,18 @@ async fn chains_and_pipes_need_every_segment() {
     assert_eq!(env.check(&["zsh", "-c", "ls 'a && rm x'"]).await, allowed(AllowedVia::Allowlist));
     assert_eq!(env.check(&["dash", "-c", "sh -c 'ls | rg x'"]).await, allowed(AllowedVia::Allowlist));
     assert_eq!(env.check(&["dash", "-c", "sh -c 'ls | rm x'"]).await, miss);
+}
+
+#[tokio::test]
+async fn an_allowlisted_shell_does_not_vouch_for_its_script() {
+    let env = Env::with(ALLOWLIST_OFF(), &["sh", "ls"], &[]);
+    let miss = denied("SYSTEM_RUN_DENIED: allowlist miss");
+    assert_eq!(env.check(&["sh", "-ec", "rm x"]).await, miss);
+    assert_eq!(env.check(&["sh", "-o", "errexit", "-c", "rm x"]).await, miss);
+    assert_eq!(env.check(&["sh", "-c", "--", "rm x"]).await, miss);
+    assert_eq!(env.check(&["sh", "-xc", "ls"]).await, allowed(AllowedVia::Allowlist));
+    // Without -c the shell runs a script file: then the shell itself is what is checked.
+    assert_eq!(env.check(&["sh", "script.sh"]).await, allowed(AllowedVia::Allowlist));
 }
 
 #[tokio::test]
