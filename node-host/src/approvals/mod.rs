@@ -40,12 +40,11 @@ pub use error::ApprovalsError;
 pub use policy::{BUILTIN_ASK, BUILTIN_ASK_FALLBACK, BUILTIN_SECURITY, DEFAULT_AGENT};
 pub use prompter::{ExecPrompt, NoPrompter, PromptReason, Prompter, TerminalPrompter, TERMINAL_PROMPT_TIMEOUT};
 
+use crate::error::CommandError;
 use audit::{AuditLog, AuditRecord};
 use command::{analyze, Analysis, Resolver};
 use policy::EffectivePolicy;
 use store::Store;
-
-use crate::error::CommandError;
 
 /// One `system.run` as the gate sees it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
