@@ -19,7 +19,7 @@ pub(crate) fn parse<T: DeserializeOwned + Default>(command: &str, params: Value)
 /// Returns 1..=100; `None` → `default`.
 pub(crate) fn jpeg_quality(command: &str, q: Option<f64>, default: u8) -> Result<u8, CommandError> {
     let Some(q) = q else { return Ok(default) };
-    if !q.is_finite() || q < 0.0 || q > 100.0 {
+    if !q.is_finite() || !(0.0..=100.0).contains(&q) {
         return Err(CommandError::invalid_request(format!(
             "{command}: quality must be 0..1 or 1..100, got {q}"
         )));

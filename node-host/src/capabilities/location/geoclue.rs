@@ -116,7 +116,7 @@ async fn read_location(conn: &Connection, path: OwnedObjectPath) -> Result<Fix, 
     let loc = uncached(conn, path, "org.freedesktop.GeoClue2.Location").await?;
     let f = |name: &'static str| {
         let loc = &loc;
-        async move { loc.get_property::<f64>(name).await.map_err(|e| dbus_error(e)) }
+        async move { loc.get_property::<f64>(name).await.map_err(dbus_error) }
     };
     let (secs, micros): (u64, u64) = loc.get_property("Timestamp").await.map_err(dbus_error)?;
     Ok(Fix {
