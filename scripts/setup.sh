@@ -24,9 +24,17 @@ die() { echo "setup: ERROR: $*" >&2; exit 1; }
 #   pkg-config libssl-dev  for any -sys crate that links the system OpenSSL (e.g. native-tls)
 #   ca-certificates  TLS to crates.io / the npm registry
 #   procps           ps/pgrep/pkill used by process-level tests to inspect children
+#   libclang-dev libv4l-dev  nokhwa (pincer-node camera.*): bindgen needs libclang for the V4L2 bindings
+#   libpipewire-0.3-dev libspa-0.2-dev libgbm-dev libegl-dev libwayland-dev
+#   libxcb-randr0-dev libxcb-shm0-dev libdrm-dev  xcap (pincer-node screen.*): X11 + Wayland capture link deps
+#   dbus             dbus-daemon for the private bus the fake GeoClue service runs on (location.get tests)
+#   xvfb xauth       xvfb-run, to run the screen capture tests against a real (virtual) display
 # (No libsqlite3-dev: rusqlite is built with its `bundled` feature. Tauri's webkit/gtk and voice's
 #  ALSA dev packages belong here once those crates join the workspace.)
-APT_PACKAGES=(build-essential pkg-config libssl-dev ca-certificates procps)
+APT_PACKAGES=(build-essential pkg-config libssl-dev ca-certificates procps
+  libclang-dev libv4l-dev
+  libpipewire-0.3-dev libspa-0.2-dev libgbm-dev libegl-dev libwayland-dev libxcb-randr0-dev libxcb-shm0-dev libdrm-dev
+  dbus xvfb xauth)
 # The OpenClaw peer is installed with npm (scripts/install-openclaw.sh); bring Debian's only if the
 # machine has no npm at all (the dev/CI image ships node+npm already).
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
