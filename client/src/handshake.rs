@@ -43,7 +43,7 @@ pub(crate) struct Handshake {
 
 pub(crate) async fn run(opts: &ConnectOptions) -> Result<Handshake, ClientError> {
     let started = Instant::now();
-    let mut ws = transport::open(&opts.url, &opts.headers, opts.max_message_bytes, opts.connect_timeout).await?;
+    let mut ws = transport::open(&opts.url, &opts.headers, opts.max_message_bytes, opts.connect_timeout, opts.tls_fingerprint.as_deref()).await?;
     let open = started.elapsed();
 
     let mut early_events = Vec::new();

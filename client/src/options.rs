@@ -66,6 +66,10 @@ pub struct ConnectOptions {
     pub request_timeout: Duration,
     pub reject_close_grace: Duration,
     pub max_message_bytes: usize,
+    /// For `wss://`: accept exactly the server certificate whose SHA-256 (hex, colons and
+    /// case ignored) is this, instead of checking it against the OS trust store. This is how a
+    /// node pins a gateway with a self-signed certificate.
+    pub tls_fingerprint: Option<String>,
 }
 
 impl Default for ConnectOptions {
@@ -104,6 +108,7 @@ impl Default for ConnectOptions {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             reject_close_grace: DEFAULT_REJECT_CLOSE_GRACE,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            tls_fingerprint: None,
         }
     }
 }

@@ -78,7 +78,7 @@ pub struct RawSocket {
 
 impl RawSocket {
     pub async fn open(url: &str, headers: &[(String, String)]) -> Result<RawSocket, ClientError> {
-        let ws = transport::open(url, headers, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_CONNECT_TIMEOUT).await?;
+        let ws = transport::open(url, headers, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_CONNECT_TIMEOUT, None).await?;
         Ok(RawSocket { ws, closed: None, next_id: 1 })
     }
 

@@ -1,0 +1,401 @@
+//! `system.run` and `system.run.prepare`: run an argv (never an implicit shell) under the
+//! node's exec-approval gate, with a timeout that kills the whole process tree and a shared
+//! 200,000-byte output cap.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use command_group::{AsyncCommandGroup, AsyncGroupChild};
+use pincer_protocol::approvals::ExecDecision;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::env_policy;
+use super::output::{capture, to_text, OutputBudget, OUTPUT_CAP_BYTES};
+use super::{parse_params, InvokeContext};
+use crate::approvals::{ExecGate, ExecRequest, GateOutcome};
+use crate::error::CommandError;
+use crate::events::NodeEvents;
+
+/// After the main process exits, how long to wait for grandchildren still holding its pipes.
+const PIPE_DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RunParams {
+    command: Vec<String>,
+    #[serde(default)]
+    raw_command: Option<String>,
+    #[serde(default)]
+    cwd: Option<String>,
+    #[serde(default)]
+    env: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    timeout_ms: Option<i64>,
+    #[serde(default)]
+    agent_id: Option<String>,
+    #[serde(default)]
+    session_key: Option<String>,
+    #[serde(default)]
+    approved: Option<bool>,
+    #[serde(default)]
+    approval_decision: Option<String>,
+    #[serde(default)]
+    run_id: Option<String>,
+}
+
+/// The validated form of a run request, shared by `system.run` and `system.run.prepare`.
+#[derive(Debug, Clone)]
+struct Plan {
+    argv: Vec<String>,
+    cwd: Option<PathBuf>,
+    command_text: String,
+    agent_id: String,
+    session_key: Option<String>,
+}
+
+/// The shell script of a shell-wrapper argv (`sh -c SCRIPT`, `bash -lc SCRIPT`, `cmd /c …`).
+pub fn shell_script(argv: &[String]) -> Option<&str> {
+    let program = argv.first()?;
+    let name = Path::new(program).file_name()?.to_str()?.to_ascii_lowercase();
+    let name = name.strip_suffix(".exe").unwrap_or(&name);
+    match name {
+        "sh" | "bash" | "zsh" | "dash" | "ksh" | "ash" => {
+            let flag = argv.get(1)?;
+            (flag.starts_with('-') && flag.ends_with('c') && !flag.starts_with("--")).then(|| argv.get(2).map(String::as_str))?
+        }
+        "cmd" => {
+            let idx = argv.iter().position(|a| a.eq_ignore_ascii_case("/c"))?;
+            argv.get(idx + 1).map(String::as_str)
+        }
+        _ => None,
+    }
+}
+
+/// How argv is shown to a person: the script of a shell wrapper, else the quoted words.
+fn command_text(argv: &[String]) -> String {
+    match shell_script(argv) {
+        Some(script) => script.to_string(),
+        None => argv.iter().map(|a| quote_word(a)).collect::<Vec<_>>().join(" "),
+    }
+}
+
+fn quote_word(word: &str) -> String {
+    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// `rawCommand` is display text; it must describe the same command as argv, or an approval
+/// shown for one thing would run another.
+fn raw_command_matches(raw: &str, argv: &[String]) -> bool {
+    let raw = raw.trim();
+    raw == command_text(argv).trim() || raw == argv.join(" ") || shell_script(argv).is_some_and(|s| s.trim() == raw)
+}
+
+fn validate(params: &RunParams) -> Result<Plan, CommandError> {
+    if params.command.is_empty() || params.command[0].trim().is_empty() {
+        return Err(CommandError::invalid_request("command must be a non-empty argv array"));
+    }
+    if params.command.iter().any(|a| a.contains('\0')) {
+        return Err(CommandError::invalid_request("command arguments must not contain NUL bytes"));
+    }
+    if let Some(raw) = &params.raw_command {
+        if raw.contains('\0') || !raw_command_matches(raw, &params.command) {
+            return Err(CommandError::invalid_request("rawCommand does not match command"));
+        }
+    }
+    let cwd = match params.cwd.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) if c.contains('\0') => return Err(CommandError::invalid_request("cwd must not contain NUL bytes")),
+        Some(c) => {
+            let path = PathBuf::from(c);
+            match path.canonicalize() {
+                Ok(p) if p.is_dir() => Some(p),
+                Ok(_) => return Err(CommandError::invalid_request(format!("working directory is not a directory: {c}"))),
+                Err(_) => return Err(CommandError::invalid_request(format!("working directory not found: {c}"))),
+            }
+        }
+    };
+    Ok(Plan {
+        argv: params.command.clone(),
+        cwd,
+        command_text: params.raw_command.clone().unwrap_or_else(|| command_text(&params.command)),
+        agent_id: params.agent_id.clone().filter(|a| !a.is_empty()).unwrap_or_else(|| "main".into()),
+        session_key: params.session_key.clone(),
+    })
+}
+
+/// `system.run.prepare`: the canonical plan, without running anything.
+pub async fn prepare(params: Value, _ctx: InvokeContext) -> Result<Value, CommandError> {
+    let params: RunParams = parse_params("system.run.prepare", params)?;
+    let plan = validate(&params)?;
+    let cwd = plan.cwd.as_ref().map(|p| p.to_string_lossy().into_owned());
+    Ok(json!({
+        "cmdText": plan.command_text,
+        "plan": {
+            "argv": plan.argv,
+            "cwd": cwd,
+            "commandText": plan.command_text,
+            "commandPreview": plan.command_text.chars().take(200).collect::<String>(),
+            "agentId": plan.agent_id,
+            "sessionKey": plan.session_key,
+        }
+    }))
+}
+
+/// The `system.run` command.
+#[derive(Clone)]
+pub struct SystemRun {
+    pub gate: Arc<ExecGate>,
+    pub events: NodeEvents,
+}
+
+impl SystemRun {
+    pub async fn run(&self, params: Value, ctx: InvokeContext) -> Result<Value, CommandError> {
+        let params: RunParams = parse_params("system.run", params)?;
+        let plan = validate(&params)?;
+        let session_key = plan.session_key.clone().or_else(|| ctx.session_key.clone());
+        let run_id = params.run_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let own_path = std::env::var("PATH").ok();
+        let env = env_policy::sanitize(&params.env.clone().unwrap_or_default(), own_path.as_deref(), shell_script(&plan.argv).is_some());
+        for dropped in &env.dropped {
+            tracing::warn!(key = %dropped.key, reason = dropped.reason, "system.run: environment override dropped");
+        }
+        let approved_by_gateway = match (params.approved, params.approval_decision.as_deref()) {
+            (Some(true), Some(d)) => ExecDecision::parse(d).or(Some(ExecDecision::AllowOnce)),
+            (Some(true), None) => Some(ExecDecision::AllowOnce),
+            _ => None,
+        };
+        let request = ExecRequest {
+            argv: plan.argv.clone(),
+            raw_command: Some(plan.command_text.clone()),
+            cwd: plan.cwd.clone(),
+            agent_id: Some(plan.agent_id.clone()),
+            session_key: session_key.clone(),
+            approved_by_gateway,
+            env_path: env.keep.get("PATH").cloned().or(own_path),
+        };
+        if let GateOutcome::Denied { message } = self.gate.check(&request).await {
+            self.events.send(
+                "exec.denied",
+                json!({"sessionKey": session_key, "runId": run_id, "host": "node", "command": plan.command_text, "reason": message}),
+            );
+            return Err(CommandError::unavailable(message));
+        }
+        let timeout = match params.timeout_ms {
+            Some(ms) if ms > 0 => Some(Duration::from_millis(ms as u64)),
+            _ => None,
+        };
+        self.events.send("exec.started", json!({"sessionKey": session_key, "runId": run_id, "host": "node", "command": plan.command_text}));
+        let result = execute(&plan, &env.keep, timeout, &ctx).await;
+        let mut finished = json!({
+            "sessionKey": session_key, "runId": run_id, "host": "node", "command": plan.command_text,
+            "exitCode": result["exitCode"], "timedOut": result["timedOut"], "success": result["success"],
+        });
+        if let Some(obj) = finished.as_object_mut() {
+            let output: String = result["stdout"].as_str().unwrap_or_default().chars().take(2_000).collect();
+            obj.insert("output".into(), json!(output));
+        }
+        self.events.send("exec.finished", finished);
+        if ctx.cancel.is_cancelled() && !result["timedOut"].as_bool().unwrap_or(false) {
+            return Err(CommandError::new(crate::codes::CANCELLED, "system.run was cancelled; the process tree was killed"));
+        }
+        Ok(result)
+    }
+}
+
+/// Spawn, capture, wait: the `{exitCode, timedOut, success, stdout, stderr, error, truncated}` result.
+async fn execute(plan: &Plan, env: &BTreeMap<String, String>, timeout: Option<Duration>, ctx: &InvokeContext) -> Value {
+    let started = Instant::now();
+    let mut cmd = tokio::process::Command::new(&plan.argv[0]);
+    cmd.args(&plan.argv[1..]).envs(env).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    if let Some(cwd) = &plan.cwd {
+        cmd.current_dir(cwd);
+    }
+    let mut child: AsyncGroupChild = match cmd.group_spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let message = match e.kind() {
+                std::io::ErrorKind::NotFound => format!("command not found: {}", plan.argv[0]),
+                std::io::ErrorKind::PermissionDenied => format!("permission denied: {}", plan.argv[0]),
+                _ => format!("cannot start {}: {e}", plan.argv[0]),
+            };
+            return json!({"exitCode": null, "timedOut": false, "success": false, "stdout": "", "stderr": "", "error": message, "truncated": false, "durationMs": 0});
+        }
+    };
+    let budget = OutputBudget::new(OUTPUT_CAP_BYTES);
+    let stdout = child.inner().stdout.take().map(|s| tokio::spawn(capture(s, budget.clone())));
+    let stderr = child.inner().stderr.take().map(|s| tokio::spawn(capture(s, budget.clone())));
+
+    let deadline = async {
+        match timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut timed_out = false;
+    let status = tokio::select! {
+        status = child.wait() => status.ok(),
+        _ = deadline => { timed_out = true; kill_tree(&mut child).await }
+        _ = ctx.cancel.cancelled() => kill_tree(&mut child).await,
+    };
+    let collect = |task: Option<tokio::task::JoinHandle<Vec<u8>>>| async move {
+        match task {
+            Some(t) => tokio::time::timeout(PIPE_DRAIN_GRACE, t).await.ok().and_then(Result::ok).unwrap_or_default(),
+            None => Vec::new(),
+        }
+    };
+    let (out, err) = tokio::join!(collect(stdout), collect(stderr));
+    let exit_code = status.and_then(|s| s.code());
+    let error = if timed_out {
+        Some(format!("timed out after {} ms; the process tree was killed", timeout.map(|t| t.as_millis()).unwrap_or(0)))
+    } else if ctx.cancel.is_cancelled() {
+        Some("cancelled; the process tree was killed".to_string())
+    } else {
+        status_error(status)
+    };
+    json!({
+        "exitCode": exit_code,
+        "timedOut": timed_out,
+        "success": exit_code == Some(0) && !timed_out,
+        "stdout": to_text(&out),
+        "stderr": to_text(&err),
+        "error": error,
+        "truncated": budget.truncated(),
+        "durationMs": started.elapsed().as_millis() as u64,
+    })
+}
+
+async fn kill_tree(child: &mut AsyncGroupChild) -> Option<std::process::ExitStatus> {
+    if let Err(e) = child.kill().await {
+        tracing::warn!(error = %e, "could not kill the process group");
+    }
+    child.wait().await.ok()
+}
+
+#[cfg(unix)]
+fn status_error(status: Option<std::process::ExitStatus>) -> Option<String> {
+    use std::os::unix::process::ExitStatusExt;
+    status.and_then(|s| s.signal()).map(|sig| format!("terminated by signal {sig}"))
+}
+
+#[cfg(not(unix))]
+fn status_error(_status: Option<std::process::ExitStatus>) -> Option<String> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Vec<String> {
+        words.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn shell_wrappers_are_recognised() {
+        assert_eq!(shell_script(&argv(&["/bin/sh", "-lc", "ls | wc"])), Some("ls | wc"));
+        assert_eq!(shell_script(&argv(&["bash", "-c", "echo hi"])), Some("echo hi"));
+        assert_eq!(shell_script(&argv(&["cmd.exe", "/d", "/s", "/c", "dir"])), Some("dir"));
+        assert_eq!(shell_script(&argv(&["/bin/sh", "script.sh"])), None);
+        assert_eq!(shell_script(&argv(&["ls", "-c"])), None);
+    }
+
+    #[test]
+    fn raw_command_must_describe_argv() {
+        assert!(raw_command_matches("echo hi there", &argv(&["echo", "hi", "there"])));
+        assert!(raw_command_matches("echo 'a b'", &argv(&["echo", "a b"])));
+        assert!(raw_command_matches("ls | wc", &argv(&["/bin/sh", "-lc", "ls | wc"])));
+        assert!(!raw_command_matches("echo hi", &argv(&["rm", "-rf", "/"])));
+    }
+
+    fn params(v: Value) -> RunParams {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn validation_rejects_bad_requests_with_clear_messages() {
+        let err = validate(&params(json!({"command": []}))).unwrap_err();
+        assert_eq!(err.message, "command must be a non-empty argv array");
+        let err = validate(&params(json!({"command": ["ec\u{0}ho"]}))).unwrap_err();
+        assert_eq!(err.message, "command arguments must not contain NUL bytes");
+        let err = validate(&params(json!({"command": ["ls"], "cwd": "/definitely/not/here"}))).unwrap_err();
+        assert_eq!(err.message, "working directory not found: /definitely/not/here");
+        let err = validate(&params(json!({"command": ["ls"], "rawCommand": "rm -rf /"}))).unwrap_err();
+        assert_eq!(err.message, "rawCommand does not match command");
+        assert_eq!(err.code, "INVALID_REQUEST");
+    }
+
+    #[tokio::test]
+    async fn prepare_returns_the_canonical_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = prepare(json!({"command": ["echo", "a b"], "cwd": dir.path(), "sessionKey": "agent:main:main"}), InvokeContext::detached())
+            .await
+            .unwrap();
+        let cwd = dir.path().canonicalize().unwrap().to_string_lossy().into_owned();
+        assert_eq!(
+            out,
+            json!({"cmdText": "echo 'a b'", "plan": {"argv": ["echo", "a b"], "cwd": cwd, "commandText": "echo 'a b'",
+                   "commandPreview": "echo 'a b'", "agentId": "main", "sessionKey": "agent:main:main"}})
+        );
+    }
+
+    fn plan(words: &[&str]) -> Plan {
+        validate(&params(json!({"command": words}))).unwrap()
+    }
+
+    #[tokio::test]
+    async fn runs_argv_and_reports_exit_code_and_output() {
+        let out = execute(&plan(&["sh", "-c", "echo out; echo err >&2; exit 3"]), &BTreeMap::new(), None, &InvokeContext::detached()).await;
+        assert_eq!(out["exitCode"], 3);
+        assert_eq!(out["success"], false);
+        assert_eq!(out["stdout"], "out\n");
+        assert_eq!(out["stderr"], "err\n");
+        assert_eq!(out["timedOut"], false);
+        assert_eq!(out["truncated"], false);
+        assert_eq!(out["error"], Value::Null);
+    }
+
+    #[tokio::test]
+    async fn timeout_kills_the_whole_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("survived");
+        // The grandchild would create the marker after 2 s if it outlived the kill.
+        let script = format!("(sleep 2; touch {}) & sleep 30", marker.display());
+        let out = execute(&plan(&["sh", "-c", &script]), &BTreeMap::new(), Some(Duration::from_millis(300)), &InvokeContext::detached()).await;
+        assert_eq!(out["timedOut"], true);
+        assert_eq!(out["success"], false);
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        assert!(!marker.exists(), "a grandchild outlived the timeout kill");
+    }
+
+    #[tokio::test]
+    async fn output_is_capped_and_flagged() {
+        let out = execute(&plan(&["sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' a"]), &BTreeMap::new(), None, &InvokeContext::detached()).await;
+        assert_eq!(out["stdout"].as_str().unwrap().len(), OUTPUT_CAP_BYTES);
+        assert_eq!(out["truncated"], true);
+        assert_eq!(out["success"], true);
+    }
+
+    #[tokio::test]
+    async fn a_missing_binary_is_reported_not_panicked() {
+        let out = execute(&plan(&["/no/such/binary-pincer"]), &BTreeMap::new(), None, &InvokeContext::detached()).await;
+        assert_eq!(out["success"], false);
+        assert_eq!(out["exitCode"], Value::Null);
+        assert_eq!(out["error"], "command not found: /no/such/binary-pincer");
+    }
+
+    #[tokio::test]
+    async fn environment_overrides_reach_the_child() {
+        let env: BTreeMap<String, String> = [("PINCER_T".to_string(), "v1".to_string())].into();
+        let out = execute(&plan(&["sh", "-c", "printf %s \"$PINCER_T\""]), &env, None, &InvokeContext::detached()).await;
+        assert_eq!(out["stdout"], "v1");
+    }
+}
