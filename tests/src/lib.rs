@@ -11,6 +11,7 @@ pub mod bins;
 pub mod expect;
 pub mod fake_node;
 pub mod gateway;
+pub mod interop;
 pub mod openclaw;
 pub mod process;
 pub mod procfs;
