@@ -17,7 +17,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pincer_protocol::scopes::{ADMIN, PAIRING, READ};
 use pincer_tests::interop::*;
