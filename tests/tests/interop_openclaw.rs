@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use pincer_protocol::scopes::{ADMIN, PAIRING, READ};
 use pincer_tests::interop::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 // ------------------------------------------------------------------------------------------
 // Tests
