@@ -126,6 +126,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log_level).map_err(|e| format!("--log-level: {e}"))?)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
     let (url, bootstrap_token) = match &args.setup_code {

@@ -486,3 +486,133 @@ pub fn manual_pairing() -> Option<Value> {
     Some(json!({"gateway": {"nodes": {"pairing": {"autoApproveLocal": false}}}}))
 }
 
+
+/// The real `pincer-node` binary: `pincer-node run --url U --token T --state-dir D --name N
+/// --secrets file [extra…]`, output appended to `D/node.out` (kept across restarts).
+pub struct PincerNode {
+    pub bin: PathBuf,
+    pub dir: PathBuf,
+    pub url: String,
+    pub token: String,
+    pub name: String,
+    pub extra: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub child: Option<ChildGuard>,
+    pub started: Instant,
+}
+
+impl PincerNode {
+    /// A node that is not started yet (so a test can write its `node.json` or approvals first).
+    pub fn new(dir: PathBuf, url: &str, token: &str, name: &str) -> PincerNode {
+        std::fs::create_dir_all(&dir).unwrap();
+        PincerNode {
+            bin: workspace_bin("pincer-node").unwrap(),
+            dir,
+            url: url.to_string(),
+            token: token.to_string(),
+            name: name.to_string(),
+            extra: Vec::new(),
+            env: Vec::new(),
+            child: None,
+            started: Instant::now(),
+        }
+    }
+
+    pub fn with_args(mut self, args: &[&str]) -> Self {
+        self.extra.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    pub fn with_env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Write the node's `exec-approvals.json` (before it starts, or between restarts).
+    pub fn write_approvals(&self, file: &Value) {
+        std::fs::write(self.dir.join("exec-approvals.json"), serde_json::to_string_pretty(file).unwrap()).unwrap();
+    }
+
+    pub fn spawn(&mut self) {
+        assert!(self.child.is_none(), "pincer-node already running");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).unwrap();
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(["run", "--url", &self.url, "--token", &self.token, "--name", &self.name, "--secrets", "file"])
+            .arg("--state-dir")
+            .arg(&self.dir)
+            .args(&self.extra)
+            .env_remove("PINCER_GATEWAY_PASSWORD")
+            .env_remove("PINCER_GATEWAY_URL")
+            .env("PINCER_LOG", "info,pincer_node=debug")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        self.child = Some(ChildGuard::spawn("pincer-node", cmd).unwrap());
+        self.started = Instant::now();
+    }
+
+    pub fn start(mut self) -> Self {
+        self.spawn();
+        self
+    }
+
+    /// SIGTERM; the node must exit 0 within 10 s.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let (took, status) = child.terminate(Duration::from_secs(10)).unwrap();
+            assert!(took.is_some(), "pincer-node ignored SIGTERM for 10 s:\n{}", tail(&self.log_path(), 30));
+            assert!(status.success(), "pincer-node exited with {status} after SIGTERM:\n{}", tail(&self.log_path(), 30));
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// The node's device id (`pincer-node id`), which gateways use as its node id.
+    pub fn node_id(&self) -> String {
+        let out = Command::new(&self.bin)
+            .args(["id", "--secrets", "file", "--state-dir"])
+            .arg(&self.dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pincer-node id failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("node.out")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Wait until the node's output contains `needle` at least `count` times.
+    pub async fn wait_log_count(&mut self, needle: &str, count: usize, timeout: Duration) {
+        let started = Instant::now();
+        while self.log().matches(needle).count() < count {
+            if let Some(child) = &mut self.child {
+                if let Some(status) = child.try_status().unwrap() {
+                    panic!("pincer-node exited with {status} while waiting for {needle:?}:\n{}", tail(&self.log_path(), 40));
+                }
+            }
+            assert!(started.elapsed() < timeout, "pincer-node never logged {needle:?} within {timeout:?}:\n{}", tail(&self.log_path(), 40));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn wait_log(&mut self, needle: &str, timeout: Duration) {
+        self.wait_log_count(needle, 1, timeout).await;
+    }
+}
+
+impl Drop for PincerNode {
+    fn drop(&mut self) {
+        if std::thread::panicking() && self.log_path().exists() {
+            eprintln!("---- pincer-node ({}) last lines ----\n{}", self.log_path().display(), tail(&self.log_path(), 60));
+        }
+    }
+}

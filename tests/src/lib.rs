@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod bins;
+pub mod desktop;
 pub mod expect;
 pub mod fake_node;
 pub mod gateway;

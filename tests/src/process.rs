@@ -37,6 +37,11 @@ impl ChildGuard {
         self.child.id()
     }
 
+    /// The child's stdout, when it was spawned with `Stdio::piped()` (taken once).
+    pub fn stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.stdout.take()
+    }
+
     /// `Some(status)` once the child has exited.
     pub fn try_status(&mut self) -> Result<Option<ExitStatus>, SupportError> {
         if self.status.is_none() {
