@@ -28,6 +28,16 @@ pub trait SecretStore: Send + Sync {
     fn get(&self, key: &str) -> Result<Option<String>, CredentialError>;
     fn set(&self, key: &str, value: &str) -> Result<(), CredentialError>;
     fn delete(&self, key: &str) -> Result<(), CredentialError>;
+    /// The value of `key`, storing `make()` first when there is none. Stores that can make
+    /// this atomic across processes do (two processes starting at once get the same identity).
+    fn get_or_insert_with(&self, key: &str, make: &mut dyn FnMut() -> String) -> Result<String, CredentialError> {
+        if let Some(v) = self.get(key)? {
+            return Ok(v);
+        }
+        let v = make();
+        self.set(key, &v)?;
+        Ok(v)
+    }
     /// Where the secrets live, for logs and docs ("OS keyring" or a path).
     fn describe(&self) -> String;
 }
@@ -58,18 +68,51 @@ impl FileSecretStore {
         write_private_atomic(&self.path, &text).map_err(|source| CredentialError::Write { path: self.path.clone(), source })
     }
 
-    fn update(&self, f: impl FnOnce(&mut BTreeMap<String, String>)) -> Result<(), CredentialError> {
+    /// Hold the in-process mutex and an exclusive lock on `<file>.lock`, so another process
+    /// (a second `pincer-node`, `pincer-node id`) never interleaves a read-modify-write.
+    fn locked<T>(&self, f: impl FnOnce() -> Result<T, CredentialError>) -> Result<T, CredentialError> {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut map = self.load()?;
-        f(&mut map);
-        self.store(&map)
+        let lock_path = self.path.with_extension("lock");
+        if let Some(dir) = lock_path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| CredentialError::Write { path: dir.to_path_buf(), source })?;
+        }
+        let lock_file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| CredentialError::Write { path: lock_path.clone(), source })?;
+        lock_file.lock().map_err(|source| CredentialError::Write { path: lock_path.clone(), source })?;
+        let result = f();
+        let _ = lock_file.unlock();
+        result
+    }
+
+    fn update(&self, f: impl FnOnce(&mut BTreeMap<String, String>)) -> Result<(), CredentialError> {
+        self.locked(|| {
+            let mut map = self.load()?;
+            f(&mut map);
+            self.store(&map)
+        })
     }
 }
 
 impl SecretStore for FileSecretStore {
     fn get(&self, key: &str) -> Result<Option<String>, CredentialError> {
-        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(self.load()?.remove(key))
+        self.locked(|| Ok(self.load()?.remove(key)))
+    }
+
+    fn get_or_insert_with(&self, key: &str, make: &mut dyn FnMut() -> String) -> Result<String, CredentialError> {
+        self.locked(|| {
+            let mut map = self.load()?;
+            if let Some(v) = map.get(key) {
+                return Ok(v.clone());
+            }
+            let v = make();
+            map.insert(key.to_string(), v.clone());
+            self.store(&map)?;
+            Ok(v)
+        })
     }
 
     fn set(&self, key: &str, value: &str) -> Result<(), CredentialError> {
@@ -170,17 +213,22 @@ const IDENTITY_KEY: &str = "device-identity";
 
 /// Load the device identity, creating (and storing) one on first run.
 pub fn load_or_create_identity(store: &dyn SecretStore) -> Result<DeviceIdentity, CredentialError> {
-    if let Some(text) = store.get(IDENTITY_KEY)? {
-        let seed = b64url_decode(text.trim()).ok_or_else(|| CredentialError::Corrupt {
-            path: PathBuf::from(store.describe()),
-            reason: "device identity is not base64url".into(),
-        })?;
-        return DeviceIdentity::from_seed(&seed)
-            .map_err(|e| CredentialError::Corrupt { path: PathBuf::from(store.describe()), reason: e.to_string() });
+    let mut created = None;
+    let text = store.get_or_insert_with(IDENTITY_KEY, &mut || {
+        let identity = DeviceIdentity::generate();
+        let text = b64url_encode(&identity.seed());
+        created = Some(identity.device_id());
+        text
+    })?;
+    let seed = b64url_decode(text.trim()).ok_or_else(|| CredentialError::Corrupt {
+        path: PathBuf::from(store.describe()),
+        reason: "device identity is not base64url".into(),
+    })?;
+    let identity = DeviceIdentity::from_seed(&seed)
+        .map_err(|e| CredentialError::Corrupt { path: PathBuf::from(store.describe()), reason: e.to_string() })?;
+    if created.as_deref() == Some(identity.device_id().as_str()) {
+        tracing::info!(device_id = %identity.device_id(), store = %store.describe(), "created a new device identity");
     }
-    let identity = DeviceIdentity::generate();
-    store.set(IDENTITY_KEY, &b64url_encode(&identity.seed()))?;
-    tracing::info!(device_id = %identity.device_id(), store = %store.describe(), "created a new device identity");
     Ok(identity)
 }
 
@@ -230,6 +278,23 @@ mod tests {
         let b = load_or_create_identity(&store).unwrap();
         assert_eq!(a.device_id(), b.device_id());
         assert_eq!(a.device_id().len(), 64);
+    }
+
+    #[test]
+    fn concurrent_first_runs_agree_on_one_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        let ids: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let path = path.clone();
+                    // Separate store values, as separate processes would have.
+                    s.spawn(move || load_or_create_identity(&FileSecretStore::new(path)).unwrap().device_id())
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
     }
 
     #[test]

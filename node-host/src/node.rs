@@ -27,6 +27,24 @@ pub enum NodeHostError {
     StateDir { path: String, source: std::io::Error },
     #[error(transparent)]
     Credentials(#[from] CredentialError),
+    #[error("another pincer-node is already running with state directory {path}; stop it or pass a different --state-dir")]
+    AlreadyRunning { path: String },
+}
+
+/// One node per state dir: two would fight over the identity, tokens and approvals file.
+fn lock_state_dir(dir: &std::path::Path) -> Result<std::fs::File, NodeHostError> {
+    let path = dir.join("node.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| NodeHostError::StateDir { path: path.display().to_string(), source })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(NodeHostError::AlreadyRunning { path: dir.display().to_string() }),
+        Err(std::fs::TryLockError::Error(source)) => Err(NodeHostError::StateDir { path: path.display().to_string(), source }),
+    }
 }
 
 /// A configured node host. Build it, then [`NodeHost::run`] it.
@@ -38,6 +56,8 @@ pub struct NodeHost {
     events: NodeEvents,
     outgoing: mpsc::Receiver<OutgoingEvent>,
     status: watch::Sender<NodeStatus>,
+    /// Held for the node's lifetime (released on drop).
+    _state_lock: std::fs::File,
 }
 
 impl NodeHost {
@@ -50,6 +70,7 @@ impl NodeHost {
     ) -> Result<NodeHost, NodeHostError> {
         crate::fsutil::create_private_dir(&config.state_dir)
             .map_err(|source| NodeHostError::StateDir { path: config.state_dir.display().to_string(), source })?;
+        let state_lock = lock_state_dir(&config.state_dir)?;
         let store = open_secret_store(&config.state_dir, config.secrets);
         let identity = load_or_create_identity(store.as_ref())?;
         let (status, _) = watch::channel(NodeStatus::Starting);
@@ -61,6 +82,7 @@ impl NodeHost {
             events: events.0,
             outgoing: events.1,
             status,
+            _state_lock: state_lock,
         })
     }
 

@@ -40,7 +40,7 @@ pub fn profile() -> &'static str {
 /// Package that owns a binary, for the binaries we know; otherwise the binary's own name.
 fn package_of(bin: &str) -> &str {
     match bin {
-        "pincer-node" => "pincer-node-host",
+        "pincer-bench" => "pincer-tests",
         other => other,
     }
 }

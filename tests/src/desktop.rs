@@ -37,7 +37,10 @@ impl DesktopSession {
         }
         let (xvfb, display) = start_xvfb()?;
         let mut bus_cmd = Command::new("dbus-daemon");
-        bus_cmd.args(["--session", "--nofork", "--print-address=1"]).stdout(Stdio::piped()).stderr(Stdio::null());
+        // Our own socket path: the session config's default (unix:tmpdir=/tmp) leaves a
+        // directory in /tmp behind for every bus.
+        let address = format!("--address=unix:path={}", runtime_dir.join("bus").display());
+        bus_cmd.args(["--session", "--nofork", "--print-address=1", &address]).stdout(Stdio::piped()).stderr(Stdio::null());
         let mut bus = ChildGuard::spawn("dbus-daemon", bus_cmd)?;
         let stdout = bus.stdout().ok_or_else(|| other("dbus-daemon has no stdout"))?;
         let mut line = String::new();
@@ -110,26 +113,18 @@ impl DesktopSession {
     }
 }
 
-/// Xvfb on the first free display from :90 (tests may run in parallel).
+/// Xvfb on a display number it picks itself (`-displayfd`), so parallel tests never share one.
 fn start_xvfb() -> Result<(ChildGuard, String), SupportError> {
-    for n in 90..140 {
-        if std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || std::path::Path::new(&format!("/tmp/.X{n}-lock")).exists() {
-            continue;
-        }
-        let display = format!(":{n}");
-        let mut cmd = Command::new("Xvfb");
-        cmd.args([display.as_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp"]).stdout(Stdio::null()).stderr(Stdio::null());
-        let mut child = ChildGuard::spawn("Xvfb", cmd)?;
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(10) {
-            if std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-                return Ok((child, display));
-            }
-            if child.try_status()?.is_some() {
-                break; // lost a race for this display number; try the next
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    let mut cmd = Command::new("Xvfb");
+    cmd.args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"]).stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child = ChildGuard::spawn("Xvfb", cmd)?;
+    let stdout = child.stdout().ok_or_else(|| other("Xvfb has no stdout"))?;
+    // Xvfb writes the display number once it accepts connections.
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let number = line.trim();
+    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit()) {
+        return Err(other(format!("Xvfb did not report a display (got {line:?}); is the xvfb package installed?")));
     }
-    Err(other("could not start Xvfb on any display :90-:139 (is the xvfb package installed?)"))
+    Ok((child, format!(":{number}")))
 }

@@ -181,6 +181,11 @@ impl Scene {
         Scene { root: TempState::new(&format!("interop-{name}")).unwrap() }
     }
 
+    /// A scene for tests that use only Pincer's own binaries (no OpenClaw needed).
+    pub fn pincer_only(name: &str) -> Scene {
+        Scene { root: TempState::new(&format!("pincer-{name}")).unwrap() }
+    }
+
     pub fn dir(&self, rel: &str) -> PathBuf {
         let dir = self.root.join(rel);
         std::fs::create_dir_all(&dir).unwrap();
