@@ -214,10 +214,17 @@ impl Default for SessionDefaults {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
+    // Lenient on input: a node or CLI needs none of these to work, and gateways of other
+    // versions (or other implementations) may leave parts out.
+    #[serde(default)]
     pub presence: Vec<Value>,
+    #[serde(default)]
     pub health: Value,
+    #[serde(default)]
     pub state_version: crate::frames::StateVersion,
+    #[serde(default)]
     pub uptime_ms: u64,
+    #[serde(default)]
     pub session_defaults: SessionDefaults,
     #[serde(flatten)]
     pub extra: Map<String, Value>,

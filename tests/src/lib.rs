@@ -10,6 +10,7 @@ pub mod bench;
 pub mod bins;
 pub mod desktop;
 pub mod expect;
+pub mod fake_gateway;
 pub mod fake_node;
 pub mod gateway;
 pub mod interop;
