@@ -31,13 +31,14 @@ die() { echo "setup: ERROR: $*" >&2; exit 1; }
 #   xvfb xauth       xvfb-run, to run the screen capture tests against a real (virtual) display
 #   libdbus-1-dev    keyring's Secret Service backend (pincer-node keeps its identity in the OS keyring)
 #   dunst            a real notification daemon for the system.notify tests (on a private session bus)
+#   gnome-keyring    a real Secret Service for the node identity-in-keyring test
 # (No libsqlite3-dev: rusqlite is built with its `bundled` feature. Tauri's webkit/gtk and voice's
 #  ALSA dev packages belong here once those crates join the workspace.)
 APT_PACKAGES=(build-essential pkg-config libssl-dev ca-certificates procps
   libclang-dev libv4l-dev
   libpipewire-0.3-dev libspa-0.2-dev libgbm-dev libegl-dev libwayland-dev libxcb-randr0-dev libxcb-shm0-dev libdrm-dev
   dbus xvfb xauth
-  libdbus-1-dev dunst)
+  libdbus-1-dev dunst gnome-keyring)
 # The OpenClaw peer is installed with npm (scripts/install-openclaw.sh); bring Debian's only if the
 # machine has no npm at all (the dev/CI image ships node+npm already).
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)

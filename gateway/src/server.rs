@@ -101,7 +101,14 @@ impl Gateway {
             shutdown_gracefully(&shutdown_state).await;
         };
         tracing::info!(addr = ?self.listener.local_addr().ok(), "gateway listening");
-        let result = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        // Nagle off on every accepted socket: small frames in both directions, and Nagle plus
+        // the peer's delayed ACK would hold a node.invoke.request back ~40 ms.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
+        let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(graceful)
             .await
             .map_err(GatewayError::Serve);

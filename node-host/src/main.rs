@@ -115,6 +115,7 @@ fn main() -> ExitCode {
 }
 
 fn print_id(state_dir: PathBuf, secrets: SecretBackend) -> Result<(), String> {
+    init_logging("warn")?;
     pincer_node::fsutil::create_private_dir(&state_dir).map_err(|e| format!("state dir {}: {e}", state_dir.display()))?;
     let store = pincer_node::credentials::open_secret_store(&state_dir, secrets);
     let identity = pincer_node::credentials::load_or_create_identity(store.as_ref()).map_err(|e| e.to_string())?;
@@ -122,12 +123,17 @@ fn print_id(state_dir: PathBuf, secrets: SecretBackend) -> Result<(), String> {
     Ok(())
 }
 
-async fn run(args: RunArgs) -> Result<(), String> {
+fn init_logging(filter: &str) -> Result<(), String> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log_level).map_err(|e| format!("--log-level: {e}"))?)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| format!("--log-level: {e}"))?)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    Ok(())
+}
+
+async fn run(args: RunArgs) -> Result<(), String> {
+    init_logging(&args.log_level)?;
     let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
     let (url, bootstrap_token) = match &args.setup_code {
         Some(code) => {

@@ -13,11 +13,13 @@ pub struct DesktopSession {
     pub display: String,
     pub bus_address: String,
     pub runtime_dir: PathBuf,
-    _dir: TempState,
-    // Dropped in reverse order of start: dunst, the bus, the display.
+    home: Option<PathBuf>,
+    // Dropped in declaration order: the daemons, the bus, the display, then their files.
     dunst: Option<ChildGuard>,
+    keyring: Option<ChildGuard>,
     _bus: ChildGuard,
     _xvfb: ChildGuard,
+    _dir: TempState,
 }
 
 fn other(msg: impl Into<String>) -> SupportError {
@@ -49,7 +51,7 @@ impl DesktopSession {
         if bus_address.is_empty() {
             return Err(other("dbus-daemon printed no address (is the dbus package installed?)"));
         }
-        let mut session = DesktopSession { display, bus_address, runtime_dir, _dir: dir, dunst: None, _bus: bus, _xvfb: xvfb };
+        let mut session = DesktopSession { display, bus_address, runtime_dir, _dir: dir, dunst: None, keyring: None, home: None, _bus: bus, _xvfb: xvfb };
         if notifications {
             session.start_dunst()?;
         }
@@ -58,12 +60,16 @@ impl DesktopSession {
 
     /// The variables a child needs to live on this desktop.
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![
+        let mut env = vec![
             ("DISPLAY".into(), self.display.clone()),
             ("DBUS_SESSION_BUS_ADDRESS".into(), self.bus_address.clone()),
             ("XDG_RUNTIME_DIR".into(), self.runtime_dir.display().to_string()),
             ("NO_AT_BRIDGE".into(), "1".into()),
-        ]
+        ];
+        if let Some(home) = &self.home {
+            env.push(("HOME".into(), home.display().to_string()));
+        }
+        env
     }
 
     fn command(&self, program: &str) -> Command {
@@ -85,6 +91,40 @@ impl DesktopSession {
             std::thread::sleep(Duration::from_millis(100));
         }
         Err(other("dunst did not come up on the session bus within 20 s"))
+    }
+
+    /// Start an unlocked GNOME Keyring (Secret Service) on this session's bus, with its files
+    /// under this session's own home. `env()` then also sets `HOME` to that home.
+    pub fn start_keyring(&mut self) -> Result<(), SupportError> {
+        let home = self._dir.join("home");
+        std::fs::create_dir_all(&home)?;
+        let mut cmd = self.command("gnome-keyring-daemon");
+        cmd.args(["--unlock", "--components=secrets", "--foreground"])
+            .env("HOME", &home)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = ChildGuard::spawn("gnome-keyring-daemon", cmd)?;
+        // The unlock password arrives on stdin; closing it tells the daemon it is complete.
+        if let Some(mut stdin) = child.stdin() {
+            use std::io::Write;
+            stdin.write_all(b"pincer-test")?;
+        }
+        self.home = Some(home);
+        self.keyring = Some(child);
+        // Ready once org.freedesktop.secrets is owned on the bus.
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            let owned = self
+                .command("dbus-send")
+                .args(["--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.NameHasOwner", "string:org.freedesktop.secrets"])
+                .output()?;
+            if String::from_utf8_lossy(&owned.stdout).contains("boolean true") {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(other("gnome-keyring-daemon did not take org.freedesktop.secrets within 20 s (is gnome-keyring installed?)"))
     }
 
     /// Run `dunstctl <args>` against this session's daemon; its stdout.

@@ -37,6 +37,11 @@ impl ChildGuard {
         self.child.id()
     }
 
+    /// The child's stdin, when it was spawned with `Stdio::piped()` (taken once).
+    pub fn stdin(&mut self) -> Option<std::process::ChildStdin> {
+        self.child.stdin.take()
+    }
+
     /// The child's stdout, when it was spawned with `Stdio::piped()` (taken once).
     pub fn stdout(&mut self) -> Option<std::process::ChildStdout> {
         self.child.stdout.take()

@@ -235,3 +235,44 @@ fn base64_decode(text: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.decode(text).unwrap()
 }
+
+/// With a Secret Service keyring on the session bus, the identity lives there and no
+/// `secrets.json` is written; without one, the node falls back to the 0600 file and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_lives_in_the_os_keyring_when_there_is_one() {
+    let scene = Scene::pincer_only("node-keyring");
+    let mut desktop = DesktopSession::start(false).unwrap();
+    desktop.start_keyring().unwrap();
+    let bin = pincer_tests::workspace_bin("pincer-node").unwrap();
+    let id = |dir: &std::path::Path, env: &[(String, String)]| {
+        let out = std::process::Command::new(&bin)
+            .args(["id", "--state-dir"])
+            .arg(dir)
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (String::from_utf8_lossy(&out.stdout).trim().to_string(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let with_keyring = scene.dir("with-keyring");
+    let (first, log) = id(&with_keyring, &desktop.env());
+    let (second, _) = id(&with_keyring, &desktop.env());
+    assert_eq!(first.len(), 64);
+    assert_eq!(first, second, "the identity must be read back from the keyring");
+    assert!(!with_keyring.join("secrets.json").exists(), "no file fallback when a keyring answers: {log}");
+
+    let without = scene.dir("without-keyring");
+    let no_bus = [("DBUS_SESSION_BUS_ADDRESS".to_string(), format!("unix:path={}", without.join("no-bus").display()))];
+    let (a, log) = id(&without, &no_bus);
+    let (b, _) = id(&without, &no_bus);
+    assert_eq!(a, b);
+    assert!(log.contains("no usable OS keyring"), "{log}");
+    let secrets = without.join("secrets.json");
+    assert!(secrets.exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&secrets).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}

@@ -480,3 +480,74 @@ mod tests {
         assert_eq!(t("ws://localhost"), None);
     }
 }
+
+/// How to run the `node-host` scenario.
+#[derive(Debug, Clone)]
+pub struct NodeHostOpts {
+    /// Shell command line that starts the node host and connects it to the target gateway.
+    pub spawn: String,
+    /// Invokes to time.
+    pub n: usize,
+    /// How long the node sits connected before it is weighed idle.
+    pub idle: Duration,
+    pub timeout: Duration,
+}
+
+/// A node host under test: spawn it, approve it on the target gateway (device pairing is
+/// silent on loopback; its command surface is approved here with an admin operator), weigh it
+/// idle, time `n` `system.which` invokes through the gateway, weigh it again (VmHWM = peak
+/// under load), stop it.
+pub async fn node_host(target: &Target, opts: &NodeHostOpts) -> Result<Value, SupportError> {
+    let admin = GatewayClient::connect(target.operator(&["operator.admin", "operator.read", "operator.write", "operator.pairing"])).await?.0;
+    let known: Vec<String> = node_ids(&admin, false).await?;
+    let mut child = ChildGuard::spawn_shell("node-host", &opts.spawn)?;
+    let deadline = Instant::now() + opts.timeout;
+    let node_id = loop {
+        if let Some(id) = node_ids(&admin, true).await?.into_iter().find(|id| !known.contains(id)) {
+            break id;
+        }
+        if child.try_status()?.is_some() {
+            return Err(SupportError::Other(format!("node host exited before connecting: {}", opts.spawn)));
+        }
+        if Instant::now() > deadline {
+            return Err(SupportError::Timeout { what: "the node host to connect".into(), secs: opts.timeout.as_secs_f64() });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let connected_after = opts.timeout.saturating_sub(deadline.saturating_duration_since(Instant::now()));
+    crate::fake_node::approve_node(&admin, &node_id, opts.timeout).await?;
+    loop {
+        let list = admin.request("node.list", json!({})).await?;
+        let paired = list["nodes"].as_array().into_iter().flatten().any(|n| n["nodeId"] == node_id.as_str() && n["paired"] == true && n["connected"] == true);
+        if paired {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(SupportError::Timeout { what: "the node host's approval".into(), secs: opts.timeout.as_secs_f64() });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(opts.idle).await;
+    let idle = procfs::tree(child.pid())?;
+    let mut out = obj(invoke(target, Some(node_id.clone()), opts.n).await?);
+    let loaded = procfs::tree(child.pid())?;
+    out.insert("scenario".into(), "node-host".into());
+    out.insert("connectMs".into(), ms(connected_after).into());
+    out.extend(obj(rss_fields("idle", &idle)));
+    out.extend(obj(rss_fields("afterLoad", &loaded)));
+    let peak: u64 = loaded.iter().map(|p| p.hwm_kib).sum();
+    out.insert("peakTreeHwmMiB".into(), ((peak as f64 / 1024.0 * 10.0).round() / 10.0).into());
+    child.terminate(Duration::from_secs(15))?;
+    Ok(Value::Object(out))
+}
+
+async fn node_ids(client: &GatewayClient, connected_only: bool) -> Result<Vec<String>, SupportError> {
+    let list = client.request("node.list", json!({})).await?;
+    Ok(list["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| !connected_only || n["connected"] == true)
+        .filter_map(|n| n["nodeId"].as_str().map(str::to_string))
+        .collect())
+}

@@ -26,6 +26,8 @@ enum Scenario {
     Rss,
     Invoke,
     Connections,
+    /// A node host (--node-cmd) through the target gateway: invoke latency and node RSS.
+    NodeHost,
     All,
 }
 
@@ -65,6 +67,9 @@ struct Args {
     /// Node for `invoke` (default: first connected node of node.list).
     #[arg(long)]
     node_id: Option<String>,
+    /// Shell command line that starts a node host connected to --url, for `node-host`.
+    #[arg(long)]
+    node_cmd: Option<String>,
     /// Shell command line that starts the gateway for `start` (`exec` avoids a shell parent).
     #[arg(long)]
     spawn: Option<String>,
@@ -201,6 +206,15 @@ async fn main() -> ExitCode {
         };
         let r = bench::connections(&target, &o).await;
         report(&args, r.map_err(|e| ("connections".into(), e)));
+    }
+    if args.scenario == Scenario::NodeHost {
+        let Some(spawn) = args.node_cmd.clone() else {
+            report(&args, Err(("node-host".into(), SupportError::Other("--scenario node-host needs --node-cmd".into()))));
+            return exit(true);
+        };
+        let o = bench::NodeHostOpts { spawn, n: args.n, idle: Duration::from_secs(args.idle_secs), timeout: Duration::from_secs(args.start_timeout_secs) };
+        let r = bench::node_host(&target, &o).await;
+        report(&args, r.map_err(|e| ("node-host".into(), e)));
     }
     if let Some(child) = gateway {
         report(&args, bench::stop(child).map_err(|e| ("stop".into(), e)));
