@@ -1,6 +1,5 @@
 //! `exec-approvals.json`: read, validate, compare-and-swap, atomic owner-only writes.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -154,29 +153,8 @@ fn validate(value: Value) -> Result<ExecApprovalsFile, String> {
     Ok(file)
 }
 
-/// Temp file (created 0600, never wider) + fsync + rename, so readers see old or new bytes.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ApprovalsError> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", uuid::Uuid::new_v4().simple()));
-    let result = (|| {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut f = options.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // The rename is durable only once the directory entry is.
-        #[cfg(unix)]
-        std::fs::File::open(dir)?.sync_all()?;
-        Ok(())
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        ApprovalsError::io("write", path, e)
-    })
+    crate::fsutil::write_private_atomic(path, bytes).map_err(|e| ApprovalsError::io("write", path, e))
 }
 
 #[cfg(test)]

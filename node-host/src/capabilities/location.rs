@@ -1,7 +1,7 @@
 //! `location.get` over a [`LocationProvider`]. On Linux the default provider is GeoClue2 on the
 //! system D-Bus ([`GeoClueProvider`]); other OSes answer `LOCATION_UNAVAILABLE` for now.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -130,33 +130,15 @@ fn fix_json(f: &Fix) -> Value {
     v
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC), without a date crate.
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
 pub(crate) fn iso8601(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        d.subsec_millis()
-    )
+    humantime::format_rfc3339_millis(t).to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     struct Fixed(Result<Fix, CommandError>);
     impl LocationProvider for Fixed {
