@@ -100,13 +100,31 @@ impl Drop for Peer {
         if !std::thread::panicking() {
             return;
         }
-        for name in ["gateway.out.1", "gateway.out", "logs/openclaw.log"] {
+        for name in ["gateway.out.1", "gateway.out"] {
             let path = self.dir.join(name);
             if path.exists() {
                 eprintln!("---- openclaw gateway ({}) last lines ----\n{}", path.display(), tail(&path, 40));
             }
         }
+        let path = self.dir.join("logs/openclaw.log");
+        eprintln!("---- openclaw gateway ({}) last lines, condensed ----\n{}", path.display(), condensed_log(&tail(&path, 40)));
     }
+}
+
+/// OpenClaw's JSON-lines file log as `time level message {fields}` lines.
+fn condensed_log(text: &str) -> String {
+    let line = |raw: &str| -> String {
+        let Ok(v) = serde_json::from_str::<Value>(raw) else { return raw.to_string() };
+        let fields = if v["1"].is_object() { v["1"].to_string() } else { String::new() };
+        let text = format!(
+            "{} {} {} {fields}",
+            v["time"].as_str().unwrap_or_default(),
+            v["_meta"]["logLevelName"].as_str().unwrap_or_default(),
+            v["message"].as_str().or(v["2"].as_str()).or(v["1"].as_str()).unwrap_or_default(),
+        );
+        text.chars().take(600).collect()
+    };
+    text.lines().map(line).collect::<Vec<_>>().join("\n")
 }
 
 /// Call `method` on `op` until `pred` holds for its result; returns that result.
@@ -163,7 +181,7 @@ async fn which_ls(cli: &OpenClawCli, node_id: &str, path_env: Option<&str>) {
 }
 
 /// `openclaw nodes approve` for the node's pending command surface; returns the approval.
-async fn approve_surface(cli: &OpenClawCli, op: &GatewayClient, node_id: &str) -> Value {
+async fn approve_surface(cli: &OpenClawCli, op: &GatewayClient, node_id: &str, expected: &[&str]) -> Value {
     let list = poll(op, "node.pair.list", "a node-surface request", NODE_RECONNECT, |l| {
         l["pending"].as_array().is_some_and(|a| a.iter().any(|p| p["nodeId"] == node_id))
     })
@@ -175,7 +193,7 @@ async fn approve_surface(cli: &OpenClawCli, op: &GatewayClient, node_id: &str) -
     assert_eq!(entry["clientId"], "node-host", "{entry}");
     let mut commands = strings(&entry["commands"]);
     commands.sort_unstable();
-    assert_eq!(commands, DECLARED, "the pending surface is what pincer-node declares: {entry}");
+    assert_eq!(commands, expected, "the pending command surface: {entry}");
     assert!(strings(&entry["requiredApproveScopes"]).contains(&"operator.admin"), "system.* needs admin: {entry}");
     let request_id = entry["requestId"].as_str().unwrap().to_string();
     let approved = cli.json(&["nodes", "approve", &request_id, "--json"]).await;
@@ -239,6 +257,7 @@ async fn pincer_node_manual_pairing_and_commands_against_real_openclaw() {
     let approved = peer.cli.json(&["devices", "approve", &request_id, "--json"]).await;
     assert_eq!(approved["requestId"], request_id.as_str(), "{approved}");
     assert_eq!(approved["device"]["deviceId"], node_id.as_str(), "{approved}");
+    assert_eq!(approved["device"]["approvedVia"], "owner", "{approved}");
     assert!(
         approved["device"]["tokens"].as_array().is_some_and(|t| t.iter().any(|t| t["role"] == "node")),
         "a node-role token is issued: {approved}"
@@ -252,7 +271,7 @@ async fn pincer_node_manual_pairing_and_commands_against_real_openclaw() {
     assert!(!token.is_empty() && token != TOKEN, "the stored token is the gateway's device token");
 
     // The command surface waits for `openclaw nodes approve`.
-    approve_surface(&peer.cli, &op, &node_id).await;
+    approve_surface(&peer.cli, &op, &node_id, &DECLARED).await;
 
     let described = peer.cli.json(&["nodes", "describe", "--node", &node_id, "--json"]).await;
     assert_eq!(described["nodeId"], node_id.as_str(), "{described}");
@@ -281,9 +300,17 @@ async fn pincer_node_manual_pairing_and_commands_against_real_openclaw() {
 
     // system.run of something not allowlisted: no one can be asked, askFallback=deny.
     let denied = invoke_run(&peer.cli, &node_id, &["id", "-u"], "k2").await;
-    let text = format!("{}\n{}", denied.stdout, denied.stderr);
-    assert!(!denied.status.success(), "a denied system.run must fail the call:\n{text}");
-    assert!(text.contains("SYSTEM_RUN_DENIED"), "the gateway must pass on pincer-node's denial:\n{text}");
+    assert!(!denied.status.success(), "a denied system.run must fail the call:\n{}\n{}", denied.stdout, denied.stderr);
+    let denied = parse_json(&denied.stdout).unwrap_or_else(|| panic!("no JSON error:\n{}\n{}", denied.stdout, denied.stderr));
+    assert_eq!(denied["ok"], false, "{denied}");
+    assert_eq!(denied["error"]["code"], "UNAVAILABLE", "{denied}");
+    assert!(denied["error"]["message"].as_str().unwrap_or_default().contains("SYSTEM_RUN_DENIED"), "{denied}");
+    // OpenClaw passes pincer-node's own error on unchanged.
+    assert_eq!(
+        denied["error"]["details"]["nodeError"],
+        json!({"code": "UNAVAILABLE", "message": "SYSTEM_RUN_DENIED: approval required"}),
+        "{denied}"
+    );
     let audit = std::fs::read_to_string(node.dir.join("exec-audit.jsonl")).unwrap();
     let decisions: Vec<Value> = audit.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(decisions.len(), 2, "one audit line per decision:\n{audit}");
@@ -309,7 +336,9 @@ async fn pincer_node_manual_pairing_and_commands_against_real_openclaw() {
 
 /// 2. Default config (`autoApproveLocal: true`): the loopback device pairing is silent
 /// (pincer-node never sees PAIRING_REQUIRED), only the command surface needs `openclaw nodes
-/// approve`, and then `system.which` works.
+/// approve`, and then `system.which` works. With camera and location switched on, OpenClaw's
+/// policy approves camera.list and location.get with the surface but withholds camera.snap and
+/// camera.clip ("dangerous"), and refuses them itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::await_holding_lock)]
 async fn pincer_node_silent_loopback_pairing_against_real_openclaw() {
@@ -318,7 +347,9 @@ async fn pincer_node_silent_loopback_pairing_against_real_openclaw() {
     let peer = Peer::start(&scene, true).await;
     let op = peer.operator().await;
     let url = peer.url();
-    let node = PincerNode::new(scene.dir("pincer-node"), &url, TOKEN, "pincer-silent");
+    // Camera and location switched on: pincer-node declares camera.* and location.get too,
+    // which OpenClaw's linux policy does not allow (camera.snap/clip are "dangerous").
+    let node = PincerNode::new(scene.dir("pincer-node"), &url, TOKEN, "pincer-silent").with_args(&["--enable-camera", "--enable-location"]);
     let node_id = node.node_id();
     let mut node = node.start();
 
@@ -334,12 +365,16 @@ async fn pincer_node_silent_loopback_pairing_against_real_openclaw() {
     assert_eq!(device["clientId"], "node-host", "{device}");
     assert_eq!(device["role"], "node", "{device}");
 
-    // Until `nodes approve`, OpenClaw hides the node's commands.
+    // Until `nodes approve`, OpenClaw hides the node's commands. Its pending surface keeps
+    // what pairing may approve and withholds the "dangerous" camera.snap/clip.
     let before = op.request("node.describe", json!({"nodeId": node_id})).await.unwrap();
     assert_eq!(before["connected"], true, "{before}");
     assert_eq!(before["commands"], json!([]), "commands are hidden before approval: {before}");
 
-    approve_surface(&peer.cli, &op, &node_id).await;
+    let mut expected = DECLARED.to_vec();
+    expected.extend(["camera.list", "location.get"]);
+    expected.sort_unstable();
+    approve_surface(&peer.cli, &op, &node_id, &expected).await;
     let nodes = peer.cli.json(&["nodes", "list", "--json"]).await;
     assert_eq!(nodes["pending"], json!([]), "{nodes}");
     let listed = only(&nodes["paired"], "nodes list paired");
@@ -348,6 +383,22 @@ async fn pincer_node_silent_loopback_pairing_against_real_openclaw() {
     assert_eq!(listed["platform"], "linux", "{listed}");
     let described = op.request("node.describe", json!({"nodeId": node_id})).await.unwrap();
     which_ls(&peer.cli, &node_id, described["pathEnv"].as_str()).await;
+    let mut effective = strings(&described["commands"]);
+    effective.sort_unstable();
+    assert_eq!(effective, expected, "the approved surface: {described}");
+
+    // camera.list was approved with the surface: it reaches pincer-node (no camera here or
+    // some; either way a device list).
+    let cameras = peer.cli.json(&["nodes", "invoke", "--node", &node_id, "--command", "camera.list", "--params", "{}", "--json"]).await;
+    assert!(cameras["payload"]["devices"].is_array(), "{cameras}");
+    // camera.snap is declared but "dangerous": OpenClaw refuses it without asking pincer-node.
+    let snap = peer.cli.run(&["nodes", "invoke", "--node", &node_id, "--command", "camera.snap", "--params", "{}", "--json"]).await;
+    assert!(!snap.status.success(), "camera.snap must be refused:\n{}", snap.stdout);
+    assert!(snap.stdout.contains("requires explicit gateway.nodes.commands.allow opt-in"), "{}\n{}", snap.stdout, snap.stderr);
+    let log = node.log();
+    let served: Vec<&str> = log.lines().filter(|l| l.contains("invoke served")).map(|l| l.split("command=").nth(1).unwrap_or("")).collect();
+    assert_eq!(served.len(), 2, "only which and camera.list reached pincer-node: {served:?}");
+    assert!(served[0].starts_with("system.which ") && served[1].starts_with("camera.list "), "{served:?}");
 }
 
 /// 3. A paired and approved pincer-node survives an OpenClaw gateway restart (SIGTERM, start
@@ -366,13 +417,19 @@ async fn pincer_node_reconnects_after_real_openclaw_restart() {
     let mut node = node.start();
 
     node.wait_log("connected as node", NODE_CONNECT).await;
-    approve_surface(&peer.cli, &op, &node_id).await;
+    approve_surface(&peer.cli, &op, &node_id, &DECLARED).await;
     which_ls(&peer.cli, &node_id, None).await;
     let token = stored_device_token(&node, &url).expect("device token stored");
     let before = op.request("device.pair.list", json!({})).await.unwrap();
     let device_before = only(&before["paired"], "paired devices").clone();
+    // OpenClaw stamps a device token's lastUsedAtMs only when a connect authenticates with it.
+    // The first connect used the shared token (the device token came in its hello-ok).
+    let token_before = only(&device_before["tokens"], "device tokens").clone();
+    assert_eq!(token_before["role"], "node", "{device_before}");
+    assert!(token_before.get("lastUsedAtMs").is_none(), "not used yet: {device_before}");
     drop(op);
 
+    let restarted_at_ms = pincer_protocol::now_ms();
     peer.restart().await;
 
     // The gateway closed with 1012 (service restart); pincer-node retries with its backoff.
@@ -392,6 +449,11 @@ async fn pincer_node_reconnects_after_real_openclaw_restart() {
     assert_eq!(devices["pending"], json!([]), "no new device request after the restart: {devices}");
     let device_after = only(&devices["paired"], "paired devices");
     assert_eq!(device_after["approvedAtMs"], device_before["approvedAtMs"], "the device was not re-approved: {device_after}\nbefore: {device_before}");
+    // The reconnect authenticated with the stored device token (the same one: not re-issued).
+    let token_after = only(&device_after["tokens"], "device tokens");
+    assert_eq!(token_after["createdAtMs"], token_before["createdAtMs"], "{device_after}");
+    let used = token_after["lastUsedAtMs"].as_i64().unwrap_or_else(|| panic!("device token never used: {device_after}"));
+    assert!(used >= restarted_at_ms, "device token last used at {used}, before the restart at {restarted_at_ms}: {device_after}");
     let nodes = op.request("node.pair.list", json!({})).await.unwrap();
     assert_eq!(nodes["pending"], json!([]), "no new node-surface request after the restart: {nodes}");
     assert_eq!(stored_device_token(&node, &url).as_deref(), Some(token.as_str()), "the same device token is kept");
