@@ -110,10 +110,44 @@ impl DesktopSession {
     }
 }
 
+impl Drop for DesktopSession {
+    /// SIGTERM first (a killed Xvfb leaves `/tmp/.X<n>-lock` and its socket behind, and the
+    /// display numbers run out); the guards kill whatever is left.
+    fn drop(&mut self) {
+        if let Some(dunst) = &mut self.dunst {
+            let _ = dunst.terminate(Duration::from_secs(2));
+        }
+        let _ = self._bus.terminate(Duration::from_secs(2));
+        let _ = self._xvfb.terminate(Duration::from_secs(5));
+    }
+}
+
+/// True when display `n` is taken. A lock whose Xvfb is gone (killed before it could clean
+/// up) is stale: it and the socket are removed and the display counts as free.
+#[cfg(target_os = "linux")]
+fn display_taken(n: u32) -> bool {
+    let lock = PathBuf::from(format!("/tmp/.X{n}-lock"));
+    let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+    let pid = std::fs::read_to_string(&lock).ok().and_then(|t| t.trim().parse::<u32>().ok());
+    match pid {
+        Some(pid) if !std::path::Path::new(&format!("/proc/{pid}")).exists() => {
+            let _ = std::fs::remove_file(&lock);
+            let _ = std::fs::remove_file(&socket);
+            lock.exists() || socket.exists()
+        }
+        _ => lock.exists() || socket.exists(),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn display_taken(n: u32) -> bool {
+    std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || std::path::Path::new(&format!("/tmp/.X{n}-lock")).exists()
+}
+
 /// Xvfb on the first free display from :90 (tests may run in parallel).
 fn start_xvfb() -> Result<(ChildGuard, String), SupportError> {
     for n in 90..140 {
-        if std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || std::path::Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+        if display_taken(n) {
             continue;
         }
         let display = format!(":{n}");
