@@ -319,6 +319,8 @@ async fn pincer_node_manual_pairing_and_commands_against_real_openclaw() {
 
     // The node's approvals file, read through OpenClaw's exec.approvals.node.get.
     let approvals = peer.cli.json(&["approvals", "get", "--node", &node_id, "--json"]).await;
+    assert_eq!(approvals["path"], node.dir.join("exec-approvals.json").display().to_string().as_str(), "{approvals}");
+    assert_eq!(approvals["exists"], true, "{approvals}");
     let allowlist = &approvals["file"]["agents"]["main"]["allowlist"];
     assert_eq!(allowlist[0]["pattern"], on_path("uname").display().to_string().as_str(), "{approvals}");
     assert!(approvals["hash"].as_str().is_some_and(|h| !h.is_empty()), "{approvals}");
