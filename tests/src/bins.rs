@@ -37,7 +37,8 @@ pub fn profile() -> &'static str {
     }
 }
 
-/// Package that owns a binary, for the binaries we know; otherwise the binary's own name.
+/// Package that owns a binary: the package of the same name (`pincer-node` is package
+/// `pincer-node` in `node-host/`), except for these.
 fn package_of(bin: &str) -> &str {
     match bin {
         "pincer-bench" => "pincer-tests",
@@ -84,6 +85,15 @@ fn build_once(package: &str, bin: &str) -> Result<(), SupportError> {
         cmd.arg("--release");
     }
     cmd.env("CARGO_TARGET_DIR", target_dir());
+    // Cargo sets CARGO_PKG_NAME=pincer-tests & co. for the running test. Build scripts such as
+    // ring's rerun when those change, so passing them on would rebuild ring, rustls and every
+    // crate above them here, and again in the next `cargo test` (about 20 s each way).
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_") || key.starts_with("CARGO_MANIFEST_") || ["CARGO_CRATE_NAME", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR"].contains(&key.as_ref()) {
+            cmd.env_remove(key.as_ref());
+        }
+    }
     tracing::debug!(?cmd, "building workspace binary");
     let out = cmd.output()?;
     if out.status.success() {

@@ -153,6 +153,18 @@ impl DesktopSession {
     }
 }
 
+impl Drop for DesktopSession {
+    /// SIGTERM first (a killed Xvfb leaves `/tmp/.X<n>-lock` and its socket behind, and the
+    /// display numbers run out); the guards kill whatever is left.
+    fn drop(&mut self) {
+        for daemon in [&mut self.dunst, &mut self.keyring].into_iter().flatten() {
+            let _ = daemon.terminate(Duration::from_secs(2));
+        }
+        let _ = self._bus.terminate(Duration::from_secs(2));
+        let _ = self._xvfb.terminate(Duration::from_secs(5));
+    }
+}
+
 /// Xvfb on a display number it picks itself (`-displayfd`), so parallel tests never share one.
 fn start_xvfb() -> Result<(ChildGuard, String), SupportError> {
     let mut cmd = Command::new("Xvfb");

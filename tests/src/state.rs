@@ -40,7 +40,10 @@ impl Drop for TempState {
     fn drop(&mut self) {
         if std::env::var_os("PINCER_KEEP_STATE").is_some() {
             if let Some(dir) = self.dir.take() {
-                tracing::info!(path = %dir.keep().display(), "kept state dir");
+                // Not inside the macro: tracing skips evaluating its fields when no
+                // subscriber is listening, and `dir` would then be dropped (deleted).
+                let path = dir.keep();
+                tracing::info!(path = %path.display(), "kept state dir");
             }
         }
     }
