@@ -122,7 +122,12 @@ pub(crate) async fn wait_close(ws: &mut WsStream, grace: Duration) -> Option<(u1
     let read = async {
         loop {
             match next_incoming(ws).await {
-                Ok(Incoming::Close(code, reason)) => return Some((code, reason)),
+                Ok(Incoming::Close(code, reason)) => {
+                    // tungstenite queued the close reply; send it so the server sees a clean
+                    // close handshake instead of a reset (1006 in its logs).
+                    let _ = ws.flush().await;
+                    return Some((code, reason));
+                }
                 Ok(_) => continue,
                 Err(_) => return None,
             }
