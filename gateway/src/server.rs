@@ -145,8 +145,13 @@ async fn root(ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSock
     match ws {
         Ok(ws) => {
             let peer = peer_from(addr, &headers);
+            // Protocol frames are small: 16 KiB buffers instead of tungstenite's 128 KiB each
+            // way keep a thousand idle connections from costing a hundred megabytes. Larger
+            // messages still work; they are read in more chunks.
             ws.max_message_size(pincer_protocol::DEFAULT_MAX_PAYLOAD_BYTES)
                 .max_frame_size(pincer_protocol::DEFAULT_MAX_PAYLOAD_BYTES)
+                .read_buffer_size(16 * 1024)
+                .write_buffer_size(16 * 1024)
                 .on_upgrade(move |socket| crate::conn::run(state, socket, peer))
         }
         Err(_) => (
