@@ -224,7 +224,7 @@ async fn enabled_capabilities_are_declared_and_answer_honestly() {
     assert_eq!(node_error(&snap).0, "CAMERA_UNAVAILABLE", "{snap:?}");
 
     // No GeoClue service answers: LOCATION_UNAVAILABLE with what to do.
-    let loc = invoke(&op, &node_id, "location.get", json!({"timeoutMs": 2000})).await.unwrap_err();
+    let loc = invoke(&op, &node_id, "location.get", json!({"timeoutMs": 15000})).await.unwrap_err();
     let (code, message) = node_error(&loc);
     assert_eq!(code, "LOCATION_UNAVAILABLE", "{loc:?}");
     assert!(message.to_lowercase().contains("geoclue"), "{message}");

@@ -133,7 +133,7 @@ impl Verdict {
 /// The node's exec-approval gate. Cheap to share behind `Arc`.
 pub struct ExecGate {
     store: Store,
-    audit: AuditLog,
+    audit: Arc<AuditLog>,
     prompter: Arc<dyn Prompter>,
 }
 
@@ -150,7 +150,7 @@ impl ExecGate {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(ApprovalsError::io("open", state_dir, e)),
         }
-        let gate = ExecGate { store: Store::new(state_dir), audit: AuditLog::new(state_dir), prompter };
+        let gate = ExecGate { store: Store::new(state_dir), audit: Arc::new(AuditLog::new(state_dir)), prompter };
         // A broken file denies every command until fixed; say so at startup, not only per run.
         if let Err(e) = gate.store.load() {
             tracing::warn!(error = %e, "exec approvals file unusable; system.run will be denied");
@@ -188,7 +188,7 @@ impl ExecGate {
         let verdict = self.decide(req, agent_id, &analysis).await;
         let allowed = verdict.outcome.is_allowed();
         tracing::info!(agent = agent_id, allowed, via = verdict.via, reason = %verdict.reason, "exec approval decision");
-        self.audit.append(AuditRecord {
+        let record = AuditRecord {
             ts: now_ms(),
             decision: if allowed { "allow" } else { "deny" },
             via: verdict.via,
@@ -199,7 +199,13 @@ impl ExecGate {
             session_key: req.session_key.clone(),
             resolved_paths: analysis.resolved_paths().iter().map(|p| p.display().to_string()).collect(),
             reason: verdict.reason,
-        });
+        };
+        // The append fsyncs; keep that off the async workers, but finish it before the
+        // command runs so the log never misses a decision that took effect.
+        let audit = self.audit.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || audit.append(record)).await {
+            tracing::error!(error = %e, "exec audit write task failed");
+        }
         verdict.outcome
     }
 
