@@ -165,7 +165,7 @@ impl NodeHost {
             let delay = match attempt {
                 Ok((client, hello)) => {
                     backoff.reset();
-                    if self.remember_device_token(&hello) {
+                    if self.remember_device_token(&hello, device_token.as_deref()) {
                         bootstrap_spent = true;
                     }
                     self.set_status(NodeStatus::Connected {
@@ -229,9 +229,13 @@ impl NodeHost {
         delay
     }
 
-    /// Keep `hello-ok.auth.deviceToken`; true when one was stored.
-    fn remember_device_token(&self, hello: &HelloOk) -> bool {
+    /// Keep `hello-ok.auth.deviceToken`; true when the node now holds one. A reconnect that
+    /// gets back the token it sent writes nothing (no keyring or fsync per reconnect).
+    fn remember_device_token(&self, hello: &HelloOk, sent: Option<&str>) -> bool {
         let Some(token) = hello.auth.device_token.as_deref().filter(|t| !t.is_empty()) else { return false };
+        if sent == Some(token) {
+            return true;
+        }
         match self.tokens.set(&self.config.url, NODE_ROLE, token) {
             Ok(()) => true,
             Err(e) => {

@@ -76,11 +76,10 @@ pub async fn serve_connection<S: Future<Output = ()> + Send>(
     let mut live = client.events();
     let inflight = InFlight::default();
     let slots = Arc::new(Semaphore::new(max_concurrent.max(1)));
-    let client = Arc::new(client.clone());
     let mut seen = HashSet::new();
     // Events that arrived before `events()` subscribed sit in the backlog.
     for event in client.drain_events() {
-        handle_event(event, &client, node_id, &registry, &inflight, &slots, &mut seen);
+        handle_event(event, client, node_id, &registry, &inflight, &slots, &mut seen);
     }
     let tick = Duration::from_millis(hello.policy.tick_interval_ms.max(1_000));
     let mut last_traffic = Instant::now();
@@ -90,7 +89,7 @@ pub async fn serve_connection<S: Future<Output = ()> + Send>(
             event = live.recv() => match event {
                 Ok(event) => {
                     last_traffic = Instant::now();
-                    handle_event(event, &client, node_id, &registry, &inflight, &slots, &mut seen);
+                    handle_event(event, client, node_id, &registry, &inflight, &slots, &mut seen);
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     tracing::warn!(missed = n, "node fell behind the gateway's events; some invokes may time out");
@@ -101,7 +100,7 @@ pub async fn serve_connection<S: Future<Output = ()> + Send>(
                     break SessionEnd::Closed { code, reason };
                 }
             },
-            Some(out) = outgoing.recv() => send_event(&client, out),
+            Some(out) = outgoing.recv() => send_event(client, out),
             _ = watchdog => {
                 tracing::warn!(silence_ms = (tick * 2).as_millis() as u64, "no traffic from the gateway; closing with 4000 and reconnecting");
                 let _ = tokio::time::timeout(Duration::from_secs(2), client.close(close_code::TICK_TIMEOUT, "tick timeout")).await;
@@ -120,7 +119,7 @@ pub async fn serve_connection<S: Future<Output = ()> + Send>(
 
 fn handle_event(
     event: EventFrame,
-    client: &Arc<GatewayClient>,
+    client: &GatewayClient,
     node_id: &str,
     registry: &Arc<CommandRegistry>,
     inflight: &InFlight,
@@ -157,7 +156,7 @@ fn handle_event(
 
 fn start_invoke(
     request: NodeInvokeRequest,
-    client: Arc<GatewayClient>,
+    client: GatewayClient,
     node_id: String,
     registry: Arc<CommandRegistry>,
     inflight: InFlight,
@@ -226,7 +225,7 @@ async fn send_result(client: &GatewayClient, id: &str, node_id: &str, outcome: R
     }
 }
 
-fn send_event(client: &Arc<GatewayClient>, out: OutgoingEvent) {
+fn send_event(client: &GatewayClient, out: OutgoingEvent) {
     let client = client.clone();
     tokio::spawn(async move {
         let params = json!({"event": out.event, "payloadJSON": serde_json::to_string(&out.payload).unwrap_or_default()});

@@ -384,16 +384,31 @@ impl OpenClawNode {
 
     /// Wait until the node's console output contains `needle` at least `count` times.
     pub async fn wait_log_count(&mut self, needle: &str, count: usize, timeout: Duration) {
-        let started = Instant::now();
-        while self.log().matches(needle).count() < count {
-            if let Some(child) = &mut self.child {
-                if let Some(status) = child.try_status().unwrap() {
-                    panic!("openclaw node exited with {status} while waiting for {needle:?}:\n{}", tail(&self.log_path(), 40));
-                }
+        let path = self.log_path();
+        wait_for_log("openclaw node", &path, self.child.as_mut(), needle, count, timeout, Duration::from_millis(200)).await;
+    }
+}
+
+/// Wait until the log at `path` contains `needle` at least `count` times; fail with the log's
+/// tail if `child` exits first or `timeout` passes.
+async fn wait_for_log(
+    what: &str,
+    path: &Path,
+    mut child: Option<&mut ChildGuard>,
+    needle: &str,
+    count: usize,
+    timeout: Duration,
+    poll: Duration,
+) {
+    let started = Instant::now();
+    while std::fs::read_to_string(path).unwrap_or_default().matches(needle).count() < count {
+        if let Some(child) = child.as_deref_mut() {
+            if let Some(status) = child.try_status().unwrap() {
+                panic!("{what} exited with {status} while waiting for {needle:?}:\n{}", tail(path, 40));
             }
-            assert!(started.elapsed() < timeout, "openclaw node never logged {needle:?} within {timeout:?}:\n{}", tail(&self.log_path(), 40));
-            tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        assert!(started.elapsed() < timeout, "{what} never logged {needle:?} within {timeout:?}:\n{}", tail(path, 40));
+        tokio::time::sleep(poll).await;
     }
 }
 
@@ -597,16 +612,8 @@ impl PincerNode {
 
     /// Wait until the node's output contains `needle` at least `count` times.
     pub async fn wait_log_count(&mut self, needle: &str, count: usize, timeout: Duration) {
-        let started = Instant::now();
-        while self.log().matches(needle).count() < count {
-            if let Some(child) = &mut self.child {
-                if let Some(status) = child.try_status().unwrap() {
-                    panic!("pincer-node exited with {status} while waiting for {needle:?}:\n{}", tail(&self.log_path(), 40));
-                }
-            }
-            assert!(started.elapsed() < timeout, "pincer-node never logged {needle:?} within {timeout:?}:\n{}", tail(&self.log_path(), 40));
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let path = self.log_path();
+        wait_for_log("pincer-node", &path, self.child.as_mut(), needle, count, timeout, Duration::from_millis(100)).await;
     }
 
     pub async fn wait_log(&mut self, needle: &str, timeout: Duration) {

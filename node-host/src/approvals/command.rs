@@ -107,7 +107,7 @@ fn basename(program: &str) -> String {
 }
 
 /// `sh|bash|zsh|dash -c|-lc <script>` and `cmd.exe [/d] [/s] /c <script…>`.
-fn shell_script(argv: &[String]) -> Option<(&str, Dialect)> {
+pub(crate) fn shell_script(argv: &[String]) -> Option<(&str, Dialect)> {
     let name = basename(argv.first()?);
     match name.as_str() {
         "sh" | "bash" | "zsh" | "dash" => posix_shell_script(argv).map(|script| (script, Dialect::Posix)),

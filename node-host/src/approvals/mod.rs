@@ -19,7 +19,7 @@
 //! quotes, environment that changes what runs) can only pass through a person or `full`.
 
 mod audit;
-mod command;
+pub(crate) mod command;
 mod error;
 mod policy;
 mod prompter;

@@ -246,19 +246,8 @@ pub async fn clip(backend: &dyn CameraBackend, params: Value, ctx: &InvokeContex
     })
     .await?
     .ok_or_else(|| CommandError::new(codes::CAMERA_UNAVAILABLE, "the camera delivered no frame"))?;
-    let mut out = json!({
-        "format": "avi",
-        "base64": base64::engine::general_purpose::STANDARD.encode(&clip.avi),
-        "durationMs": clip.duration_ms(fps),
-        "hasAudio": false,
-        "fps": fps,
-        "width": clip.width,
-        "height": clip.height,
-        "deviceId": device.id,
-    });
-    if clip.truncated {
-        out["truncated"] = json!(true);
-    }
+    let mut out = clip.to_result(fps);
+    out["deviceId"] = json!(device.id);
     Ok(out)
 }
 

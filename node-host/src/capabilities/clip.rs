@@ -39,6 +39,25 @@ impl Clip {
     pub(crate) fn duration_ms(&self, fps: u32) -> u64 {
         self.frames as u64 * 1000 / u64::from(fps.max(1))
     }
+
+    /// The result shared by `screen.record` and `camera.clip`: `{format:"avi", base64,
+    /// durationMs, fps, hasAudio:false, width, height}` plus `truncated:true` when cut short.
+    pub(crate) fn to_result(&self, fps: u32) -> serde_json::Value {
+        use base64::Engine;
+        let mut out = serde_json::json!({
+            "format": "avi",
+            "base64": base64::engine::general_purpose::STANDARD.encode(&self.avi),
+            "durationMs": self.duration_ms(fps),
+            "fps": fps,
+            "hasAudio": false,
+            "width": self.width,
+            "height": self.height,
+        });
+        if self.truncated {
+            out["truncated"] = serde_json::json!(true);
+        }
+        out
+    }
 }
 
 impl ClipEncoder {

@@ -152,19 +152,8 @@ pub async fn record(params: Value, ctx: &InvokeContext) -> Result<Value, Command
     let p = record_params(params)?;
     let (screen_index, fps) = (p.screen_index, p.fps);
     let clip = run_blocking(ctx, RECORD, move |cancel| record_blocking(&p, &cancel)).await?;
-    let mut out = json!({
-        "format": "avi",
-        "base64": base64::engine::general_purpose::STANDARD.encode(&clip.avi),
-        "durationMs": clip.duration_ms(fps),
-        "fps": fps,
-        "screenIndex": screen_index,
-        "hasAudio": false,
-        "width": clip.width,
-        "height": clip.height,
-    });
-    if clip.truncated {
-        out["truncated"] = json!(true);
-    }
+    let mut out = clip.to_result(fps);
+    out["screenIndex"] = json!(screen_index);
     Ok(out)
 }
 

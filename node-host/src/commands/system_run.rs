@@ -3,7 +3,7 @@
 //! 200,000-byte output cap.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,22 +57,10 @@ struct Plan {
     session_key: Option<String>,
 }
 
-/// The shell script of a shell-wrapper argv (`sh -c SCRIPT`, `bash -lc SCRIPT`, `cmd /c …`).
+/// The shell script of a shell-wrapper argv (`sh -c SCRIPT`, `bash -lc SCRIPT`, `cmd /c …`),
+/// recognised exactly as the exec-approval gate recognises it.
 pub fn shell_script(argv: &[String]) -> Option<&str> {
-    let program = argv.first()?;
-    let name = Path::new(program).file_name()?.to_str()?.to_ascii_lowercase();
-    let name = name.strip_suffix(".exe").unwrap_or(&name);
-    match name {
-        "sh" | "bash" | "zsh" | "dash" | "ksh" | "ash" => {
-            let flag = argv.get(1)?;
-            (flag.starts_with('-') && flag.ends_with('c') && !flag.starts_with("--")).then(|| argv.get(2).map(String::as_str))?
-        }
-        "cmd" => {
-            let idx = argv.iter().position(|a| a.eq_ignore_ascii_case("/c"))?;
-            argv.get(idx + 1).map(String::as_str)
-        }
-        _ => None,
-    }
+    crate::approvals::command::shell_script(argv).map(|(script, _)| script)
 }
 
 /// How argv is shown to a person: the script of a shell wrapper, else the quoted words.
