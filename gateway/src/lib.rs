@@ -3,6 +3,7 @@
 //! config, and a SQLite state store.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod agent;
 pub mod approvals;
 pub mod cli;
 pub mod config;

@@ -69,6 +69,20 @@ pub const METHODS: &[(&str, Access)] = &[
     (m::EXEC_APPROVALS_SET, Access::Operator(ADMIN)),
     (m::EXEC_APPROVALS_NODE_GET, Access::Operator(ADMIN)),
     (m::EXEC_APPROVALS_NODE_SET, Access::Operator(ADMIN)),
+    (m::CHAT_SEND, Access::Operator(WRITE)),
+    (m::CHAT_HISTORY, Access::Operator(READ)),
+    (m::CHAT_ABORT, Access::Operator(WRITE)),
+    (m::CHAT_INJECT, Access::Operator(ADMIN)),
+    (m::AGENT, Access::Operator(WRITE)),
+    (m::AGENT_WAIT, Access::Operator(WRITE)),
+    (m::SESSIONS_LIST, Access::Operator(READ)),
+    (m::SESSIONS_PREVIEW, Access::Operator(READ)),
+    (m::SESSIONS_RESOLVE, Access::Operator(READ)),
+    (m::SESSIONS_PATCH, Access::Operator(WRITE)),
+    (m::SESSIONS_RESET, Access::Operator(ADMIN)),
+    (m::SESSIONS_DELETE, Access::Operator(ADMIN)),
+    (m::SESSIONS_COMPACT, Access::Operator(ADMIN)),
+    (m::MODELS_LIST, Access::Operator(READ)),
 ];
 
 /// Events Pincer emits.
@@ -89,6 +103,9 @@ pub const EVENTS: &[&str] = &[
     m::events::NODE_RUNNER_INVENTORY_CHANGED,
     m::events::EXEC_APPROVAL_REQUESTED,
     m::events::EXEC_APPROVAL_RESOLVED,
+    m::events::CHAT,
+    m::events::AGENT,
+    m::events::SESSIONS_CHANGED,
 ];
 
 fn access_of(method: &str) -> Option<Access> {

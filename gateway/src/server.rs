@@ -60,6 +60,7 @@ impl Gateway {
             hub: Hub::default(),
             nodes: NodeRegistry::default(),
             approvals: ApprovalBroker::default(),
+            agents: crate::agent::AgentHost::default(),
             idempotency: IdempotencyCache::default(),
             rate_limiter: RateLimiter::default(),
             started: Instant::now(),
@@ -93,6 +94,9 @@ impl Gateway {
             .with_state(state.clone());
 
         let ticker = tokio::spawn(tick_loop(state.clone()));
+        if let Err(e) = crate::agent::host::recover(&state) {
+            tracing::error!(error = %e, "could not recover agent runs left by the previous process");
+        }
         let expiry = tokio::spawn(crate::methods::nodes::expire_node_requests_loop(state.clone()));
 
         let shutdown_state = state.clone();
@@ -121,6 +125,12 @@ impl Gateway {
 /// Broadcast `shutdown`, close every socket with 1012, and give writers a moment to flush.
 async fn shutdown_gracefully(state: &GatewayState) {
     tracing::info!("gateway stopping");
+    // Runs end as aborted (recorded, with their partial answer) rather than being cut off.
+    state.agents.cancel_all();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while state.agents.active_count() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     state.hub.broadcast(events::SHUTDOWN, &json!({"reason": "gateway stopping"}));
     state.shutdown.trigger();
     for conn in state.hub.all() {

@@ -132,6 +132,7 @@ pub struct GatewayState {
     pub hub: Hub,
     pub nodes: NodeRegistry,
     pub approvals: ApprovalBroker,
+    pub agents: crate::agent::AgentHost,
     pub idempotency: IdempotencyCache,
     pub rate_limiter: RateLimiter,
     pub started: Instant,

@@ -48,6 +48,21 @@ pub const EXEC_APPROVALS_NODE_GET: &str = "exec.approvals.node.get";
 pub const EXEC_APPROVALS_NODE_SET: &str = "exec.approvals.node.set";
 
 /// Event names.
+pub const CHAT_SEND: &str = "chat.send";
+pub const CHAT_HISTORY: &str = "chat.history";
+pub const CHAT_ABORT: &str = "chat.abort";
+pub const CHAT_INJECT: &str = "chat.inject";
+pub const AGENT: &str = "agent";
+pub const AGENT_WAIT: &str = "agent.wait";
+pub const SESSIONS_LIST: &str = "sessions.list";
+pub const SESSIONS_PREVIEW: &str = "sessions.preview";
+pub const SESSIONS_RESOLVE: &str = "sessions.resolve";
+pub const SESSIONS_PATCH: &str = "sessions.patch";
+pub const SESSIONS_RESET: &str = "sessions.reset";
+pub const SESSIONS_DELETE: &str = "sessions.delete";
+pub const SESSIONS_COMPACT: &str = "sessions.compact";
+pub const MODELS_LIST: &str = "models.list";
+
 pub mod events {
     pub const CONNECT_CHALLENGE: &str = "connect.challenge";
     pub const TICK: &str = "tick";
@@ -68,4 +83,5 @@ pub mod events {
     pub const EXEC_APPROVAL_RESOLVED: &str = "exec.approval.resolved";
     pub const CHAT: &str = "chat";
     pub const AGENT: &str = "agent";
+    pub const SESSIONS_CHANGED: &str = "sessions.changed";
 }

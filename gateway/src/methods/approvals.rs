@@ -133,6 +133,47 @@ pub async fn request(state: &SharedState, conn: &ConnHandle, params: Value) -> M
     Ok(resolution_json(&approval_id, &res, created_at_ms, expires_at_ms))
 }
 
+/// Open an approval on the gateway's own behalf (the agent's `exec` tool) and wait for a
+/// person. `on_open` sees the request summary once every approval client has been told. With
+/// no approval client connected it resolves at once with the configured fallback. Cancelling
+/// (the run was aborted) expires the request so prompts disappear.
+pub async fn ask_person(
+    state: &SharedState,
+    mut request: Value,
+    requested_by: &str,
+    cancel: &tokio_util::sync::CancellationToken,
+    on_open: impl FnOnce(&Value),
+) -> Result<Resolution, ErrorShape> {
+    request["requestedBy"] = json!(requested_by);
+    let timeout = state.settings().exec_approval_timeout;
+    let (summary, rx) = state.approvals.create(None, request, now_ms(), timeout)?;
+    let approval_id = summary["id"].as_str().unwrap_or_default().to_string();
+    let has_route = state.hub.all().iter().any(|c| is_approval_client(c));
+    state.hub.broadcast_filtered(events::EXEC_APPROVAL_REQUESTED, &summary, None, is_approval_client);
+    tracing::info!(approval = %approval_id, routed = has_route, "agent exec approval requested");
+    on_open(&summary);
+    if !has_route {
+        expire_now(state, &approval_id, "no-approval-route");
+    }
+    let timer_state = state.clone();
+    let timer_id = approval_id.clone();
+    let timer = tokio::spawn(async move {
+        tokio::time::sleep(timeout).await;
+        expire_now(&timer_state, &timer_id, "expired");
+    });
+    let outcome = tokio::select! {
+        res = wait_resolution(rx) => res.ok_or_else(|| ErrorShape::unavailable("approval request unavailable")),
+        _ = cancel.cancelled() => {
+            if let Some((res, request)) = state.approvals.expire_with_reason(&approval_id, crate::approvals::AskFallback::Deny, now_ms(), "cancelled") {
+                broadcast_resolved(state, &approval_id, &res, &request);
+            }
+            Err(ErrorShape::unavailable("the run was aborted while waiting for approval"))
+        }
+    };
+    timer.abort();
+    outcome
+}
+
 pub fn get(state: &GatewayState, params: Value) -> MethodResult {
     let id = required_str(&params, "id", "exec.approval.get")?;
     let summary = state.approvals.get(id)?;

@@ -1,9 +1,12 @@
 //! Method handlers, one module per family.
 
+pub mod agent;
 pub mod approvals;
+pub mod chat;
 pub mod config;
 pub mod devices;
 pub mod nodes;
+pub mod sessions;
 pub mod system;
 
 use std::sync::Arc;
@@ -58,6 +61,20 @@ pub async fn call(state: &SharedState, conn: &Arc<ConnHandle>, method: &str, par
         m::EXEC_APPROVALS_SET => approvals::file_set(state, params),
         m::EXEC_APPROVALS_NODE_GET => approvals::node_file_get(state, params).await,
         m::EXEC_APPROVALS_NODE_SET => approvals::node_file_set(state, params).await,
+        m::CHAT_SEND => chat::send(state, params),
+        m::CHAT_HISTORY => chat::history(state, params),
+        m::CHAT_ABORT => chat::abort(state, params),
+        m::CHAT_INJECT => chat::inject(state, params),
+        m::AGENT => agent::start(state, params),
+        m::AGENT_WAIT => agent::wait(state, params).await,
+        m::SESSIONS_LIST => sessions::list(state, params),
+        m::SESSIONS_PREVIEW => sessions::preview(state, params),
+        m::SESSIONS_RESOLVE => sessions::resolve(state, params),
+        m::SESSIONS_PATCH => sessions::patch(state, params),
+        m::SESSIONS_RESET => sessions::reset(state, params),
+        m::SESSIONS_DELETE => sessions::delete(state, params),
+        m::SESSIONS_COMPACT => sessions::compact(state, params).await,
+        m::MODELS_LIST => agent::models_list(state),
         other => Err(pincer_protocol::ErrorShape::invalid_request(format!("unknown method: {other}"))),
     }
 }

@@ -3,8 +3,9 @@
 use rusqlite_migration::{Migrations, M};
 
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        "CREATE TABLE devices (
+    Migrations::new(vec![
+        M::up(
+            "CREATE TABLE devices (
             device_id TEXT PRIMARY KEY,
             record TEXT NOT NULL,
             created_at_ms INTEGER NOT NULL
@@ -57,7 +58,43 @@ pub fn migrations() -> Migrations<'static> {
             BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
         CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
             BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;",
-    )])
+        ),
+        // Agent sessions, their transcripts (one row per message, in OpenClaw's message shape)
+        // and runs (so `agent.wait` and crash recovery know what was in flight).
+        M::up(
+            "CREATE TABLE sessions (
+            session_key TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL UNIQUE,
+            agent_id TEXT NOT NULL,
+            created_at_ms INTEGER NOT NULL,
+            updated_at_ms INTEGER NOT NULL,
+            meta TEXT NOT NULL
+        );
+        CREATE TABLE transcript (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL,
+            run_id TEXT,
+            role TEXT NOT NULL,
+            message TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            compacted INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX transcript_session ON transcript(session_id, compacted, id);
+        CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            session_key TEXT NOT NULL,
+            status TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            input TEXT NOT NULL,
+            options TEXT NOT NULL,
+            accepted_at_ms INTEGER NOT NULL,
+            started_at_ms INTEGER,
+            ended_at_ms INTEGER,
+            error TEXT
+        );
+        CREATE INDEX runs_status ON runs(status);",
+        ),
+    ])
 }
 
 #[cfg(test)]

@@ -6,6 +6,9 @@
 //! anything on the wire, so a killed process loses nothing it has answered.
 
 mod migrations;
+mod sessions;
+
+pub use sessions::{NewRun, RunRecord, SessionRecord, TranscriptRow};
 
 use std::path::Path;
 use std::sync::Mutex;

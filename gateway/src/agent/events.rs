@@ -1,0 +1,169 @@
+//! A run's voice on the wire: `agent` events (assistant deltas, tool phases, lifecycle) and
+//! their chat projection (`chat` delta/final/aborted/error), both to operators holding
+//! `operator.read`, and the transcript writes that must happen before the loop moves on.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use pincer_agent::model::{now_ms, Message};
+use pincer_agent::provider::ErrorKind;
+use pincer_agent::runner::{RunEvent, RunObserver};
+use pincer_protocol::methods::events;
+use serde_json::{json, Map, Value};
+
+use super::keys::agent_id_of;
+use crate::state::SharedState;
+
+/// Emits one run's events and persists its messages.
+pub struct RunEmitter {
+    state: SharedState,
+    pub run_id: String,
+    pub session_key: String,
+    pub session_id: String,
+    agent_seq: AtomicU64,
+    chat_seq: AtomicU64,
+    /// Text of the assistant message being streamed (chat deltas carry the whole text so far).
+    streaming_text: Mutex<String>,
+}
+
+impl RunEmitter {
+    pub fn new(state: SharedState, run_id: &str, session_key: &str, session_id: &str) -> RunEmitter {
+        RunEmitter {
+            state,
+            run_id: run_id.to_string(),
+            session_key: session_key.to_string(),
+            session_id: session_id.to_string(),
+            agent_seq: AtomicU64::new(0),
+            chat_seq: AtomicU64::new(0),
+            streaming_text: Mutex::new(String::new()),
+        }
+    }
+
+    /// An `agent` event on `stream` with `data`.
+    pub fn agent(&self, stream: &str, data: Value) {
+        let seq = self.agent_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let payload = json!({
+            "runId": self.run_id,
+            "stream": stream,
+            "data": data,
+            "sessionKey": self.session_key,
+            "agentId": agent_id_of(&self.session_key),
+            "sessionId": self.session_id,
+            "seq": seq,
+            "ts": now_ms(),
+            "isHeartbeat": false,
+        });
+        self.state.hub.broadcast(events::AGENT, &payload);
+    }
+
+    /// A `chat` event in `state` with extra fields.
+    pub fn chat(&self, state: &str, fields: Map<String, Value>) {
+        let seq = self.chat_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut payload = Map::new();
+        payload.insert("runId".into(), json!(self.run_id));
+        payload.insert("sessionKey".into(), json!(self.session_key));
+        payload.insert("agentId".into(), json!(agent_id_of(&self.session_key)));
+        payload.insert("seq".into(), json!(seq));
+        payload.insert("state".into(), json!(state));
+        payload.extend(fields);
+        self.state.hub.broadcast(events::CHAT, &Value::Object(payload));
+    }
+
+    pub fn lifecycle_start(&self, started_at: i64) {
+        self.agent("lifecycle", json!({"phase": "start", "startedAt": started_at}));
+    }
+
+    pub fn lifecycle_end(&self, started_at: i64, ended_at: i64, stop_reason: &str, aborted: bool) {
+        self.agent(
+            "lifecycle",
+            json!({"phase": "end", "stopReason": stop_reason, "aborted": aborted, "startedAt": started_at, "endedAt": ended_at}),
+        );
+    }
+
+    /// Before each model call: which model is asked.
+    pub fn lifecycle_model(&self, label: &str) {
+        let (provider, model) = label.split_once('/').unwrap_or(("", label));
+        self.agent("lifecycle", json!({"phase": "model", "provider": provider, "model": model}));
+    }
+
+    pub fn lifecycle_error(&self, started_at: i64, ended_at: i64, error: &str) {
+        self.agent("lifecycle", json!({"phase": "error", "startedAt": started_at, "endedAt": ended_at, "error": error}));
+    }
+
+    /// The run answered: `chat` final with the last assistant message.
+    pub fn final_message(&self, message: &Value, usage: &Value, stop_reason: &str) {
+        let mut f = Map::new();
+        f.insert("message".into(), message.clone());
+        f.insert("usage".into(), usage.clone());
+        f.insert("stopReason".into(), json!(stop_reason));
+        self.chat("final", f);
+    }
+
+    pub fn error(&self, message: &str, kind: ErrorKind) {
+        let mut f = Map::new();
+        f.insert("errorMessage".into(), json!(message));
+        f.insert("errorKind".into(), json!(kind.as_str()));
+        self.chat("error", f);
+    }
+
+    pub fn aborted(&self) {
+        let text = self.streaming_text.lock().map(|t| t.clone()).unwrap_or_default();
+        let mut f = Map::new();
+        if !text.is_empty() {
+            f.insert("message".into(), assistant_text_message(&text));
+        }
+        // OpenClaw's reason for an abort requested over RPC.
+        f.insert("stopReason".into(), json!("rpc"));
+        self.chat("aborted", f);
+    }
+}
+
+fn assistant_text_message(text: &str) -> Value {
+    json!({"role": "assistant", "content": [{"type": "text", "text": text}], "timestamp": now_ms()})
+}
+
+impl RunObserver for RunEmitter {
+    fn event(&self, event: RunEvent) {
+        match event {
+            RunEvent::AssistantStart => {
+                if let Ok(mut t) = self.streaming_text.lock() {
+                    t.clear();
+                }
+            }
+            RunEvent::AssistantDelta(delta) => {
+                let text = match self.streaming_text.lock() {
+                    Ok(mut t) => {
+                        t.push_str(&delta);
+                        t.clone()
+                    }
+                    Err(_) => delta.clone(),
+                };
+                self.agent("assistant", json!({"text": text, "delta": delta}));
+                let mut f = Map::new();
+                f.insert("message".into(), assistant_text_message(&text));
+                f.insert("deltaText".into(), json!(delta));
+                self.chat("delta", f);
+            }
+            RunEvent::ThinkingDelta(delta) => self.agent("thinking", json!({"delta": delta})),
+            RunEvent::ToolStart { tool_call_id, name, args } => {
+                self.agent("tool", json!({"phase": "start", "name": name, "toolCallId": tool_call_id, "args": args}))
+            }
+            RunEvent::ToolUpdate { tool_call_id, name, data } => {
+                self.agent("tool", json!({"phase": "update", "name": name, "toolCallId": tool_call_id, "partialResult": data}))
+            }
+            RunEvent::ToolResult { tool_call_id, name, is_error, result } => self.agent(
+                "tool",
+                json!({"phase": "result", "name": name, "toolCallId": tool_call_id, "isError": is_error, "result": result}),
+            ),
+        }
+    }
+
+    fn persist(&self, message: &Message) -> Result<(), String> {
+        let value = serde_json::to_value(message).map_err(|e| e.to_string())?;
+        self.state
+            .store
+            .append_message(&self.session_key, &self.session_id, Some(&self.run_id), &value, now_ms())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,9 @@
+//! The gateway side of the agent: sessions and runs on top of `pincer-agent`, the node-backed
+//! tools, and the `chat`/`agent` events.
+
+pub mod events;
+pub mod host;
+pub mod keys;
+pub mod node_tools;
+
+pub use host::AgentHost;

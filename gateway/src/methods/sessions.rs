@@ -1,0 +1,286 @@
+//! `sessions.*`: list, preview, resolve, patch, reset, delete, compact.
+
+use std::sync::Arc;
+
+use pincer_agent::config::{AgentConfig, ModelRef};
+use pincer_agent::model::{now_ms, Message};
+use pincer_protocol::methods::events;
+use pincer_protocol::ErrorShape;
+use serde_json::{json, Map, Value};
+
+use crate::agent::host::{self, ensure_session};
+use crate::agent::keys::{canonical_session_key, MAIN_SESSION_KEY};
+use crate::error::{invalid_params, MethodResult};
+use crate::state::SharedState;
+use crate::store::SessionRecord;
+
+const LIST_DEFAULT_LIMIT: usize = 200;
+const LIST_MAX_LIMIT: usize = 5000;
+const PREVIEW_ITEMS: usize = 6;
+const PREVIEW_CHARS: usize = 240;
+/// `thinkingLevel` values OpenClaw accepts.
+const THINKING_LEVELS: &[&str] = &["off", "minimal", "low", "medium", "high", "xhigh"];
+
+fn key_param(params: &Value, method: &str) -> Result<String, ErrorShape> {
+    let key = params
+        .get("key")
+        .or_else(|| params.get("sessionKey"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid_params(method, "must have required property 'key'"))?;
+    canonical_session_key(key)
+}
+
+fn agent_config(state: &SharedState) -> Option<Arc<AgentConfig>> {
+    host::agent_config(state).ok()
+}
+
+fn context_window(config: &AgentConfig, model: &ModelRef) -> u64 {
+    config.model_config(model).context_window
+}
+
+/// One `sessions.list` row.
+fn entry(state: &SharedState, s: &SessionRecord, defaults: Option<&AgentConfig>) -> Value {
+    let (count, last) = state.store.transcript_stats(&s.session_id).unwrap_or((0, None));
+    let mut out = json!({
+        "key": s.session_key,
+        "kind": if s.session_key.contains(":group:") { "group" } else { "direct" },
+        "sessionId": s.session_id,
+        "updatedAt": s.updated_at_ms,
+        "createdAt": s.created_at_ms,
+        "messageCount": count,
+        "inputTokens": s.meta.get("inputTokens").cloned().unwrap_or(json!(0)),
+        "outputTokens": s.meta.get("outputTokens").cloned().unwrap_or(json!(0)),
+        "totalTokens": s.meta.get("totalTokens").cloned().unwrap_or(json!(0)),
+    });
+    let model = s
+        .meta
+        .get("model")
+        .and_then(Value::as_str)
+        .and_then(|m| ModelRef::parse(m).ok())
+        .or_else(|| defaults.and_then(|d| d.primary.clone()));
+    if let Some(m) = model {
+        out["modelProvider"] = json!(m.provider);
+        out["model"] = json!(m.model);
+        if let Some(d) = defaults {
+            out["contextTokens"] = json!(context_window(d, &m));
+        }
+    }
+    for key in ["label", "thinkingLevel", "verboseLevel", "compactionCount"] {
+        if let Some(v) = s.meta.get(key) {
+            out[key] = v.clone();
+        }
+    }
+    if let Some(last) = last.and_then(|m| serde_json::from_value::<Message>(m).ok()) {
+        out["lastMessagePreview"] = json!(preview_text(&last.plain_text()));
+    }
+    out
+}
+
+fn preview_text(text: &str) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= PREVIEW_CHARS {
+        flat
+    } else {
+        let mut s: String = flat.chars().take(PREVIEW_CHARS).collect();
+        s.push('…');
+        s
+    }
+}
+
+fn changed(state: &SharedState, key: &str, reason: &str) {
+    state.hub.broadcast(events::SESSIONS_CHANGED, &json!({"key": key, "reason": reason, "ts": now_ms()}));
+}
+
+pub fn list(state: &SharedState, params: Value) -> MethodResult {
+    let limit = match params.get("limit") {
+        None | Some(Value::Null) => LIST_DEFAULT_LIMIT,
+        Some(v) => match v.as_u64() {
+            Some(n) if n >= 1 => (n as usize).min(LIST_MAX_LIMIT),
+            _ => return Err(invalid_params("sessions.list", "at /limit: must be >= 1")),
+        },
+    };
+    let config = agent_config(state);
+    let sessions: Vec<Value> = state.store.sessions(limit)?.iter().map(|s| entry(state, s, config.as_deref())).collect();
+    let mut defaults = json!({});
+    if let Some(c) = config.as_deref() {
+        if let Some(m) = &c.primary {
+            defaults = json!({"modelProvider": m.provider, "model": m.model, "contextTokens": context_window(c, m)});
+        }
+    }
+    Ok(json!({"ts": now_ms(), "count": sessions.len(), "defaults": defaults, "sessions": sessions}))
+}
+
+pub fn preview(state: &SharedState, params: Value) -> MethodResult {
+    const METHOD: &str = "sessions.preview";
+    let keys = params
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid_params(METHOD, "must have required property 'keys'"))?;
+    let limit = params.get("limit").and_then(Value::as_u64).map(|n| n.clamp(1, 50) as usize).unwrap_or(PREVIEW_ITEMS);
+    let mut previews = Vec::new();
+    for raw in keys.iter().take(64) {
+        let raw = raw.as_str().unwrap_or_default();
+        let Ok(key) = canonical_session_key(raw) else {
+            previews.push(json!({"key": raw, "status": "missing", "items": []}));
+            continue;
+        };
+        let Some(session) = state.store.session(&key)? else {
+            previews.push(json!({"key": key, "status": "missing", "items": []}));
+            continue;
+        };
+        let rows = state.store.transcript(&session.session_id)?;
+        let items: Vec<Value> = rows
+            .iter()
+            .rev()
+            .filter_map(|r| serde_json::from_value::<Message>(r.message.clone()).ok())
+            .filter(|m| matches!(m, Message::User(_) | Message::Assistant(_)))
+            .filter(|m| !m.plain_text().trim().is_empty())
+            .take(limit)
+            .map(|m| json!({"role": m.role(), "text": preview_text(&m.plain_text())}))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        previews.push(json!({"key": key, "status": if items.is_empty() { "empty" } else { "ok" }, "items": items}));
+    }
+    Ok(json!({"ts": now_ms(), "previews": previews}))
+}
+
+pub fn resolve(state: &SharedState, params: Value) -> MethodResult {
+    const METHOD: &str = "sessions.resolve";
+    if let Some(id) = params.get("sessionId").and_then(Value::as_str) {
+        return match state.store.session_by_id(id)? {
+            Some(s) => Ok(json!({"ok": true, "key": s.session_key})),
+            None => Err(ErrorShape::invalid_request(format!("no session with sessionId {id}"))),
+        };
+    }
+    if let Some(label) = params.get("label").and_then(Value::as_str) {
+        let found = state.store.sessions(LIST_MAX_LIMIT)?.into_iter().find(|s| s.meta.get("label").and_then(Value::as_str) == Some(label));
+        return match found {
+            Some(s) => Ok(json!({"ok": true, "key": s.session_key})),
+            None => Err(ErrorShape::invalid_request(format!("no session labelled \"{label}\""))),
+        };
+    }
+    let key = key_param(&params, METHOD)?;
+    match state.store.session(&key)? {
+        Some(s) => Ok(json!({"ok": true, "key": s.session_key, "agentId": s.agent_id})),
+        None if key == MAIN_SESSION_KEY => Ok(json!({"ok": true, "key": key, "agentId": "main"})),
+        None if params.get("allowMissing").and_then(Value::as_bool) == Some(true) => Ok(json!({"ok": false, "key": key})),
+        None => Err(ErrorShape::invalid_request(format!("No session found: {key}"))),
+    }
+}
+
+pub fn patch(state: &SharedState, params: Value) -> MethodResult {
+    const METHOD: &str = "sessions.patch";
+    let key = key_param(&params, METHOD)?;
+    let mut session = ensure_session(state, &key)?;
+    let mut meta: Map<String, Value> = session.meta.as_object().cloned().unwrap_or_default();
+    let set_or_clear = |meta: &mut Map<String, Value>, name: &str, value: Option<&Value>| -> Result<(), ErrorShape> {
+        match value {
+            None => Ok(()),
+            Some(Value::Null) => {
+                meta.remove(name);
+                Ok(())
+            }
+            Some(Value::String(s)) if !s.trim().is_empty() => {
+                meta.insert(name.into(), json!(s.trim()));
+                Ok(())
+            }
+            Some(_) => Err(invalid_params(METHOD, format!("at /{name}: must be a non-empty string or null"))),
+        }
+    };
+    set_or_clear(&mut meta, "label", params.get("label"))?;
+    if let Some(Value::String(model)) = params.get("model") {
+        let parsed = ModelRef::parse(model).map_err(|e| invalid_params(METHOD, format!("at /model: {e}")))?;
+        if let Some(config) = agent_config(state) {
+            if !config.providers.contains_key(&parsed.provider) {
+                return Err(ErrorShape::invalid_request(format!(
+                    "model \"{model}\": no provider \"{}\" is configured under models.providers",
+                    parsed.provider
+                )));
+            }
+        }
+    }
+    set_or_clear(&mut meta, "model", params.get("model"))?;
+    if let Some(Value::String(level)) = params.get("thinkingLevel") {
+        if !THINKING_LEVELS.contains(&level.as_str()) {
+            return Err(invalid_params(METHOD, format!("at /thinkingLevel: must be one of {}", THINKING_LEVELS.join(", "))));
+        }
+    }
+    set_or_clear(&mut meta, "thinkingLevel", params.get("thinkingLevel"))?;
+    set_or_clear(&mut meta, "verboseLevel", params.get("verboseLevel"))?;
+    session.meta = Value::Object(meta);
+    session.updated_at_ms = now_ms();
+    state.store.save_session(&session)?;
+    changed(state, &key, "patch");
+    let config = agent_config(state);
+    Ok(json!({"ok": true, "key": key, "entry": entry(state, &session, config.as_deref())}))
+}
+
+pub fn reset(state: &SharedState, params: Value) -> MethodResult {
+    let key = key_param(&params, "sessions.reset")?;
+    for run in state.agents.active_for_session(&key) {
+        run.cancel.cancel();
+    }
+    let mut session = ensure_session(state, &key)?;
+    session.session_id = uuid::Uuid::new_v4().to_string();
+    session.updated_at_ms = now_ms();
+    if let Some(meta) = session.meta.as_object_mut() {
+        for counter in ["inputTokens", "outputTokens", "totalTokens", "compactionCount"] {
+            meta.remove(counter);
+        }
+    }
+    state.store.save_session(&session)?;
+    changed(state, &key, "reset");
+    let config = agent_config(state);
+    Ok(json!({"ok": true, "key": key, "entry": entry(state, &session, config.as_deref())}))
+}
+
+pub fn delete(state: &SharedState, params: Value) -> MethodResult {
+    let key = key_param(&params, "sessions.delete")?;
+    if key == MAIN_SESSION_KEY {
+        return Err(ErrorShape::invalid_request(format!(
+            "Cannot delete the main session ({MAIN_SESSION_KEY}). Use sessions.reset to start it afresh."
+        )));
+    }
+    for run in state.agents.active_for_session(&key) {
+        run.cancel.cancel();
+    }
+    let deleted = state.store.delete_session(&key)?;
+    if deleted {
+        changed(state, &key, "delete");
+    }
+    Ok(json!({"ok": true, "key": key, "deleted": deleted}))
+}
+
+pub async fn compact(state: &SharedState, params: Value) -> MethodResult {
+    const METHOD: &str = "sessions.compact";
+    let key = key_param(&params, METHOD)?;
+    let Some(session) = state.store.session(&key)? else {
+        return Ok(json!({"ok": true, "key": key, "compacted": false, "reason": "no such session"}));
+    };
+    if !state.agents.active_for_session(&key).is_empty() {
+        return Err(ErrorShape::unavailable("a run is in progress in this session; compact after it ends").retryable(Some(1000)));
+    }
+    let config = host::agent_config(state).map_err(ErrorShape::invalid_request)?;
+    let chain = pincer_agent::providers::failover_chain(&config, None).map_err(|e| ErrorShape::invalid_request(e.to_string()))?;
+    let history: Vec<Message> =
+        state.store.transcript(&session.session_id)?.into_iter().filter_map(|r| serde_json::from_value(r.message).ok()).collect();
+    let before = history.len();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let keep = config.compaction.keep_recent_tokens;
+    match host::compact_session(state, &session, chain.as_ref(), &history, keep, &cancel).await {
+        Ok(Some(after)) => {
+            changed(state, &key, "compact");
+            let summary = match after.first() {
+                Some(Message::CompactionSummary(s)) => json!({"summary": s.summary, "tokensBefore": s.tokens_before,
+                    "tokensAfter": pincer_agent::context::estimate_request("", &after, &[]),
+                    "messagesBefore": before, "messagesAfter": after.len()}),
+                _ => json!({"messagesBefore": before, "messagesAfter": after.len()}),
+            };
+            Ok(json!({"ok": true, "key": key, "compacted": true, "result": summary}))
+        }
+        Ok(None) => Ok(json!({"ok": true, "key": key, "compacted": false, "reason": "nothing to compact"})),
+        Err(e) => Err(ErrorShape::unavailable(format!("compaction failed: {e}"))),
+    }
+}

@@ -1,0 +1,176 @@
+//! The agent over the protocol: `chat.send` → scripted LLM → `chat`/`agent` events →
+//! transcript, with the workspace tools in the loop; sessions, models, idempotent replays,
+//! abort, failover, and bad input. The LLM is a scripted OpenAI/Anthropic server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use pincer_client::GatewayClient;
+use pincer_protocol::error::ErrorCode;
+use pincer_protocol::scopes::{ADMIN, READ, WRITE};
+use pincer_tests::expect::server_error;
+use pincer_tests::llm_script::{Reply, ScriptedAnthropic, ScriptedLlm, ScriptedOpenAi};
+use pincer_tests::{TestGateway, TestGatewayOptions};
+use serde_json::{json, Value};
+
+const T: Duration = Duration::from_secs(15);
+
+/// A gateway whose agent talks to `llm` as provider `scripted`, model `m1`.
+async fn gateway_with(llm: &ScriptedLlm, extra: Value) -> TestGateway {
+    let mut config = json!({
+        "agents": {"defaults": {"model": {"primary": "scripted/m1"}}},
+        "models": {"providers": {"scripted": llm.provider_config(Some("sk-test"), &["m1"])}},
+    });
+    merge(&mut config, extra);
+    // The OS keyring is never consulted in tests.
+    std::env::set_var("PINCER_NO_KEYRING", "1");
+    TestGateway::start_with(TestGatewayOptions { config: Some(config), ..Default::default() }).await.unwrap()
+}
+
+fn merge(target: &mut Value, patch: Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                merge(t.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (t, p) => *t = p,
+    }
+}
+
+async fn operator(gw: &TestGateway) -> GatewayClient {
+    gw.operator(&[READ, WRITE, ADMIN]).await.unwrap().0
+}
+
+/// Every `chat` event of `run_id` up to and including the terminal one.
+async fn chat_events(client: &GatewayClient, run_id: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    loop {
+        let e = client
+            .wait_event_where("chat event", T, |e| e.event == "chat" && e.payload.as_ref().is_some_and(|p| p["runId"] == run_id))
+            .await
+            .unwrap();
+        let p = e.payload.unwrap();
+        let state = p["state"].as_str().unwrap_or_default().to_string();
+        out.push(p);
+        if state != "delta" {
+            return out;
+        }
+    }
+}
+
+async fn history(client: &GatewayClient, key: &str) -> Vec<Value> {
+    let h = client.request("chat.history", json!({"sessionKey": key})).await.unwrap();
+    h["messages"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_chat_turn_streams_deltas_then_final_and_is_stored() {
+    let llm = ScriptedOpenAi::start([Reply::text(["Hel", "lo"]).usage(12, 2)]).await.unwrap();
+    let gw = gateway_with(&llm, json!({})).await;
+    let client = operator(&gw).await;
+
+    let ack = client.request("chat.send", json!({"sessionKey": "main", "message": "hello", "idempotencyKey": "k1"})).await.unwrap();
+    assert_eq!(ack, json!({"runId": "k1", "status": "started"}));
+    let events = chat_events(&client, "k1").await;
+    let deltas: Vec<&str> = events.iter().filter(|e| e["state"] == "delta").map(|e| e["deltaText"].as_str().unwrap()).collect();
+    assert_eq!(deltas, ["Hel", "lo"]);
+    assert_eq!(events[1]["message"]["content"][0]["text"], "Hello", "a delta carries the whole text so far");
+    let last = events.last().unwrap();
+    assert_eq!(last["state"], "final");
+    assert_eq!(last["sessionKey"], "agent:main:main");
+    assert_eq!(last["agentId"], "main");
+    assert_eq!(last["message"]["role"], "assistant");
+    assert_eq!(last["message"]["content"], json!([{"type": "text", "text": "Hello"}]));
+    assert_eq!(last["message"]["provider"], "scripted");
+    assert_eq!(last["message"]["model"], "m1");
+    assert_eq!(last["message"]["usage"]["input"], 12);
+    assert_eq!(last["message"]["usage"]["output"], 2);
+    assert_eq!(last["stopReason"], "stop");
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "chat seq counts up per run");
+
+    let messages = history(&client, "main").await;
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0]["role"], "user");
+    assert_eq!(messages[0]["content"], json!([{"type": "text", "text": "hello"}]));
+    assert_eq!(messages[1]["content"][0]["text"], "Hello");
+
+    // What the provider saw: the bootstrap files in the system prompt, the user's message, the key.
+    let request = &llm.requests()[0];
+    assert_eq!(request.bearer_token(), Some("sk-test"));
+    assert_eq!(request.model(), Some("m1"));
+    let system = request.system_prompt().unwrap();
+    assert!(system.contains("AGENTS.md") && system.contains("SOUL.md"), "{system}");
+    let last_user = request.messages().last().unwrap();
+    assert_eq!(last_user["role"], "user");
+
+    // Replays of the key: ok once finished; other content under the same key is refused.
+    let replay = client.request("chat.send", json!({"sessionKey": "main", "message": "hello", "idempotencyKey": "k1"})).await.unwrap();
+    assert_eq!(replay, json!({"runId": "k1", "status": "ok"}));
+    let conflict = server_error(client.request("chat.send", json!({"sessionKey": "main", "message": "other", "idempotencyKey": "k1"})).await);
+    assert_eq!(conflict.code, ErrorCode::InvalidRequest);
+    assert_eq!(llm.request_count(), 1, "replays never reach the model");
+
+    let waited = client.request("agent.wait", json!({"runId": "k1", "timeoutMs": 1000})).await.unwrap();
+    assert_eq!(waited["status"], "ok");
+    assert!(waited["endedAt"].as_i64().unwrap() >= waited["startedAt"].as_i64().unwrap());
+}
+
+#[tokio::test]
+async fn the_tool_loop_reads_a_workspace_file_and_feeds_the_result_back() {
+    let llm = ScriptedOpenAi::start([
+        Reply::tool_calls([("call_1", "read", r#"{"path":"SOUL.md"}"#), ("call_2", "write", r#"{"path":"notes/a.txt","content":"hi"}"#)]),
+        Reply::text(["done"]),
+    ])
+    .await
+    .unwrap();
+    let gw = gateway_with(&llm, json!({})).await;
+    let client = operator(&gw).await;
+    client.request("chat.send", json!({"sessionKey": "main", "message": "look", "idempotencyKey": "t1"})).await.unwrap();
+    let events = chat_events(&client, "t1").await;
+    assert_eq!(events.last().unwrap()["state"], "final", "{events:?}");
+
+    let messages = history(&client, "main").await;
+    let roles: Vec<&str> = messages.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["user", "assistant", "toolResult", "toolResult", "assistant"]);
+    assert_eq!(messages[1]["content"][0], json!({"type": "toolCall", "id": "call_1", "name": "read", "arguments": {"path": "SOUL.md"}}));
+    assert_eq!(messages[1]["stopReason"], "toolUse");
+    assert_eq!(messages[2]["toolCallId"], "call_1");
+    assert_eq!(messages[2]["isError"], false);
+    assert_eq!(messages[3]["toolCallId"], "call_2");
+    let workspace = gw.state_dir.path().join("workspace");
+    assert_eq!(std::fs::read_to_string(workspace.join("notes/a.txt")).unwrap(), "hi");
+
+    // The second model request carries both results, as OpenAI tool messages.
+    let second = &llm.requests()[1];
+    let tool_msgs: Vec<&Value> = second.messages().iter().filter(|m| m["role"] == "tool").collect();
+    assert_eq!(tool_msgs.len(), 2);
+    assert_eq!(tool_msgs[0]["tool_call_id"], "call_1");
+    let soul = std::fs::read_to_string(workspace.join("SOUL.md")).unwrap();
+    let first_line = soul.lines().find(|l| !l.trim().is_empty()).unwrap();
+    assert!(tool_msgs[0]["content"].to_string().contains(first_line.trim()), "{}", tool_msgs[0]);
+}
+
+#[tokio::test]
+async fn anthropic_providers_stream_through_the_same_loop() {
+    let llm = ScriptedAnthropic::start([
+        Reply::tool_calls([("toolu_1", "read", r#"{"path":"IDENTITY.md"}"#)]),
+        Reply::text(["All ", "set"]),
+    ])
+    .await
+    .unwrap();
+    let gw = gateway_with(&llm, json!({})).await;
+    let client = operator(&gw).await;
+    client.request("chat.send", json!({"sessionKey": "main", "message": "who are you", "idempotencyKey": "a1"})).await.unwrap();
+    let events = chat_events(&client, "a1").await;
+    let last = events.last().unwrap();
+    assert_eq!(last["state"], "final", "{events:?}");
+    assert_eq!(last["message"]["content"][0]["text"], "All set");
+    assert_eq!(last["message"]["api"], "anthropic-messages");
+    let second = &llm.requests()[1];
+    assert_eq!(second.header("x-api-key"), Some("sk-test"));
+    let blocks = second.messages().last().unwrap()["content"].clone();
+    assert_eq!(blocks[0]["type"], "tool_result");
+    assert_eq!(blocks[0]["tool_use_id"], "toolu_1");
+}
