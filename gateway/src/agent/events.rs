@@ -24,6 +24,8 @@ pub struct RunEmitter {
     chat_seq: AtomicU64,
     /// Text of the assistant message being streamed (chat deltas carry the whole text so far).
     streaming_text: Mutex<String>,
+    /// Which model call of the run is streaming (names the `itemId` of assistant deltas).
+    assistant_item: AtomicU64,
 }
 
 impl RunEmitter {
@@ -36,6 +38,7 @@ impl RunEmitter {
             agent_seq: AtomicU64::new(0),
             chat_seq: AtomicU64::new(0),
             streaming_text: Mutex::new(String::new()),
+            assistant_item: AtomicU64::new(0),
         }
     }
 
@@ -126,6 +129,7 @@ impl RunObserver for RunEmitter {
     fn event(&self, event: RunEvent) {
         match event {
             RunEvent::AssistantStart => {
+                self.assistant_item.fetch_add(1, Ordering::Relaxed);
                 if let Ok(mut t) = self.streaming_text.lock() {
                     t.clear();
                 }
@@ -138,7 +142,8 @@ impl RunObserver for RunEmitter {
                     }
                     Err(_) => delta.clone(),
                 };
-                self.agent("assistant", json!({"text": text, "delta": delta}));
+                let item = format!("{}:{}", self.run_id, self.assistant_item.load(Ordering::Relaxed));
+                self.agent("assistant", json!({"text": text, "delta": delta, "itemId": item}));
                 let mut f = Map::new();
                 f.insert("message".into(), assistant_text_message(&text));
                 f.insert("deltaText".into(), json!(delta));
