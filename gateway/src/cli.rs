@@ -42,6 +42,61 @@ pub enum CliError {
     AmbiguousNode(String, String),
     #[error("no credentials: pass --token (or set PINCER_GATEWAY_TOKEN) or --password")]
     NoCredentials,
+    #[error("{0}")]
+    Input(String),
+    #[error("the agent failed: {0}")]
+    Agent(String),
+    #[error("no answer within {0} s (the run goes on; see `chat.history`)")]
+    Timeout(u64),
+}
+
+/// `chat`: send a message, print the answer's text as it streams (to stdout), and return the
+/// final text (or, with `--json`, the final `chat` event).
+pub async fn chat(target: &Target, session: &str, message: &str, timeout: Duration) -> Result<String, CliError> {
+    use std::io::Write;
+    let client = connect(target, "cli", "cli", &[READ, WRITE]).await?;
+    let key = uuid::Uuid::new_v4().to_string();
+    let ack = client.request("chat.send", json!({"sessionKey": session, "message": message, "idempotencyKey": key})).await?;
+    let run_id = s(&ack, "runId").to_string();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut printed = false;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let event = match client
+            .wait_event_where("chat event", left, |e| e.event == "chat" && e.payload.as_ref().is_some_and(|p| p["runId"] == run_id.as_str()))
+            .await
+        {
+            Ok(e) => e,
+            Err(ClientError::Timeout { .. }) => return Err(CliError::Timeout(timeout.as_secs())),
+            Err(e) => return Err(e.into()),
+        };
+        let payload = event.payload.unwrap_or(Value::Null);
+        match s(&payload, "state") {
+            "delta" if !target.json => {
+                let mut out = std::io::stdout();
+                let _ = out.write_all(s(&payload, "deltaText").as_bytes());
+                let _ = out.flush();
+                printed = true;
+            }
+            "final" => {
+                if target.json {
+                    return Ok(pretty(&payload));
+                }
+                // Deltas were printed as they came; end the line.
+                return Ok(if printed { String::new() } else { message_text(&payload["message"]) });
+            }
+            "aborted" => return Err(CliError::Agent("the run was aborted".into())),
+            "error" => return Err(CliError::Agent(s(&payload, "errorMessage").to_string())),
+            _ => {}
+        }
+    }
+}
+
+fn message_text(message: &Value) -> String {
+    message["content"]
+        .as_array()
+        .map(|parts| parts.iter().filter(|p| p["type"] == "text").map(|p| s(p, "text")).collect::<Vec<_>>().join(""))
+        .unwrap_or_default()
 }
 
 async fn connect(target: &Target, client_id: &str, mode: &str, scopes: &[&str]) -> Result<GatewayClient, CliError> {

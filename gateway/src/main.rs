@@ -33,6 +33,34 @@ enum Command {
         #[command(flatten)]
         target: TargetArgs,
     },
+    /// Send a message to the agent and print its answer as it streams.
+    Chat {
+        /// The message.
+        message: String,
+        /// Session key (`main` is the main session).
+        #[arg(long, default_value = "main")]
+        session: String,
+        /// Give up waiting for the answer after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Store or remove an LLM provider's API key in the OS keyring (Keychain, Credential
+    /// Manager, Secret Service), so the config file needs no `apiKey`.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Read a key from standard input (not the command line, which shells keep in history) and
+    /// store it for `models.providers.<provider>`.
+    Set { provider: String },
+    /// Remove the stored key of a provider.
+    Delete { provider: String },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -163,6 +191,30 @@ fn main() -> ExitCode {
                 NodesAction::Invoke { node, command, params, timeout } => cli::NodesCmd::Invoke { node, command, params, timeout_ms: timeout },
             };
             report(runtime.block_on(cli::nodes(&target, action)))
+        }
+        Command::Chat { message, session, timeout, target } => {
+            let target = Target { url: target.url, token: target.token, password: target.password, json: target.json };
+            report(runtime.block_on(cli::chat(&target, &session, &message, std::time::Duration::from_secs(timeout))))
+        }
+        Command::Keys { action } => report(keys(action)),
+    }
+}
+
+fn keys(action: KeysAction) -> Result<String, CliError> {
+    match action {
+        KeysAction::Set { provider } => {
+            let mut key = String::new();
+            std::io::stdin().read_line(&mut key).map_err(|e| CliError::Input(e.to_string()))?;
+            let key = key.trim();
+            if key.is_empty() {
+                return Err(CliError::Input("no key on standard input (e.g. `pincer-gateway keys set openai < key.txt`)".into()));
+            }
+            pincer_agent::config::store_api_key_in_keyring(&provider, key).map_err(|e| CliError::Input(e.to_string()))?;
+            Ok(format!("stored the API key of provider {provider} in the OS keyring"))
+        }
+        KeysAction::Delete { provider } => {
+            pincer_agent::config::delete_api_key_from_keyring(&provider).map_err(|e| CliError::Input(e.to_string()))?;
+            Ok(format!("removed the API key of provider {provider} from the OS keyring"))
         }
     }
 }

@@ -174,3 +174,25 @@ async fn anthropic_providers_stream_through_the_same_loop() {
     assert_eq!(blocks[0]["type"], "tool_result");
     assert_eq!(blocks[0]["tool_use_id"], "toolu_1");
 }
+
+#[tokio::test]
+async fn the_chat_verb_prints_the_streamed_answer_and_fails_clearly_on_errors() {
+    let llm = ScriptedOpenAi::start([Reply::text(["Paris ", "it is."]), Reply::status(401).message("bad key")]).await.unwrap();
+    let gw = gateway_with(&llm, json!({})).await;
+    let bin = pincer_tests::workspace_bin("pincer-gateway").unwrap();
+    let run = |message: &str| {
+        tokio::process::Command::new(&bin)
+            .args(["chat", message, "--url", &gw.url(), "--token", &gw.token])
+            .env_remove("PINCER_GATEWAY_PASSWORD")
+            .output()
+    };
+    let ok = tokio::time::timeout(T, run("capital of France?")).await.unwrap().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(String::from_utf8_lossy(&ok.stdout), "Paris it is.\n");
+
+    let failed = tokio::time::timeout(T, run("again")).await.unwrap().unwrap();
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("the agent failed") && stderr.contains("401"), "{stderr}");
+    assert!(!stderr.contains("sk-test"), "the key never shows: {stderr}");
+}
