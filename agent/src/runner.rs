@@ -367,7 +367,7 @@ pub fn cap_content(content: Vec<Content>, max_chars: usize) -> Vec<Content> {
 /// trimmed, and the oldest messages dropped to fit the budget.
 pub fn prepare_for_model(messages: &[Message], limits: &Limits, system_prompt: &str, tools: &[crate::provider::ToolSpec]) -> Vec<Message> {
     let repaired = repair_dangling_tool_calls(messages);
-    let trimmed = context::trim_tool_results(&repaired, limits.max_tool_result_chars.min(8_000).max(1_000));
+    let trimmed = context::trim_tool_results(&repaired, limits.max_tool_result_chars.clamp(1_000, 8_000));
     let fixed_cost = context::estimate_request(system_prompt, &[], tools);
     let budget = limits.context_budget_tokens.saturating_sub(fixed_cost).max(1_000);
     context::window(&trimmed, budget)

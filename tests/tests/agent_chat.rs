@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use pincer_client::GatewayClient;
 use pincer_protocol::error::ErrorCode;
-use pincer_protocol::scopes::{ADMIN, READ, WRITE};
+use pincer_protocol::scopes::{ADMIN, PAIRING, READ, WRITE};
 use pincer_tests::expect::server_error;
 use pincer_tests::llm_script::{Reply, ScriptedAnthropic, ScriptedLlm, ScriptedOpenAi};
 use pincer_tests::{TestGateway, TestGatewayOptions};
@@ -195,4 +195,31 @@ async fn the_chat_verb_prints_the_streamed_answer_and_fails_clearly_on_errors() 
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(stderr.contains("the agent failed") && stderr.contains("401"), "{stderr}");
     assert!(!stderr.contains("sk-test"), "the key never shows: {stderr}");
+}
+
+#[tokio::test]
+async fn api_keys_are_redacted_by_config_get_and_events_need_operator_read() {
+    let llm = ScriptedOpenAi::start([Reply::text(["ok"])]).await.unwrap();
+    let gw = gateway_with(&llm, json!({})).await;
+    let admin = operator(&gw).await;
+    let config = admin.request("config.get", json!({})).await.unwrap();
+    let text = config.to_string();
+    assert!(!text.contains("sk-test"), "config.get leaks the provider key: {text}");
+    assert_eq!(config["config"]["models"]["providers"]["scripted"]["apiKey"], "__OPENCLAW_REDACTED__", "{config}");
+
+    // The stream goes to readers (operator.write includes read, as in OpenClaw), not to an
+    // operator that holds only another scope.
+    let (writer, _) = gw.operator(&[WRITE]).await.unwrap();
+    let (reader, _) = gw.operator(&[READ]).await.unwrap();
+    let (pairing_only, _) = gw.operator(&[PAIRING]).await.unwrap();
+    writer.request("chat.send", json!({"sessionKey": "main", "message": "hi", "idempotencyKey": "w1"})).await.unwrap();
+    let events = chat_events(&reader, "w1").await;
+    assert_eq!(events.last().unwrap()["state"], "final");
+    assert_eq!(chat_events(&writer, "w1").await.last().unwrap()["state"], "final");
+    let leaked =
+        pairing_only.wait_event_where("chat event", Duration::from_millis(300), |e| e.event == "chat" || e.event == "agent").await;
+    assert!(leaked.is_err(), "an operator without operator.read got {leaked:?}");
+    // And a reader cannot send.
+    let denied = server_error(reader.request("chat.send", json!({"sessionKey": "main", "message": "x", "idempotencyKey": "r1"})).await);
+    assert!(denied.message.contains("operator.write"), "{}", denied.message);
 }
