@@ -14,6 +14,8 @@ pub mod fake_gateway;
 pub mod fake_node;
 pub mod gateway;
 pub mod interop;
+pub mod llm_script;
+pub mod llama;
 pub mod openclaw;
 pub mod process;
 pub mod procfs;
