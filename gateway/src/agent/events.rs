@@ -2,10 +2,10 @@
 //! their chat projection (`chat` delta/final/aborted/error), both to operators holding
 //! `operator.read`, and the transcript writes that must happen before the loop moves on.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use pincer_agent::model::{now_ms, Message};
+use pincer_agent::model::{now_ms, AssistantMessage, Message, StopReason};
 use pincer_agent::provider::ErrorKind;
 use pincer_agent::runner::{RunEvent, RunObserver};
 use pincer_protocol::methods::events;
@@ -26,6 +26,11 @@ pub struct RunEmitter {
     streaming_text: Mutex<String>,
     /// Which model call of the run is streaming (names the `itemId` of assistant deltas).
     assistant_item: AtomicU64,
+    /// Set when the run is cancelled as a failure (its timeout), not by a person: the partial
+    /// answer the runner saves as "aborted" is then recorded as an error with this message.
+    pub abort_error: Arc<Mutex<Option<String>>>,
+    /// An assistant message recording this run's failure is in the transcript.
+    failure_recorded: AtomicBool,
 }
 
 impl RunEmitter {
@@ -39,6 +44,31 @@ impl RunEmitter {
             chat_seq: AtomicU64::new(0),
             streaming_text: Mutex::new(String::new()),
             assistant_item: AtomicU64::new(0),
+            abort_error: Arc::new(Mutex::new(None)),
+            failure_recorded: AtomicBool::new(false),
+        }
+    }
+
+    /// Make sure the transcript shows why the run failed: unless the runner already saved an
+    /// assistant message with `stopReason: "error"` (a provider error, a timeout after text),
+    /// append an empty one carrying `message` (failures before or outside a model call: no
+    /// model configured, a timeout before any text, the tool loop's limits).
+    pub fn record_failure(&self, message: &str) {
+        if self.failure_recorded.load(Ordering::Relaxed) || self.session_id.is_empty() {
+            return;
+        }
+        let note = Message::Assistant(AssistantMessage {
+            content: Vec::new(),
+            api: String::new(),
+            provider: String::new(),
+            model: String::new(),
+            usage: Default::default(),
+            stop_reason: StopReason::Error,
+            error_message: Some(message.to_string()),
+            timestamp: now_ms(),
+        });
+        if let Err(e) = self.persist(&note) {
+            tracing::warn!(run = %self.run_id, error = %e, "could not record the failure of a run in its transcript");
         }
     }
 
@@ -164,11 +194,21 @@ impl RunObserver for RunEmitter {
     }
 
     fn persist(&self, message: &Message) -> Result<(), String> {
-        let value = serde_json::to_value(message).map_err(|e| e.to_string())?;
+        let failure = self.abort_error.lock().ok().and_then(|e| e.clone());
+        let message = match (message, failure) {
+            (Message::Assistant(a), Some(error)) if a.stop_reason == StopReason::Aborted => {
+                Message::Assistant(AssistantMessage { stop_reason: StopReason::Error, error_message: Some(error), ..a.clone() })
+            }
+            _ => message.clone(),
+        };
+        let value = serde_json::to_value(&message).map_err(|e| e.to_string())?;
         self.state
             .store
             .append_message(&self.session_key, &self.session_id, Some(&self.run_id), &value, now_ms())
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        if matches!(&message, Message::Assistant(a) if a.stop_reason == StopReason::Error) {
+            self.failure_recorded.store(true, Ordering::Relaxed);
+        }
+        Ok(())
     }
 }

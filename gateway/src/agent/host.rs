@@ -233,6 +233,13 @@ pub fn recover(state: &SharedState) -> Result<(), crate::store::StoreError> {
 async fn execute(state: &SharedState, run: &ActiveRun, options: &Value) -> RunFinish {
     let lane = state.agents.lane(&run.session_key);
     let _turn = lane.lock().await;
+    if run.cancel.is_cancelled() {
+        // Aborted while queued (chat.abort, sessions.reset/delete): its message joins no
+        // transcript (a reset one stays empty) and a deleted session is not created again.
+        let session_id = state.store.session(&run.session_key).ok().flatten().map(|s| s.session_id).unwrap_or_default();
+        let emitter = RunEmitter::new(state.clone(), &run.run_id, &run.session_key, &session_id);
+        return finish(state, &emitter, now_ms(), Outcome::Aborted);
+    }
     let session = match ensure_session(state, &run.session_key) {
         Ok(s) => s,
         Err(e) => return fail_early(state, run, "", &e.message),
@@ -262,8 +269,15 @@ async fn execute(state: &SharedState, run: &ActiveRun, options: &Value) -> RunFi
     };
     let cancel = run.cancel.child_token();
     let timer_cancel = cancel.clone();
+    let timeout_message = format!("the run timed out after {} s (agents.defaults.timeoutSeconds)", timeout.as_secs());
+    // A timeout is a failure, not an abort: the partial answer is saved as an error with this.
+    let timer_error = emitter.abort_error.clone();
+    let timer_message = timeout_message.clone();
     let timer = tokio::spawn(async move {
         tokio::time::sleep(timeout).await;
+        if let Ok(mut error) = timer_error.lock() {
+            *error = Some(timer_message);
+        }
         timer_cancel.cancel();
     });
     emitter.lifecycle_model(&prepared.model.label());
@@ -273,9 +287,7 @@ async fn execute(state: &SharedState, run: &ActiveRun, options: &Value) -> RunFi
     record_usage(state, &run.session_key, &outcome.usage);
     let result = match outcome.end {
         RunEnd::Completed(message) => Outcome::Completed(message, outcome.usage),
-        RunEnd::Aborted if timed_out => {
-            Outcome::Error(format!("the run timed out after {} s (agents.defaults.timeoutSeconds)", timeout.as_secs()), ErrorKind::Timeout)
-        }
+        RunEnd::Aborted if timed_out => Outcome::Error(timeout_message, ErrorKind::Timeout),
         RunEnd::Aborted => Outcome::Aborted,
         RunEnd::Failed(e) => Outcome::Error(e.to_string(), e.kind()),
     };
@@ -431,6 +443,8 @@ fn finish(state: &SharedState, emitter: &RunEmitter, started_at: i64, outcome: O
             ("aborted", None)
         }
         Outcome::Error(message, kind) => {
+            // Stored before it is announced: a client that reloads history on the error sees it.
+            emitter.record_failure(&message);
             emitter.error(&message, kind);
             emitter.lifecycle_error(started_at, ended_at, &message);
             ("error", Some(message))

@@ -16,6 +16,7 @@ use pincer_protocol::nodes::commands;
 use pincer_protocol::ErrorShape;
 use serde_json::{json, Map, Value};
 
+use crate::approvals::Resolution;
 use crate::methods::nodes::{check_command, invoke_node};
 use crate::nodes::policy::INVOKE_BLOCKED;
 use crate::nodes::{InvokeOutcome, NodeSession};
@@ -132,24 +133,47 @@ async fn call_node(
     params: &Value,
     timeout: Duration,
     ctx: &ToolContext<'_>,
-) -> Result<Value, String> {
+) -> Result<Value, CallError> {
     let key = format!("{}:{}:{}", ctx.run_id, ctx.tool_call_id, uuid::Uuid::new_v4());
     let call = invoke_node(state, &node.node_id, command, Some(params), Some(timeout), Some(&key), Some(ctx.session_key));
     let outcome = tokio::select! {
         outcome = call => outcome,
-        _ = ctx.cancel.cancelled() => return Err(format!("{command} was cancelled (the run was aborted)")),
+        _ = ctx.cancel.cancelled() => {
+            return Err(CallError { message: format!("{command} was cancelled (the run was aborted)"), outcome_unknown: true })
+        }
     };
     match outcome {
         Ok(InvokeOutcome::Ok(payload)) => Ok(payload.unwrap_or(Value::Null)),
-        Ok(InvokeOutcome::NodeError { code, message }) => {
-            Err(if code.is_empty() { message } else if message.starts_with(&code) { message } else { format!("{code}: {message}") })
-        }
+        Ok(InvokeOutcome::NodeError { code, message }) => Err(CallError {
+            message: if code.is_empty() || message.starts_with(&code) { message } else { format!("{code}: {message}") },
+            outcome_unknown: false,
+        }),
         Err(shape) => Err(describe_error(&shape)),
     }
 }
 
-fn describe_error(shape: &ErrorShape) -> String {
-    shape.message.clone()
+/// Why a node call failed.
+struct CallError {
+    message: String,
+    /// The node had the command when the call ended without its answer (it disconnected, did
+    /// not answer in time, or the run was aborted), so it may have run.
+    outcome_unknown: bool,
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn describe_error(shape: &ErrorShape) -> CallError {
+    let dispatched = shape.details.as_ref().and_then(|d| d.get("nodeCommandDispatched")).and_then(Value::as_bool) == Some(true);
+    let message = if dispatched {
+        format!("{} (the node had already received the command, so it may have run; its outcome is unknown)", shape.message)
+    } else {
+        shape.message.clone()
+    };
+    CallError { message, outcome_unknown: dispatched }
 }
 
 fn str_arg<'a>(args: &'a Value, key: &str) -> Option<&'a str> {
@@ -237,8 +261,13 @@ impl Tool for NodesTool {
                         .all()
                         .iter()
                         .map(|n| {
-                            let usable: Vec<&String> =
-                                n.commands.iter().filter(|c| check_command(&self.state, n, c).is_ok()).collect();
+                            // What the agent may invoke: the policy's verdict, minus what `invoke`
+                            // refuses anyway (exec approvals are a person's business).
+                            let usable: Vec<&String> = n
+                                .commands
+                                .iter()
+                                .filter(|c| !INVOKE_BLOCKED.contains(&c.as_str()) && check_command(&self.state, n, c).is_ok())
+                                .collect();
                             json!({"nodeId": n.node_id, "displayName": n.conn.client.display_name, "platform": n.conn.client.platform,
                                    "commands": usable})
                         })
@@ -311,7 +340,7 @@ fn shell_argv(platform: &str, command: &str) -> Vec<String> {
 }
 
 impl ExecTool {
-    async fn ask_person(&self, node: &NodeSession, command: &str, plan: &Value, ctx: &ToolContext<'_>) -> Result<ExecDecision, String> {
+    async fn ask_person(&self, node: &NodeSession, command: &str, plan: &Value, ctx: &ToolContext<'_>) -> Result<Resolution, String> {
         let request = json!({
             "command": command,
             "host": "node",
@@ -327,10 +356,7 @@ impl ExecTool {
             progress(json!({"status": "waiting-for-approval", "approvalId": summary["id"], "command": command,
                             "nodeId": node.node_id, "expiresAtMs": summary["expiresAtMs"]}));
         };
-        let resolution = crate::methods::approvals::ask_person(&self.state, request, "agent", ctx.cancel, opened)
-            .await
-            .map_err(|e| e.message)?;
-        Ok(resolution.effective)
+        crate::methods::approvals::ask_person(&self.state, request, "agent", ctx.cancel, opened).await.map_err(|e| e.message)
     }
 }
 
@@ -405,29 +431,50 @@ impl Tool for ExecTool {
                 });
             }
             loop {
-                if let Some(d) = decision {
-                    if d == ExecDecision::Deny {
-                        return ToolOutput::error(format!(
-                            "The user denied running `{command}` (or nobody approved it in time). It was not run. Do not retry it; ask the user what they want instead."
-                        ))
-                        .with_details(json!({"status": "denied", "command": command}));
+                if let Some(resolution) = &decision {
+                    if resolution.effective == ExecDecision::Deny {
+                        return not_approved(command, resolution);
                     }
                     params["approved"] = json!(true);
-                    params["approvalDecision"] = json!(d.as_str());
+                    params["approvalDecision"] = json!(resolution.effective.as_str());
                 }
                 match call_node(&self.state, &node, commands::SYSTEM_RUN, &params, wait, &ctx).await {
                     Ok(result) => return exec_output(command, &node, result),
-                    Err(e) if e.contains(NEEDS_APPROVAL) && decision.is_none() && self.ask != ExecAsk::Off => {
+                    Err(e) if e.message.contains(NEEDS_APPROVAL) && decision.is_none() && self.ask != ExecAsk::Off => {
                         decision = Some(match self.ask_person(&node, command, &plan, &ctx).await {
                             Ok(d) => d,
                             Err(e) => return ToolOutput::error(format!("Could not ask for approval: {e}")),
                         });
+                    }
+                    Err(e) if e.outcome_unknown => {
+                        return ToolOutput::error(format!(
+                            "`{command}` was sent to {} but no result came back: {e}. Check whether it took effect before running it again.",
+                            node_label(&node)
+                        ))
                     }
                     Err(e) => return ToolOutput::error(format!("`{command}` did not run on {}: {e}", node_label(&node))),
                 }
             }
         })
     }
+}
+
+/// What the model is told when an approval ended in deny: who decided, so it does not tell the
+/// person they refused something they were never shown.
+fn not_approved(command: &str, resolution: &Resolution) -> ToolOutput {
+    let reason = resolution.terminal_reason.unwrap_or("denied");
+    let text = match resolution.terminal_reason {
+        None => format!("The user denied running `{command}`. It was not run. Do not retry it; ask the user what they want instead."),
+        Some("no-approval-route") => format!(
+            "`{command}` needs a person's approval, but no approval client (Control UI or Pincer app) is connected to ask, so it was not run. \
+             Do not retry it; tell the user it needs their approval and that an approval client must be open to give it."
+        ),
+        Some("expired") => format!(
+            "Nobody approved `{command}` before the approval request expired, so it was not run. Do not retry it; ask the user what they want instead."
+        ),
+        Some(other) => format!("`{command}` was not approved ({other}), so it was not run. Do not retry it; ask the user what they want instead."),
+    };
+    ToolOutput::error(text).with_details(json!({"status": "denied", "reason": reason, "command": command}))
 }
 
 fn exec_output(command: &str, node: &NodeSession, result: Value) -> ToolOutput {

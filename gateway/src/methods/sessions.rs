@@ -9,7 +9,7 @@ use pincer_protocol::ErrorShape;
 use serde_json::{json, Map, Value};
 
 use crate::agent::host::{self, ensure_session};
-use crate::agent::keys::{canonical_session_key, MAIN_SESSION_KEY};
+use crate::agent::keys::{agent_id_of, canonical_session_key, MAIN_SESSION_KEY};
 use crate::error::{invalid_params, MethodResult};
 use crate::state::SharedState;
 use crate::store::SessionRecord;
@@ -87,8 +87,10 @@ fn preview_text(text: &str) -> String {
     }
 }
 
-fn changed(state: &SharedState, key: &str, reason: &str) {
-    state.hub.broadcast(events::SESSIONS_CHANGED, &json!({"key": key, "reason": reason, "ts": now_ms()}));
+/// `sessions.changed` in OpenClaw's shape: `sessionKey`, `agentId`, `sessionId`, `reason`, `ts`.
+fn changed(state: &SharedState, key: &str, session_id: &str, reason: &str) {
+    let payload = json!({"sessionKey": key, "agentId": agent_id_of(key), "sessionId": session_id, "reason": reason, "ts": now_ms()});
+    state.hub.broadcast(events::SESSIONS_CHANGED, &payload);
 }
 
 pub fn list(state: &SharedState, params: Value) -> MethodResult {
@@ -125,7 +127,7 @@ pub fn preview(state: &SharedState, params: Value) -> MethodResult {
             continue;
         };
         let Some(session) = state.store.session(&key)? else {
-            previews.push(json!({"key": key, "status": "missing", "items": []}));
+            previews.push(json!({"key": raw, "status": "missing", "items": []}));
             continue;
         };
         let rows = state.store.transcript(&session.session_id)?;
@@ -141,7 +143,8 @@ pub fn preview(state: &SharedState, params: Value) -> MethodResult {
             .into_iter()
             .rev()
             .collect();
-        previews.push(json!({"key": key, "status": if items.is_empty() { "empty" } else { "ok" }, "items": items}));
+        // The key as asked (OpenClaw echoes it), so callers can match previews to their keys.
+        previews.push(json!({"key": raw, "status": if items.is_empty() { "empty" } else { "ok" }, "items": items}));
     }
     Ok(json!({"ts": now_ms(), "previews": previews}))
 }
@@ -173,8 +176,9 @@ pub fn resolve(state: &SharedState, params: Value) -> MethodResult {
 pub fn patch(state: &SharedState, params: Value) -> MethodResult {
     const METHOD: &str = "sessions.patch";
     let key = key_param(&params, METHOD)?;
-    let mut session = ensure_session(state, &key)?;
-    let mut meta: Map<String, Value> = session.meta.as_object().cloned().unwrap_or_default();
+    // Validate everything before the session is created: a refused patch changes nothing.
+    let existing = state.store.session(&key)?;
+    let mut meta: Map<String, Value> = existing.as_ref().and_then(|s| s.meta.as_object().cloned()).unwrap_or_default();
     let set_or_clear = |meta: &mut Map<String, Value>, name: &str, value: Option<&Value>| -> Result<(), ErrorShape> {
         match value {
             None => Ok(()),
@@ -209,10 +213,14 @@ pub fn patch(state: &SharedState, params: Value) -> MethodResult {
     }
     set_or_clear(&mut meta, "thinkingLevel", params.get("thinkingLevel"))?;
     set_or_clear(&mut meta, "verboseLevel", params.get("verboseLevel"))?;
+    let mut session = match existing {
+        Some(s) => s,
+        None => ensure_session(state, &key)?,
+    };
     session.meta = Value::Object(meta);
     session.updated_at_ms = now_ms();
     state.store.save_session(&session)?;
-    changed(state, &key, "patch");
+    changed(state, &key, &session.session_id, "patch");
     let config = agent_config(state);
     Ok(json!({"ok": true, "key": key, "entry": entry(state, &session, config.as_deref())}))
 }
@@ -231,7 +239,7 @@ pub fn reset(state: &SharedState, params: Value) -> MethodResult {
         }
     }
     state.store.save_session(&session)?;
-    changed(state, &key, "reset");
+    changed(state, &key, &session.session_id, "reset");
     let config = agent_config(state);
     Ok(json!({"ok": true, "key": key, "entry": entry(state, &session, config.as_deref())}))
 }
@@ -246,9 +254,10 @@ pub fn delete(state: &SharedState, params: Value) -> MethodResult {
     for run in state.agents.active_for_session(&key) {
         run.cancel.cancel();
     }
+    let session_id = state.store.session(&key)?.map(|s| s.session_id).unwrap_or_default();
     let deleted = state.store.delete_session(&key)?;
     if deleted {
-        changed(state, &key, "delete");
+        changed(state, &key, &session_id, "delete");
     }
     Ok(json!({"ok": true, "key": key, "deleted": deleted}))
 }
@@ -271,7 +280,7 @@ pub async fn compact(state: &SharedState, params: Value) -> MethodResult {
     let keep = config.compaction.keep_recent_tokens;
     match host::compact_session(state, &session, chain.as_ref(), &history, keep, &cancel).await {
         Ok(Some(after)) => {
-            changed(state, &key, "compact");
+            changed(state, &key, &session.session_id, "compact");
             let summary = match after.first() {
                 Some(Message::CompactionSummary(s)) => json!({"summary": s.summary, "tokensBefore": s.tokens_before,
                     "tokensAfter": pincer_agent::context::estimate_request("", &after, &[]),

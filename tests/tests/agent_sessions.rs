@@ -1,0 +1,569 @@
+//! Sessions over the protocol: `sessions.list/preview/resolve/patch/reset/delete/compact`,
+//! automatic compaction near the context window, `sessions.changed` events, `models.list`,
+//! scopes, and `chat.inject`. The LLM is a scripted OpenAI-compatible server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use pincer_agent::provider::ToolSpec;
+use pincer_client::GatewayClient;
+use pincer_protocol::error::ErrorCode;
+use pincer_protocol::scopes::{ADMIN, READ, WRITE};
+use pincer_tests::expect::server_error;
+use pincer_tests::llm_script::{Reply, ScriptedLlm, ScriptedOpenAi};
+use pincer_tests::{TestGateway, TestGatewayOptions};
+use serde_json::{json, Value};
+
+const T: Duration = Duration::from_secs(20);
+
+fn merge(target: &mut Value, patch: Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                merge(t.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (t, p) => *t = p,
+    }
+}
+
+fn config_with(llm: &ScriptedLlm, extra: Value) -> Value {
+    let mut config = json!({
+        "agents": {"defaults": {"model": {"primary": "scripted/m1"}}},
+        "models": {"providers": {"scripted": llm.provider_config(Some("sk-test"), &["m1", "m2"])}},
+    });
+    merge(&mut config, extra);
+    config
+}
+
+async fn start(config: Value) -> TestGateway {
+    std::env::set_var("PINCER_NO_KEYRING", "1");
+    TestGateway::start_with(TestGatewayOptions { config: Some(config), ..Default::default() }).await.unwrap()
+}
+
+async fn gateway_with(llm: &ScriptedLlm, extra: Value) -> TestGateway {
+    start(config_with(llm, extra)).await
+}
+
+async fn operator(gw: &TestGateway) -> GatewayClient {
+    gw.operator(&[READ, WRITE, ADMIN]).await.unwrap().0
+}
+
+/// The terminal `chat` event of `run_id`.
+async fn terminal(client: &GatewayClient, run_id: &str) -> Value {
+    loop {
+        let e = client
+            .wait_event_where(&format!("chat event of {run_id}"), T, |e| {
+                e.event == "chat" && e.payload.as_ref().is_some_and(|p| p["runId"] == run_id)
+            })
+            .await
+            .unwrap();
+        let p = e.payload.unwrap();
+        if p["state"] != "delta" {
+            return p;
+        }
+    }
+}
+
+/// One whole turn: send, wait for its final.
+async fn turn(client: &GatewayClient, key: &str, message: &str, run_id: &str) -> Value {
+    client.request("chat.send", json!({"sessionKey": key, "message": message, "idempotencyKey": run_id})).await.unwrap();
+    let last = terminal(client, run_id).await;
+    assert_eq!(last["state"], "final", "{last}");
+    last
+}
+
+async fn history(client: &GatewayClient, key: &str) -> Value {
+    client.request("chat.history", json!({"sessionKey": key})).await.unwrap()
+}
+
+fn roles(messages: &Value) -> Vec<&str> {
+    messages.as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect()
+}
+
+fn text_of(message: &Value) -> String {
+    message["content"]
+        .as_array()
+        .map(|parts| parts.iter().filter(|p| p["type"] == "text").filter_map(|p| p["text"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+async fn list(client: &GatewayClient) -> Value {
+    client.request("sessions.list", json!({})).await.unwrap()
+}
+
+fn entry<'a>(listed: &'a Value, key: &str) -> Option<&'a Value> {
+    listed["sessions"].as_array().unwrap().iter().find(|s| s["key"] == key)
+}
+
+/// The next `sessions.changed` event on `client`.
+async fn changed(client: &GatewayClient) -> Value {
+    client.wait_event("sessions.changed", T).await.unwrap().payload.unwrap()
+}
+
+#[tokio::test]
+async fn sessions_list_reports_counts_usage_and_models() {
+    let llm = ScriptedOpenAi::start([
+        Reply::text(["Hello"]).usage(12, 2),
+        Reply::text(["Again"]).usage(20, 3),
+        Reply::text(["Work"]).usage(7, 1),
+    ])
+    .await
+    .unwrap();
+    let gw = gateway_with(&llm, json!({})).await;
+    let client = operator(&gw).await;
+    assert_eq!(list(&client).await["count"], 0);
+
+    turn(&client, "main", "hello", "l1").await;
+    turn(&client, "main", "again", "l2").await;
+    turn(&client, "work", "work", "l3").await;
+
+    let listed = list(&client).await;
+    assert_eq!(listed["count"], 2, "{listed}");
+    assert_eq!(listed["defaults"], json!({"modelProvider": "scripted", "model": "m1", "contextTokens": 128000}));
+    let keys: Vec<&str> = listed["sessions"].as_array().unwrap().iter().map(|s| s["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["agent:main:work", "agent:main:main"], "most recently updated first");
+
+    let main = entry(&listed, "agent:main:main").unwrap();
+    assert_eq!(main["kind"], "direct");
+    assert_eq!(main["sessionId"], history(&client, "main").await["sessionId"]);
+    assert!(main["updatedAt"].as_i64().unwrap() >= main["createdAt"].as_i64().unwrap());
+    assert_eq!(main["messageCount"], 4);
+    assert_eq!(main["inputTokens"], 32, "usage summed over both runs: {main}");
+    assert_eq!(main["outputTokens"], 5);
+    assert_eq!(main["totalTokens"], 37);
+    assert_eq!(main["modelProvider"], "scripted");
+    assert_eq!(main["model"], "m1");
+    assert_eq!(main["contextTokens"], 128000);
+    assert_eq!(main["lastMessagePreview"], "Again");
+
+    let work = entry(&listed, "agent:main:work").unwrap();
+    assert_eq!(work["messageCount"], 2);
+    assert_eq!(work["totalTokens"], 8);
+    assert_ne!(work["sessionId"], main["sessionId"]);
+
+    let limited = client.request("sessions.list", json!({"limit": 1})).await.unwrap();
+    assert_eq!(limited["count"], 1);
+    let bad = server_error(client.request("sessions.list", json!({"limit": 0})).await);
+    assert_eq!(bad.code, ErrorCode::InvalidRequest);
+}
+
+#[tokio::test]
+async fn sessions_preview_shows_recent_text_and_marks_missing_keys() {
+    let llm = ScriptedOpenAi::start([Reply::text(["Hello ", "there"])]).await.unwrap();
+    let gw = gateway_with(&llm, json!({})).await;
+    let client = operator(&gw).await;
+    turn(&client, "main", "hello\n  world", "p1").await;
+    let preview = client.request("sessions.preview", json!({"keys": ["main", "agent:main:nope", "agent:ops:main"]})).await.unwrap();
+    let previews = preview["previews"].as_array().unwrap();
+    assert_eq!(previews.len(), 3);
+    // Previews are matched to the request by key: each echoes the key as asked (as OpenClaw does).
+    assert_eq!(previews[0]["key"], "main");
+    assert_eq!(previews[0]["status"], "ok");
+    assert_eq!(previews[0]["items"], json!([{"role": "user", "text": "hello world"}, {"role": "assistant", "text": "Hello there"}]));
+    assert_eq!(previews[1]["key"], "agent:main:nope");
+    assert_eq!(previews[1]["status"], "missing");
+    assert_eq!(previews[1]["items"], json!([]));
+    assert_eq!(previews[2]["key"], "agent:ops:main");
+    assert_eq!(previews[2]["status"], "missing");
+
+    let limited = client.request("sessions.preview", json!({"keys": ["agent:main:main"], "limit": 1})).await.unwrap();
+    assert_eq!(limited["previews"][0]["key"], "agent:main:main");
+    assert_eq!(limited["previews"][0]["items"], json!([{"role": "assistant", "text": "Hello there"}]));
+    let bad = server_error(client.request("sessions.preview", json!({})).await);
+    assert_eq!(bad.code, ErrorCode::InvalidRequest);
+}
+
+#[tokio::test]
+async fn sessions_resolve_by_key_session_id_and_label() {
+    let llm = ScriptedOpenAi::start([Reply::text(["hi"])]).await.unwrap();
+    let gw = gateway_with(&llm, json!({})).await;
+    let client = operator(&gw).await;
+    // The main session resolves even before it exists.
+    let main = client.request("sessions.resolve", json!({"key": "main"})).await.unwrap();
+    assert_eq!(main["ok"], true);
+    assert_eq!(main["key"], "agent:main:main");
+
+    turn(&client, "work", "hi", "r1").await;
+    let by_key = client.request("sessions.resolve", json!({"key": "work"})).await.unwrap();
+    assert_eq!((by_key["ok"].clone(), by_key["key"].clone()), (json!(true), json!("agent:main:work")));
+    let session_id = history(&client, "work").await["sessionId"].as_str().unwrap().to_string();
+    let by_id = client.request("sessions.resolve", json!({"sessionId": session_id})).await.unwrap();
+    assert_eq!(by_id["key"], "agent:main:work");
+    client.request("sessions.patch", json!({"key": "work", "label": "Work stuff"})).await.unwrap();
+    let by_label = client.request("sessions.resolve", json!({"label": "Work stuff"})).await.unwrap();
+    assert_eq!(by_label["key"], "agent:main:work");
+
+    let missing = server_error(client.request("sessions.resolve", json!({"key": "agent:main:nosuch"})).await);
+    assert_eq!(missing.code, ErrorCode::InvalidRequest);
+    assert_eq!(missing.message, "No session found: agent:main:nosuch");
+    let allowed = client.request("sessions.resolve", json!({"key": "agent:main:nosuch", "allowMissing": true})).await.unwrap();
+    assert_eq!(allowed["ok"], false);
+    assert!(server_error(client.request("sessions.resolve", json!({"sessionId": "no-such-id"})).await).message.contains("no-such-id"));
+    assert!(server_error(client.request("sessions.resolve", json!({"label": "nope"})).await).message.contains("nope"));
+}
+
+#[tokio::test]
+async fn sessions_patch_sets_label_and_model_override_and_null_clears() {
+    let llm = ScriptedOpenAi::start([Reply::text(["from m2"]), Reply::text(["from m1"])]).await.unwrap();
+    let gw = gateway_with(&llm, json!({})).await;
+    let client = operator(&gw).await;
+    let patched = client
+        .request("sessions.patch", json!({"key": "main", "label": "Daily", "model": "scripted/m2", "thinkingLevel": "low"}))
+        .await
+        .unwrap();
+    assert_eq!(patched["ok"], true);
+    assert_eq!(patched["key"], "agent:main:main");
+    assert_eq!(patched["entry"]["label"], "Daily");
+    assert_eq!(patched["entry"]["model"], "m2");
+    assert_eq!(patched["entry"]["modelProvider"], "scripted");
+    assert_eq!(patched["entry"]["thinkingLevel"], "low");
+    assert_eq!(history(&client, "main").await["thinkingLevel"], "low");
+
+    // The next run uses the override.
+    let last = turn(&client, "main", "hi", "m1").await;
+    assert_eq!(last["message"]["model"], "m2");
+    assert_eq!(llm.requests()[0].model(), Some("m2"));
+
+    // Bad values are refused and change nothing.
+    let bad_level = server_error(client.request("sessions.patch", json!({"key": "main", "thinkingLevel": "extreme"})).await);
+    assert_eq!(bad_level.code, ErrorCode::InvalidRequest);
+    assert!(bad_level.message.contains("thinkingLevel"), "{}", bad_level.message);
+    let bad_provider = server_error(client.request("sessions.patch", json!({"key": "main", "model": "nosuch/x"})).await);
+    assert!(bad_provider.message.contains("nosuch") && bad_provider.message.contains("models.providers"), "{}", bad_provider.message);
+    let bad_ref = server_error(client.request("sessions.patch", json!({"key": "main", "model": "no-slash"})).await);
+    assert_eq!(bad_ref.code, ErrorCode::InvalidRequest);
+    let bad_label = server_error(client.request("sessions.patch", json!({"key": "main", "label": 5})).await);
+    assert!(bad_label.message.contains("label"), "{}", bad_label.message);
+    let listed = list(&client).await;
+    let main = entry(&listed, "agent:main:main").unwrap();
+    assert_eq!((main["label"].clone(), main["model"].clone()), (json!("Daily"), json!("m2")));
+
+    // null clears: back to the default model, no label.
+    let cleared =
+        client.request("sessions.patch", json!({"key": "main", "label": null, "model": null, "thinkingLevel": null})).await.unwrap();
+    assert!(cleared["entry"].get("label").is_none(), "{cleared}");
+    assert!(cleared["entry"].get("thinkingLevel").is_none(), "{cleared}");
+    assert_eq!(cleared["entry"]["model"], "m1");
+    turn(&client, "main", "again", "m2").await;
+    assert_eq!(llm.requests()[1].model(), Some("m1"));
+}
+
+#[tokio::test]
+async fn sessions_reset_starts_a_new_transcript_and_clears_counters() {
+    let llm = ScriptedOpenAi::start([Reply::text(["one"]).usage(10, 2), Reply::text(["fresh"])]).await.unwrap();
+    let gw = gateway_with(&llm, json!({})).await;
+    let client = operator(&gw).await;
+    turn(&client, "main", "hello", "z1").await;
+    client.request("sessions.patch", json!({"key": "main", "label": "Keep me"})).await.unwrap();
+    let before = history(&client, "main").await["sessionId"].as_str().unwrap().to_string();
+
+    let reset = client.request("sessions.reset", json!({"key": "main"})).await.unwrap();
+    assert_eq!(reset["ok"], true);
+    assert_eq!(reset["key"], "agent:main:main");
+    let after = reset["entry"]["sessionId"].as_str().unwrap().to_string();
+    assert_ne!(after, before, "a new transcript");
+    assert_eq!(reset["entry"]["messageCount"], 0);
+    assert_eq!(reset["entry"]["totalTokens"], 0);
+    assert_eq!(reset["entry"]["label"], "Keep me", "settings survive a reset");
+    let h = history(&client, "main").await;
+    assert_eq!(h["sessionId"], after);
+    assert_eq!(h["messages"], json!([]));
+    let listed = list(&client).await;
+    let main = entry(&listed, "agent:main:main").unwrap();
+    assert_eq!((main["inputTokens"].clone(), main["outputTokens"].clone()), (json!(0), json!(0)));
+
+    // The next turn starts from nothing.
+    turn(&client, "main", "new start", "z2").await;
+    let requests = llm.requests();
+    let sent: Vec<&Value> = requests[1].messages().iter().filter(|m| m["role"] != "system").collect();
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(roles(&history(&client, "main").await["messages"]), ["user", "assistant"]);
+}
+
+#[tokio::test]
+async fn sessions_delete_removes_other_sessions_but_never_main() {
+    let llm = ScriptedOpenAi::start([Reply::text(["a"]), Reply::text(["b"])]).await.unwrap();
+    let gw = gateway_with(&llm, json!({})).await;
+    let client = operator(&gw).await;
+    turn(&client, "main", "hi", "d1").await;
+    turn(&client, "work", "hi", "d2").await;
+
+    let deleted = client.request("sessions.delete", json!({"key": "work"})).await.unwrap();
+    assert_eq!(deleted, json!({"ok": true, "key": "agent:main:work", "deleted": true}));
+    let listed = list(&client).await;
+    assert_eq!(listed["count"], 1);
+    assert!(entry(&listed, "agent:main:work").is_none());
+    assert_eq!(history(&client, "work").await["messages"], json!([]));
+
+    let main = server_error(client.request("sessions.delete", json!({"key": "main"})).await);
+    assert_eq!(main.code, ErrorCode::InvalidRequest);
+    assert!(main.message.starts_with("Cannot delete the main session (agent:main:main)"), "{}", main.message);
+    assert_eq!(roles(&history(&client, "main").await["messages"]), ["user", "assistant"]);
+
+    let unknown = client.request("sessions.delete", json!({"key": "agent:main:nosuch"})).await.unwrap();
+    assert_eq!(unknown["deleted"], false);
+}
+
+#[tokio::test]
+async fn sessions_compact_folds_old_turns_into_a_summary_the_next_turn_sees() {
+    let llm = ScriptedOpenAi::start([
+        Reply::text(["answer one"]),
+        Reply::text(["answer two"]),
+        Reply::text(["answer three"]),
+        Reply::text(["SUMMARY: the user said one; the assistant answered."]),
+        Reply::text(["answer four"]),
+    ])
+    .await
+    .unwrap();
+    let gw = gateway_with(&llm, json!({})).await;
+    let client = operator(&gw).await;
+    let watcher = gw.operator(&[READ]).await.unwrap().0;
+    for (i, word) in ["one", "two", "three"].iter().enumerate() {
+        turn(&client, "main", word, &format!("c{i}")).await;
+    }
+    let compacted = client.request("sessions.compact", json!({"key": "main"})).await.unwrap();
+    assert_eq!(compacted["ok"], true, "{compacted}");
+    assert_eq!(compacted["compacted"], true, "{compacted}");
+    assert_eq!(compacted["result"]["summary"], "SUMMARY: the user said one; the assistant answered.");
+    assert_eq!(compacted["result"]["messagesBefore"], 6);
+    let event = changed(&watcher).await;
+    assert_eq!(event["reason"], "compact", "{event}");
+    assert_eq!(event["sessionKey"], "agent:main:main", "{event}");
+
+    // The summary request: the summariser prompt, no tools, the old messages as text.
+    let summary_request = &llm.requests()[3];
+    assert!(summary_request.tool_names().is_empty());
+    assert!(summary_request.system_prompt().unwrap().contains("summar"), "{:?}", summary_request.system_prompt());
+
+    let h = history(&client, "main").await;
+    let messages = h["messages"].as_array().unwrap();
+    assert_eq!(messages[0]["role"], "compactionSummary", "{messages:#?}");
+    assert_eq!(messages[0]["summary"], "SUMMARY: the user said one; the assistant answered.");
+    let rest: Vec<String> = messages[1..].iter().map(text_of).collect();
+    assert_eq!(rest, ["two", "answer two", "three", "answer three"], "recent messages are kept verbatim");
+    let listed = list(&client).await;
+    assert_eq!(entry(&listed, "agent:main:main").unwrap()["compactionCount"], 1);
+
+    // The next turn sends the summary (as a user message) and the kept messages only.
+    turn(&client, "main", "four", "c4").await;
+    let request = &llm.requests()[4];
+    let sent: Vec<&Value> = request.messages().iter().filter(|m| m["role"] != "system").collect();
+    assert_eq!(sent[0]["role"], "user");
+    assert!(sent[0].to_string().contains("SUMMARY: the user said one"), "{}", sent[0]);
+    assert!(!request.body.to_string().contains("answer one"), "folded messages are not sent again");
+    assert_eq!(sent.len(), 6, "summary, two, answer two, three, answer three, four: {sent:#?}");
+
+    // Nothing to compact in a missing session.
+    let none = client.request("sessions.compact", json!({"key": "agent:main:nosuch"})).await.unwrap();
+    assert_eq!(none["compacted"], false);
+}
+
+/// Estimated fixed cost (system prompt + tools) of a turn, from a request the gateway sent.
+fn fixed_cost(request: &pincer_tests::llm_script::RecordedRequest) -> u64 {
+    let tools: Vec<ToolSpec> = request.body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| ToolSpec {
+            name: t["function"]["name"].as_str().unwrap().to_string(),
+            description: t["function"]["description"].as_str().unwrap_or_default().to_string(),
+            parameters: t["function"]["parameters"].clone(),
+        })
+        .collect();
+    pincer_agent::context::estimate_request(&request.system_prompt().unwrap(), &[], &tools)
+}
+
+#[tokio::test]
+async fn a_long_transcript_is_compacted_automatically_near_the_context_window() {
+    // Measure what the system prompt and tools cost, so the window below leaves a known room.
+    let probe = ScriptedOpenAi::start([Reply::text(["ok"])]).await.unwrap();
+    let fixed = {
+        let gw = gateway_with(&probe, json!({})).await;
+        let client = operator(&gw).await;
+        turn(&client, "main", "probe", "probe").await;
+        fixed_cost(&probe.requests()[0])
+    };
+    // Room for ~2 500 tokens of history (reserve 500): two 4 000-character messages fit, three do not.
+    let window = fixed + 500 + 2_500;
+    let llm = ScriptedOpenAi::start([
+        Reply::text(["ok one"]),
+        Reply::text(["ok two"]),
+        Reply::text(["AUTO SUMMARY of the first exchange"]),
+        Reply::text(["ok three"]),
+    ])
+    .await
+    .unwrap();
+    let mut config = config_with(&llm, json!({"agents": {"defaults": {"compaction": {"reserveTokens": 500}}}}));
+    config["models"]["providers"]["scripted"]["models"] =
+        json!([{"id": "m1", "name": "Small", "input": ["text"], "contextWindow": window}]);
+    let gw = start(config).await;
+    let client = operator(&gw).await;
+    let long = |tag: &str| format!("{tag} {}", "lorem ipsum ".repeat(333));
+    turn(&client, "main", &long("first"), "a1").await;
+    turn(&client, "main", &long("second"), "a2").await;
+    assert_eq!(llm.request_count(), 2, "no compaction while the history fits");
+    let last = turn(&client, "main", &long("third"), "a3").await;
+    assert_eq!(text_of(&last["message"]), "ok three");
+    assert_eq!(llm.request_count(), 4, "a summary request, then the turn");
+
+    let requests = llm.requests();
+    assert!(requests[2].tool_names().is_empty(), "the summary request has no tools");
+    assert!(requests[2].body.to_string().contains("first lorem"), "the oldest turn is summarised");
+    let sent: Vec<&Value> = requests[3].messages().iter().filter(|m| m["role"] != "system").collect();
+    assert!(sent[0].to_string().contains("AUTO SUMMARY"), "{}", sent[0]);
+    assert!(!requests[3].body.to_string().contains("first lorem"), "the folded turn is not sent again");
+    assert!(requests[3].body.to_string().contains("second lorem"));
+
+    let h = history(&client, "main").await;
+    assert_eq!(roles(&h["messages"]), ["compactionSummary", "user", "assistant", "user", "assistant"]);
+    let listed = list(&client).await;
+    let main = entry(&listed, "agent:main:main").unwrap();
+    assert_eq!(main["compactionCount"], 1);
+    assert_eq!(main["contextTokens"], window);
+}
+
+#[tokio::test]
+async fn session_changes_are_announced_to_read_only_operators() {
+    let llm = ScriptedOpenAi::start([Reply::text(["a"])]).await.unwrap();
+    let gw = gateway_with(&llm, json!({})).await;
+    let client = operator(&gw).await;
+    let watcher = gw.operator(&[READ]).await.unwrap().0;
+    turn(&client, "work", "hi", "e1").await;
+
+    client.request("sessions.patch", json!({"key": "work", "label": "W"})).await.unwrap();
+    let e = changed(&watcher).await;
+    assert_eq!((e["sessionKey"].clone(), e["reason"].clone()), (json!("agent:main:work"), json!("patch")), "{e}");
+    assert_eq!(e["agentId"], "main");
+    assert!(e["ts"].is_i64());
+    client.request("sessions.reset", json!({"key": "work"})).await.unwrap();
+    assert_eq!(changed(&watcher).await["reason"], "reset");
+    client.request("sessions.delete", json!({"key": "work"})).await.unwrap();
+    let e = changed(&watcher).await;
+    assert_eq!((e["sessionKey"].clone(), e["reason"].clone()), (json!("agent:main:work"), json!("delete")), "{e}");
+
+    // A read-only operator sees but cannot change.
+    let denied = server_error(watcher.request("sessions.patch", json!({"key": "main", "label": "x"})).await);
+    assert_eq!(denied.code, ErrorCode::Forbidden);
+}
+
+#[tokio::test]
+async fn models_list_shows_configured_models_with_default_and_fallback_tags() {
+    let llm = ScriptedOpenAi::start([]).await.unwrap();
+    let mut config =
+        config_with(&llm, json!({"agents": {"defaults": {"model": {"primary": "scripted/m1", "fallbacks": ["scripted/m2"]}}}}));
+    config["models"]["providers"]["scripted"]["models"] = json!([
+        {"id": "m1", "name": "Model One", "contextWindow": 32000},
+        {"id": "m2", "contextWindow": 8000},
+        {"id": "m3"},
+    ]);
+    let gw = start(config).await;
+    let reader = gw.operator(&[READ]).await.unwrap().0;
+    let models = reader.request("models.list", json!({})).await.unwrap();
+    let models = models["models"].as_array().unwrap();
+    assert_eq!(models.len(), 3, "{models:#?}");
+    let m = |id: &str| models.iter().find(|m| m["id"] == id).unwrap();
+    assert_eq!(m("m1")["name"], "Model One");
+    assert_eq!(m("m1")["provider"], "scripted");
+    assert_eq!(m("m1")["contextWindow"], 32000);
+    assert_eq!(m("m1")["tags"], json!(["default"]));
+    assert_eq!(m("m2")["name"], "m2", "the id when there is no name");
+    assert_eq!(m("m2")["tags"], json!(["fallback"]));
+    assert_eq!(m("m3")["tags"], json!([]));
+    assert_eq!(m("m3")["contextWindow"], 128000);
+    assert_eq!(m("m1")["available"], true);
+}
+
+#[tokio::test]
+async fn a_read_only_operator_cannot_send_chat_messages() {
+    let llm = ScriptedOpenAi::start([]).await.unwrap();
+    let gw = gateway_with(&llm, json!({})).await;
+    let reader = gw.operator(&[READ]).await.unwrap().0;
+    let e = server_error(reader.request("chat.send", json!({"sessionKey": "main", "message": "hi", "idempotencyKey": "s1"})).await);
+    assert_eq!(e.code, ErrorCode::Forbidden);
+    assert_eq!(e.message, "missing scope: operator.write");
+    let e = server_error(reader.request("chat.inject", json!({"sessionKey": "main", "message": "hi"})).await);
+    assert_eq!(e.code, ErrorCode::Forbidden);
+    // Reading works.
+    assert_eq!(history(&reader, "main").await["messages"], json!([]));
+    assert_eq!(llm.request_count(), 0);
+    let admin = operator(&gw).await;
+    assert_eq!(list(&admin).await["count"], 0, "nothing was stored");
+}
+
+#[tokio::test]
+async fn chat_inject_appends_a_labelled_assistant_message() {
+    let llm = ScriptedOpenAi::start([Reply::text(["seen it"])]).await.unwrap();
+    let gw = gateway_with(&llm, json!({})).await;
+    let client = operator(&gw).await;
+    let answer = client.request("chat.inject", json!({"sessionKey": "main", "message": "Build finished", "label": "ci"})).await.unwrap();
+    assert_eq!(answer["ok"], true);
+    assert!(answer["messageId"].as_str().is_some_and(|id| !id.is_empty()), "{answer}");
+    let event = client
+        .wait_event_where("inject final", T, |e| e.event == "chat" && e.payload.as_ref().is_some_and(|p| p["state"] == "final"))
+        .await
+        .unwrap()
+        .payload
+        .unwrap();
+    assert!(event["runId"].as_str().unwrap().starts_with("inject-"), "{event}");
+    assert_eq!(event["sessionKey"], "agent:main:main");
+    assert_eq!(event["message"]["role"], "assistant");
+    assert_eq!(text_of(&event["message"]), "[ci]\n\nBuild finished");
+    assert_eq!(event["message"]["model"], "gateway-injected");
+
+    let h = history(&client, "main").await;
+    assert_eq!(roles(&h["messages"]), ["assistant"]);
+    assert_eq!(text_of(&h["messages"][0]), "[ci]\n\nBuild finished");
+    // Without a label the text is as given; the next turn sees the injected messages.
+    client.request("chat.inject", json!({"sessionKey": "main", "message": "plain note"})).await.unwrap();
+    assert_eq!(text_of(&history(&client, "main").await["messages"][1]), "plain note");
+    turn(&client, "main", "what happened?", "i1").await;
+    assert!(llm.requests()[0].body.to_string().contains("Build finished"));
+    let empty = server_error(client.request("chat.inject", json!({"sessionKey": "main", "message": " "})).await);
+    assert_eq!(empty.code, ErrorCode::InvalidRequest);
+}
+
+#[tokio::test]
+async fn a_refused_sessions_patch_creates_no_session() {
+    let llm = ScriptedOpenAi::start([]).await.unwrap();
+    let gw = gateway_with(&llm, json!({})).await;
+    let client = operator(&gw).await;
+    for params in [
+        json!({"key": "agent:main:new1", "thinkingLevel": "extreme"}),
+        json!({"key": "agent:main:new2", "model": "nosuch/x"}),
+        json!({"key": "agent:main:new3", "label": 5}),
+    ] {
+        server_error(client.request("sessions.patch", params).await);
+    }
+    assert_eq!(list(&client).await["count"], 0, "a refused patch has no side effects");
+}
+
+#[tokio::test]
+async fn a_queued_message_does_not_survive_a_reset_or_delete_of_its_session() {
+    let slow: Vec<String> = (0..40).map(|i| format!("s{i} ")).collect();
+    let llm = ScriptedOpenAi::start([Reply::slow(slow.clone(), Duration::from_millis(100)), Reply::slow(slow, Duration::from_millis(100))])
+        .await
+        .unwrap();
+    let gw = gateway_with(&llm, json!({})).await;
+    let client = operator(&gw).await;
+    for (key, verb, a, b) in [("main", "sessions.reset", "r1", "r2"), ("work", "sessions.delete", "d1", "d2")] {
+        client.request("chat.send", json!({"sessionKey": key, "message": "first", "idempotencyKey": a})).await.unwrap();
+        client
+            .wait_event_where("first delta", T, |e| {
+                e.event == "chat" && e.payload.as_ref().is_some_and(|p| p["runId"] == a && p["state"] == "delta")
+            })
+            .await
+            .unwrap();
+        client.request("chat.send", json!({"sessionKey": key, "message": "queued", "idempotencyKey": b})).await.unwrap();
+        client.request(verb, json!({"key": key})).await.unwrap();
+        assert_eq!(terminal(&client, a).await["state"], "aborted");
+        assert_eq!(terminal(&client, b).await["state"], "aborted");
+        let h = history(&client, key).await;
+        assert_eq!(h["messages"], json!([]), "{verb}: the new transcript is empty: {h}");
+        let waited = client.request("agent.wait", json!({"runId": b, "timeoutMs": 1000})).await.unwrap();
+        assert_eq!(waited["error"], "aborted", "{waited}");
+    }
+    let listed = list(&client).await;
+    assert!(entry(&listed, "agent:main:work").is_none(), "a deleted session stays deleted: {listed}");
+    assert_eq!(llm.request_count(), 2, "the queued messages never reached the model");
+}
