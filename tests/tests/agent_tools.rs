@@ -798,7 +798,6 @@ async fn huge_tool_outputs_are_capped_before_the_model_sees_them() {
 /// 50 000-character cap, so the runner cuts ~1 300 characters out of its middle, while read's
 /// note says "Showing lines 1-512 … Use offset=513": the model believes it saw lines it did not.
 #[tokio::test]
-#[ignore = "bug in agent/src/tools/read.rs / runner caps: a full read page is cut again by the runner (see the agent_tools report)"]
 async fn a_full_page_of_read_is_not_cut_again_by_the_runner() {
     let r = rig(vec![Reply::tool_calls([("big_read", "read", r#"{"path":"big.txt"}"#)]), Reply::text(["ok"])], json!({})).await;
     let lines: String = (1..=2000).map(|i| format!("line {i:06} {}\n", "x".repeat(87))).collect();

@@ -19,7 +19,9 @@ use crate::workspace::Workspace;
 
 /// Output caps per call (pi-coding-agent's): whichever is hit first.
 pub const MAX_LINES: usize = 2_000;
-pub const MAX_BYTES: usize = 50 * 1024;
+/// Below the tool loop's default cap on a tool result (50 000 characters), so a full page plus
+/// its continuation note is never cut again in the middle by the loop.
+pub const MAX_BYTES: usize = 40 * 1024;
 /// Largest image sent as is: base64 of this stays under 5 MB, Anthropic's per-image limit (the
 /// strictest of the big providers). PNG/JPEG above it are downscaled; GIF/WebP are refused.
 pub const IMAGE_MAX_BYTES: usize = 3_750_000;

@@ -275,14 +275,14 @@ async fn read_truncates_by_lines_and_bytes() {
     let body = t.split("\n\n[").next().unwrap();
     assert!(body.len() <= MAX_BYTES);
     assert!(
-        t.contains("[Showing lines 1-51 of 200 (50 KB limit). Use offset=52 to continue.]"),
+        t.contains("[Showing lines 1-40 of 200 (40 KB limit). Use offset=41 to continue.]"),
         "{}",
         &t[t.len() - 120..]
     );
 
     f.put("long-line.txt", format!("{}\nnext\n", "é".repeat(40_000)));
     let t = text(&ok(call(&f.read, json!({"path": "long-line.txt"})).await));
-    assert!(t.contains("[Line 1 is 78.1 KB, longer than the 50 KB limit; showing only its beginning. Use offset=2 to continue with the next line.]"), "{}", &t[t.len() - 200..]);
+    assert!(t.contains("[Line 1 is 78.1 KB, longer than the 40 KB limit; showing only its beginning. Use offset=2 to continue with the next line.]"), "{}", &t[t.len() - 200..]);
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 
 use crate::approvals::Resolution;
 use crate::methods::nodes::{check_command, invoke_node};
-use crate::nodes::policy::INVOKE_BLOCKED;
+use crate::nodes::policy::{ADMIN_INVOKE_COMMANDS, INVOKE_BLOCKED};
 use crate::nodes::{InvokeOutcome, NodeSession};
 use crate::state::SharedState;
 
@@ -225,6 +225,12 @@ fn payload_to_output(payload: Value, what: &str) -> ToolOutput {
 
 // ---- nodes ------------------------------------------------------------------------------
 
+/// The agent acts for whoever sent the message (operator.write), so it never gets what a direct
+/// `node.invoke` reserves for admins, nor the approvals files.
+fn agent_may_invoke(command: &str) -> bool {
+    !INVOKE_BLOCKED.contains(&command) && !ADMIN_INVOKE_COMMANDS.contains(&command)
+}
+
 struct NodesTool {
     state: SharedState,
 }
@@ -266,7 +272,7 @@ impl Tool for NodesTool {
                             let usable: Vec<&String> = n
                                 .commands
                                 .iter()
-                                .filter(|c| !INVOKE_BLOCKED.contains(&c.as_str()) && check_command(&self.state, n, c).is_ok())
+                                .filter(|c| agent_may_invoke(c) && check_command(&self.state, n, c).is_ok())
                                 .collect();
                             json!({"nodeId": n.node_id, "displayName": n.conn.client.display_name, "platform": n.conn.client.platform,
                                    "commands": usable})
@@ -296,6 +302,9 @@ impl Tool for NodesTool {
                     let Some(command) = str_arg(&args, "command") else {
                         return ToolOutput::error("invoke needs `command`, e.g. \"location.get\".");
                     };
+                    if ADMIN_INVOKE_COMMANDS.contains(&command) {
+                        return ToolOutput::error(format!("{command} needs an operator with operator.admin; it is not available to the agent."));
+                    }
                     if INVOKE_BLOCKED.contains(&command) {
                         return ToolOutput::error(format!("{command} is not available to the agent: exec approvals are changed by a person, not by the agent."));
                     }
