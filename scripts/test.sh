@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Run every test: prepare the machine (scripts/setup.sh), install the real OpenClaw peer the interop
-# tests drive (scripts/install-openclaw.sh), then the whole workspace under cargo-nextest.
+# tests drive (scripts/install-openclaw.sh) and the local LLM the end-to-end agent test talks to
+# (scripts/install-llama.sh: llama.cpp built from PyPI, ~10 min the first time, cached after),
+# then the whole workspace under cargo-nextest.
 # Extra arguments go to `cargo nextest run` (e.g. a test-name filter). Exits non-zero on any failure.
 #
 # CARGO_TARGET_DIR defaults to a cache dir outside the checkout, so fresh clones (CI runs in one)
@@ -13,6 +15,7 @@ export PINCER_CACHE=$CACHE
 
 bash scripts/setup.sh
 bash scripts/install-openclaw.sh
+bash scripts/install-llama.sh
 
 # setup.sh may have found cargo only under ~/.cargo/bin; make that visible here too.
 command -v cargo >/dev/null 2>&1 || export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
