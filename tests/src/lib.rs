@@ -7,6 +7,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod bench;
+pub mod agent;
 pub mod bins;
 pub mod desktop;
 pub mod expect;

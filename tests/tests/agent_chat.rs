@@ -7,40 +7,13 @@ use std::time::Duration;
 
 use pincer_client::GatewayClient;
 use pincer_protocol::error::ErrorCode;
-use pincer_protocol::scopes::{ADMIN, PAIRING, READ, WRITE};
+use pincer_protocol::scopes::{PAIRING, READ, WRITE};
 use pincer_tests::expect::server_error;
-use pincer_tests::llm_script::{Reply, ScriptedAnthropic, ScriptedLlm, ScriptedOpenAi};
-use pincer_tests::{TestGateway, TestGatewayOptions};
+use pincer_tests::agent::{agent_gateway, agent_operator};
+use pincer_tests::llm_script::{Reply, ScriptedAnthropic, ScriptedOpenAi};
 use serde_json::{json, Value};
 
 const T: Duration = Duration::from_secs(15);
-
-/// A gateway whose agent talks to `llm` as provider `scripted`, model `m1`.
-async fn gateway_with(llm: &ScriptedLlm, extra: Value) -> TestGateway {
-    let mut config = json!({
-        "agents": {"defaults": {"model": {"primary": "scripted/m1"}}},
-        "models": {"providers": {"scripted": llm.provider_config(Some("sk-test"), &["m1"])}},
-    });
-    merge(&mut config, extra);
-    // The OS keyring is never consulted in tests.
-    std::env::set_var("PINCER_NO_KEYRING", "1");
-    TestGateway::start_with(TestGatewayOptions { config: Some(config), ..Default::default() }).await.unwrap()
-}
-
-fn merge(target: &mut Value, patch: Value) {
-    match (target, patch) {
-        (Value::Object(t), Value::Object(p)) => {
-            for (k, v) in p {
-                merge(t.entry(k).or_insert(Value::Null), v);
-            }
-        }
-        (t, p) => *t = p,
-    }
-}
-
-async fn operator(gw: &TestGateway) -> GatewayClient {
-    gw.operator(&[READ, WRITE, ADMIN]).await.unwrap().0
-}
 
 /// Every `chat` event of `run_id` up to and including the terminal one.
 async fn chat_events(client: &GatewayClient, run_id: &str) -> Vec<Value> {
@@ -67,8 +40,8 @@ async fn history(client: &GatewayClient, key: &str) -> Vec<Value> {
 #[tokio::test]
 async fn a_chat_turn_streams_deltas_then_final_and_is_stored() {
     let llm = ScriptedOpenAi::start([Reply::text(["Hel", "lo"]).usage(12, 2)]).await.unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
 
     let ack = client.request("chat.send", json!({"sessionKey": "main", "message": "hello", "idempotencyKey": "k1"})).await.unwrap();
     assert_eq!(ack, json!({"runId": "k1", "status": "started"}));
@@ -125,8 +98,8 @@ async fn the_tool_loop_reads_a_workspace_file_and_feeds_the_result_back() {
     ])
     .await
     .unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     client.request("chat.send", json!({"sessionKey": "main", "message": "look", "idempotencyKey": "t1"})).await.unwrap();
     let events = chat_events(&client, "t1").await;
     assert_eq!(events.last().unwrap()["state"], "final", "{events:?}");
@@ -160,8 +133,8 @@ async fn anthropic_providers_stream_through_the_same_loop() {
     ])
     .await
     .unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     client.request("chat.send", json!({"sessionKey": "main", "message": "who are you", "idempotencyKey": "a1"})).await.unwrap();
     let events = chat_events(&client, "a1").await;
     let last = events.last().unwrap();
@@ -178,7 +151,7 @@ async fn anthropic_providers_stream_through_the_same_loop() {
 #[tokio::test]
 async fn the_chat_verb_prints_the_streamed_answer_and_fails_clearly_on_errors() {
     let llm = ScriptedOpenAi::start([Reply::text(["Paris ", "it is."]), Reply::status(401).message("bad key")]).await.unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
+    let gw = agent_gateway(&llm, json!({})).await;
     let bin = pincer_tests::workspace_bin("pincer-gateway").unwrap();
     let run = |message: &str| {
         tokio::process::Command::new(&bin)
@@ -200,8 +173,8 @@ async fn the_chat_verb_prints_the_streamed_answer_and_fails_clearly_on_errors() 
 #[tokio::test]
 async fn api_keys_are_redacted_by_config_get_and_events_need_operator_read() {
     let llm = ScriptedOpenAi::start([Reply::text(["ok"])]).await.unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let admin = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let admin = agent_operator(&gw).await;
     let config = admin.request("config.get", json!({})).await.unwrap();
     let text = config.to_string();
     assert!(!text.contains("sk-test"), "config.get leaks the provider key: {text}");

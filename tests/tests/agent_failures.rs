@@ -16,47 +16,19 @@ use pincer_protocol::error::ErrorCode;
 use pincer_protocol::scopes::{ADMIN, READ, WRITE};
 use pincer_tests::expect::server_error;
 use pincer_tests::interop::{Pincer, Scene};
+use pincer_tests::agent::{agent_config, agent_gateway, agent_operator, start_agent_gateway};
 use pincer_tests::llm_script::{Reply, ScriptedLlm, ScriptedOpenAi};
-use pincer_tests::{TestGateway, TestGatewayOptions};
+use pincer_tests::TestGateway;
 use serde_json::{json, Value};
+
+async fn start_cfg(config: Value) -> TestGateway {
+    start_agent_gateway(config, None).await.unwrap()
+}
 
 const T: Duration = Duration::from_secs(20);
 
-fn merge(target: &mut Value, patch: Value) {
-    match (target, patch) {
-        (Value::Object(t), Value::Object(p)) => {
-            for (k, v) in p {
-                merge(t.entry(k).or_insert(Value::Null), v);
-            }
-        }
-        (t, p) => *t = p,
-    }
-}
 
-/// Agent config with `llm` as provider `scripted` (models m1, m2; key `sk-test`), primary
-/// `scripted/m1`, plus `extra` merged in (`null` values replace).
-fn config_with(llm: &ScriptedLlm, extra: Value) -> Value {
-    let mut config = json!({
-        "agents": {"defaults": {"model": {"primary": "scripted/m1"}}},
-        "models": {"providers": {"scripted": llm.provider_config(Some("sk-test"), &["m1", "m2"])}},
-    });
-    merge(&mut config, extra);
-    config
-}
 
-async fn start(config: Value) -> TestGateway {
-    // The OS keyring is never consulted in tests.
-    std::env::set_var("PINCER_NO_KEYRING", "1");
-    TestGateway::start_with(TestGatewayOptions { config: Some(config), ..Default::default() }).await.unwrap()
-}
-
-async fn gateway_with(llm: &ScriptedLlm, extra: Value) -> TestGateway {
-    start(config_with(llm, extra)).await
-}
-
-async fn operator(gw: &TestGateway) -> GatewayClient {
-    gw.operator(&[READ, WRITE, ADMIN]).await.unwrap().0
-}
 
 fn is_chat_of(e: &pincer_client::EventFrame, run_id: &str) -> bool {
     e.event == "chat" && e.payload.as_ref().is_some_and(|p| p["runId"] == run_id)
@@ -141,7 +113,7 @@ fn assert_failed_turn(messages: &[Value], needle: &str) -> Value {
 async fn server_errors_are_retried_then_fail_over_to_the_fallback_model() {
     let primary = ScriptedOpenAi::start([Reply::status(500), Reply::status(502), Reply::status(503)]).await.unwrap();
     let backup = ScriptedOpenAi::start([Reply::text(["from ", "backup"])]).await.unwrap();
-    let gw = gateway_with(
+    let gw = agent_gateway(
         &primary,
         json!({
             "agents": {"defaults": {"model": {"primary": "scripted/m1", "fallbacks": ["backup/b1"]}}},
@@ -149,7 +121,7 @@ async fn server_errors_are_retried_then_fail_over_to_the_fallback_model() {
         }),
     )
     .await;
-    let client = operator(&gw).await;
+    let client = agent_operator(&gw).await;
     send(&client, "main", "hello", "f1").await;
     let events = chat_events(&client, "f1").await;
     let last = events.last().unwrap();
@@ -172,8 +144,8 @@ async fn server_errors_are_retried_then_fail_over_to_the_fallback_model() {
 #[tokio::test]
 async fn a_rate_limit_with_retry_after_is_retried_and_succeeds() {
     let llm = ScriptedOpenAi::start([Reply::status(429).retry_after(1), Reply::text(["ok"])]).await.unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     send(&client, "main", "hi", "r1").await;
     let last = terminal(&client, "r1").await;
     assert_eq!(last["state"], "final", "{last}");
@@ -185,8 +157,8 @@ async fn a_rate_limit_with_retry_after_is_retried_and_succeeds() {
 #[tokio::test]
 async fn rate_limits_that_outlast_the_retries_end_with_a_rate_limit_error() {
     let llm = ScriptedOpenAi::start([Reply::status(429), Reply::status(429), Reply::status(429), Reply::text(["late"])]).await.unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     send(&client, "main", "hi", "r2").await;
     let last = terminal(&client, "r2").await;
     assert_eq!(last["state"], "error", "{last}");
@@ -200,7 +172,7 @@ async fn rate_limits_that_outlast_the_retries_end_with_a_rate_limit_error() {
 async fn an_auth_error_is_not_retried_and_fails_over() {
     let primary = ScriptedOpenAi::start([Reply::status(401)]).await.unwrap();
     let backup = ScriptedOpenAi::start([Reply::text(["fine"])]).await.unwrap();
-    let gw = gateway_with(
+    let gw = agent_gateway(
         &primary,
         json!({
             "agents": {"defaults": {"model": {"primary": "scripted/m1", "fallbacks": ["backup/b1"]}}},
@@ -208,7 +180,7 @@ async fn an_auth_error_is_not_retried_and_fails_over() {
         }),
     )
     .await;
-    let client = operator(&gw).await;
+    let client = agent_operator(&gw).await;
     send(&client, "main", "hi", "a1").await;
     let last = terminal(&client, "a1").await;
     assert_eq!(last["state"], "final", "{last}");
@@ -221,10 +193,10 @@ async fn an_auth_error_without_fallback_names_the_key_setting_and_never_leaks_th
     const SECRET: &str = "sk-live-very-secret-0123456789";
     // A server that echoes the key it was given, as OpenAI does ("Incorrect API key provided: …").
     let llm = ScriptedOpenAi::start([Reply::status(401).message(format!("Incorrect API key provided: {SECRET}"))]).await.unwrap();
-    let mut config = config_with(&llm, json!({}));
+    let mut config = agent_config(&llm, json!({}));
     config["models"]["providers"]["scripted"]["apiKey"] = json!(SECRET);
-    let gw = start(config).await;
-    let client = operator(&gw).await;
+    let gw = start_cfg(config).await;
+    let client = agent_operator(&gw).await;
     send(&client, "main", "hi", "a2").await;
     let last = terminal(&client, "a2").await;
     assert_eq!(last["state"], "error", "{last}");
@@ -247,8 +219,8 @@ async fn an_auth_error_without_fallback_names_the_key_setting_and_never_leaks_th
 #[tokio::test]
 async fn a_garbage_response_ends_the_turn_with_an_error() {
     let llm = ScriptedOpenAi::start([Reply::garbage()]).await.unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     send(&client, "main", "hi", "g1").await;
     let last = terminal(&client, "g1").await;
     assert_eq!(last["state"], "error", "{last}");
@@ -268,8 +240,8 @@ async fn a_garbage_response_ends_the_turn_with_an_error() {
 #[tokio::test]
 async fn a_stream_closed_before_any_text_is_retried() {
     let llm = ScriptedOpenAi::start([Reply::close_mid_stream(Vec::<String>::new()), Reply::text(["recovered"])]).await.unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     send(&client, "main", "hi", "c1").await;
     let events = chat_events(&client, "c1").await;
     assert_eq!(events.last().unwrap()["state"], "final", "{events:#?}");
@@ -281,8 +253,8 @@ async fn a_stream_closed_before_any_text_is_retried() {
 #[tokio::test]
 async fn a_stall_after_text_is_a_timeout_and_the_text_is_not_repeated() {
     let llm = ScriptedOpenAi::start([Reply::stall_after(["Hel", "lo"]), Reply::text(["must not be asked"])]).await.unwrap();
-    let gw = gateway_with(&llm, json!({"models": {"providers": {"scripted": {"stallTimeoutSeconds": 1}}}})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({"models": {"providers": {"scripted": {"stallTimeoutSeconds": 1}}}})).await;
+    let client = agent_operator(&gw).await;
     send(&client, "main", "hi", "s1").await;
     let events = chat_events(&client, "s1").await;
     let last = events.last().unwrap();
@@ -302,7 +274,7 @@ async fn a_stall_after_text_is_a_timeout_and_the_text_is_not_repeated() {
 async fn a_context_length_error_is_reported_as_such_without_failover() {
     let primary = ScriptedOpenAi::start([Reply::context_length_exceeded()]).await.unwrap();
     let backup = ScriptedOpenAi::start([Reply::text(["nope"])]).await.unwrap();
-    let gw = gateway_with(
+    let gw = agent_gateway(
         &primary,
         json!({
             "agents": {"defaults": {"model": {"primary": "scripted/m1", "fallbacks": ["backup/b1"]}}},
@@ -310,7 +282,7 @@ async fn a_context_length_error_is_reported_as_such_without_failover() {
         }),
     )
     .await;
-    let client = operator(&gw).await;
+    let client = agent_operator(&gw).await;
     send(&client, "main", "hi", "x1").await;
     let last = terminal(&client, "x1").await;
     assert_eq!(last["state"], "error", "{last}");
@@ -328,8 +300,8 @@ async fn a_context_length_error_is_reported_as_such_without_failover() {
 async fn chat_abort_stops_the_stream_and_keeps_the_partial_answer() {
     let slow: Vec<String> = (0..40).map(|i| format!("w{i} ")).collect();
     let llm = ScriptedOpenAi::start([Reply::slow(slow, Duration::from_millis(150)), Reply::text(["next answer"])]).await.unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     send(&client, "main", "tell me a long story", "ab1").await;
     let first = client
         .wait_event_where("first delta", T, |e| is_chat_of(e, "ab1") && e.payload.as_ref().is_some_and(|p| p["state"] == "delta"))
@@ -373,8 +345,8 @@ async fn chat_abort_stops_the_stream_and_keeps_the_partial_answer() {
 #[tokio::test]
 async fn chat_abort_with_a_run_id_of_another_session_aborts_nothing() {
     let llm = ScriptedOpenAi::start([Reply::slow(["a ", "b ", "c ", "d"], Duration::from_millis(150))]).await.unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     send(&client, "other", "hi", "o1").await;
     client
         .wait_event_where("first delta", T, |e| is_chat_of(e, "o1") && e.payload.as_ref().is_some_and(|p| p["state"] == "delta"))
@@ -392,7 +364,7 @@ async fn a_run_over_agents_defaults_timeout_seconds_ends_with_a_timeout_error() 
     let slow: Vec<String> = (0..60).map(|i| format!("t{i} ")).collect();
     let llm = ScriptedOpenAi::start([Reply::slow(slow, Duration::from_millis(100))]).await.unwrap();
     // The provider's own timeouts are long: the run's timer is what fires.
-    let gw = gateway_with(
+    let gw = agent_gateway(
         &llm,
         json!({
             "agents": {"defaults": {"timeoutSeconds": 1}},
@@ -400,7 +372,7 @@ async fn a_run_over_agents_defaults_timeout_seconds_ends_with_a_timeout_error() 
         }),
     )
     .await;
-    let client = operator(&gw).await;
+    let client = agent_operator(&gw).await;
     send(&client, "main", "hi", "to1").await;
     let events = chat_events(&client, "to1").await;
     let last = events.last().unwrap();
@@ -427,8 +399,8 @@ async fn tool_call_mistakes_are_fed_back_and_an_abort_after_a_tool_turn_keeps_th
     ])
     .await
     .unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     send(&client, "main", "do things", "tl1").await;
     client
         .wait_event_where("text after the tools", T, |e| is_chat_of(e, "tl1") && e.payload.as_ref().is_some_and(|p| p["state"] == "delta"))
@@ -458,8 +430,8 @@ async fn runs_are_serialized_per_session() {
     let llm = ScriptedOpenAi::start([Reply::slow(["first ", "answer"], Duration::from_millis(200)), Reply::text(["second answer"])])
         .await
         .unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     assert_eq!(send(&client, "main", "one", "q1").await["status"], "started");
     assert_eq!(send(&client, "main", "two", "q2").await["status"], "started");
     // A replay of the queued key is answered from the runs table, not run again.
@@ -519,8 +491,8 @@ const PNG_1X1: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42
 #[tokio::test]
 async fn bad_chat_send_input_is_refused_and_nothing_is_stored() {
     let llm = ScriptedOpenAi::start([Reply::text(["a picture"])]).await.unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     let too_big = b64(&vec![0u8; 5 * 1024 * 1024 + 1]);
     let nine: Vec<Value> = (0..9).map(|_| attachment("image/png", PNG_1X1)).collect();
@@ -594,10 +566,10 @@ async fn bad_chat_send_input_is_refused_and_nothing_is_stored() {
 #[tokio::test]
 async fn no_model_configured_ends_the_run_with_an_error_naming_the_setting() {
     let llm = ScriptedOpenAi::start([]).await.unwrap();
-    let mut config = config_with(&llm, json!({}));
+    let mut config = agent_config(&llm, json!({}));
     config["agents"]["defaults"].as_object_mut().unwrap().remove("model");
-    let gw = start(config).await;
-    let client = operator(&gw).await;
+    let gw = start_cfg(config).await;
+    let client = agent_operator(&gw).await;
     assert_eq!(send(&client, "main", "hi", "n1").await["status"], "started");
     let last = terminal(&client, "n1").await;
     assert_eq!(last["state"], "error", "{last}");
@@ -614,8 +586,8 @@ async fn no_model_configured_ends_the_run_with_an_error_naming_the_setting() {
 #[tokio::test]
 async fn an_unknown_provider_in_the_model_ref_ends_the_run_with_an_error_naming_it() {
     let llm = ScriptedOpenAi::start([]).await.unwrap();
-    let gw = gateway_with(&llm, json!({"agents": {"defaults": {"model": {"primary": "nosuch/model-x"}}}})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({"agents": {"defaults": {"model": {"primary": "nosuch/model-x"}}}})).await;
+    let client = agent_operator(&gw).await;
     assert_eq!(send(&client, "main", "hi", "u1").await["status"], "started");
     let last = terminal(&client, "u1").await;
     assert_eq!(last["state"], "error", "{last}");

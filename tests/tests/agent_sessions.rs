@@ -8,45 +8,17 @@ use std::time::Duration;
 use pincer_agent::provider::ToolSpec;
 use pincer_client::GatewayClient;
 use pincer_protocol::error::ErrorCode;
-use pincer_protocol::scopes::{ADMIN, READ, WRITE};
+use pincer_protocol::scopes::READ;
 use pincer_tests::expect::server_error;
-use pincer_tests::llm_script::{Reply, ScriptedLlm, ScriptedOpenAi};
-use pincer_tests::{TestGateway, TestGatewayOptions};
+use pincer_tests::agent::{agent_config, agent_gateway, agent_operator, start_agent_gateway};
+use pincer_tests::llm_script::{Reply, ScriptedOpenAi};
+use pincer_tests::TestGateway;
 use serde_json::{json, Value};
 
 const T: Duration = Duration::from_secs(20);
 
-fn merge(target: &mut Value, patch: Value) {
-    match (target, patch) {
-        (Value::Object(t), Value::Object(p)) => {
-            for (k, v) in p {
-                merge(t.entry(k).or_insert(Value::Null), v);
-            }
-        }
-        (t, p) => *t = p,
-    }
-}
-
-fn config_with(llm: &ScriptedLlm, extra: Value) -> Value {
-    let mut config = json!({
-        "agents": {"defaults": {"model": {"primary": "scripted/m1"}}},
-        "models": {"providers": {"scripted": llm.provider_config(Some("sk-test"), &["m1", "m2"])}},
-    });
-    merge(&mut config, extra);
-    config
-}
-
-async fn start(config: Value) -> TestGateway {
-    std::env::set_var("PINCER_NO_KEYRING", "1");
-    TestGateway::start_with(TestGatewayOptions { config: Some(config), ..Default::default() }).await.unwrap()
-}
-
-async fn gateway_with(llm: &ScriptedLlm, extra: Value) -> TestGateway {
-    start(config_with(llm, extra)).await
-}
-
-async fn operator(gw: &TestGateway) -> GatewayClient {
-    gw.operator(&[READ, WRITE, ADMIN]).await.unwrap().0
+async fn start_cfg(config: Value) -> TestGateway {
+    start_agent_gateway(config, None).await.unwrap()
 }
 
 /// The terminal `chat` event of `run_id`.
@@ -110,8 +82,8 @@ async fn sessions_list_reports_counts_usage_and_models() {
     ])
     .await
     .unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     assert_eq!(list(&client).await["count"], 0);
 
     turn(&client, "main", "hello", "l1").await;
@@ -151,8 +123,8 @@ async fn sessions_list_reports_counts_usage_and_models() {
 #[tokio::test]
 async fn sessions_preview_shows_recent_text_and_marks_missing_keys() {
     let llm = ScriptedOpenAi::start([Reply::text(["Hello ", "there"])]).await.unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     turn(&client, "main", "hello\n  world", "p1").await;
     let preview = client.request("sessions.preview", json!({"keys": ["main", "agent:main:nope", "agent:ops:main"]})).await.unwrap();
     let previews = preview["previews"].as_array().unwrap();
@@ -177,8 +149,8 @@ async fn sessions_preview_shows_recent_text_and_marks_missing_keys() {
 #[tokio::test]
 async fn sessions_resolve_by_key_session_id_and_label() {
     let llm = ScriptedOpenAi::start([Reply::text(["hi"])]).await.unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     // The main session resolves even before it exists.
     let main = client.request("sessions.resolve", json!({"key": "main"})).await.unwrap();
     assert_eq!(main["ok"], true);
@@ -206,8 +178,8 @@ async fn sessions_resolve_by_key_session_id_and_label() {
 #[tokio::test]
 async fn sessions_patch_sets_label_and_model_override_and_null_clears() {
     let llm = ScriptedOpenAi::start([Reply::text(["from m2"]), Reply::text(["from m1"])]).await.unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     let patched = client
         .request("sessions.patch", json!({"key": "main", "label": "Daily", "model": "scripted/m2", "thinkingLevel": "low"}))
         .await
@@ -252,8 +224,8 @@ async fn sessions_patch_sets_label_and_model_override_and_null_clears() {
 #[tokio::test]
 async fn sessions_reset_starts_a_new_transcript_and_clears_counters() {
     let llm = ScriptedOpenAi::start([Reply::text(["one"]).usage(10, 2), Reply::text(["fresh"])]).await.unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     turn(&client, "main", "hello", "z1").await;
     client.request("sessions.patch", json!({"key": "main", "label": "Keep me"})).await.unwrap();
     let before = history(&client, "main").await["sessionId"].as_str().unwrap().to_string();
@@ -284,8 +256,8 @@ async fn sessions_reset_starts_a_new_transcript_and_clears_counters() {
 #[tokio::test]
 async fn sessions_delete_removes_other_sessions_but_never_main() {
     let llm = ScriptedOpenAi::start([Reply::text(["a"]), Reply::text(["b"])]).await.unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     turn(&client, "main", "hi", "d1").await;
     turn(&client, "work", "hi", "d2").await;
 
@@ -316,8 +288,8 @@ async fn sessions_compact_folds_old_turns_into_a_summary_the_next_turn_sees() {
     ])
     .await
     .unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     let watcher = gw.operator(&[READ]).await.unwrap().0;
     for (i, word) in ["one", "two", "three"].iter().enumerate() {
         turn(&client, "main", word, &format!("c{i}")).await;
@@ -379,8 +351,8 @@ async fn a_long_transcript_is_compacted_automatically_near_the_context_window() 
     // Measure what the system prompt and tools cost, so the window below leaves a known room.
     let probe = ScriptedOpenAi::start([Reply::text(["ok"])]).await.unwrap();
     let fixed = {
-        let gw = gateway_with(&probe, json!({})).await;
-        let client = operator(&gw).await;
+        let gw = agent_gateway(&probe, json!({})).await;
+        let client = agent_operator(&gw).await;
         turn(&client, "main", "probe", "probe").await;
         fixed_cost(&probe.requests()[0])
     };
@@ -394,11 +366,11 @@ async fn a_long_transcript_is_compacted_automatically_near_the_context_window() 
     ])
     .await
     .unwrap();
-    let mut config = config_with(&llm, json!({"agents": {"defaults": {"compaction": {"reserveTokens": 500}}}}));
+    let mut config = agent_config(&llm, json!({"agents": {"defaults": {"compaction": {"reserveTokens": 500}}}}));
     config["models"]["providers"]["scripted"]["models"] =
         json!([{"id": "m1", "name": "Small", "input": ["text"], "contextWindow": window}]);
-    let gw = start(config).await;
-    let client = operator(&gw).await;
+    let gw = start_cfg(config).await;
+    let client = agent_operator(&gw).await;
     let long = |tag: &str| format!("{tag} {}", "lorem ipsum ".repeat(333));
     turn(&client, "main", &long("first"), "a1").await;
     turn(&client, "main", &long("second"), "a2").await;
@@ -426,8 +398,8 @@ async fn a_long_transcript_is_compacted_automatically_near_the_context_window() 
 #[tokio::test]
 async fn session_changes_are_announced_to_read_only_operators() {
     let llm = ScriptedOpenAi::start([Reply::text(["a"])]).await.unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     let watcher = gw.operator(&[READ]).await.unwrap().0;
     turn(&client, "work", "hi", "e1").await;
 
@@ -451,13 +423,13 @@ async fn session_changes_are_announced_to_read_only_operators() {
 async fn models_list_shows_configured_models_with_default_and_fallback_tags() {
     let llm = ScriptedOpenAi::start([]).await.unwrap();
     let mut config =
-        config_with(&llm, json!({"agents": {"defaults": {"model": {"primary": "scripted/m1", "fallbacks": ["scripted/m2"]}}}}));
+        agent_config(&llm, json!({"agents": {"defaults": {"model": {"primary": "scripted/m1", "fallbacks": ["scripted/m2"]}}}}));
     config["models"]["providers"]["scripted"]["models"] = json!([
         {"id": "m1", "name": "Model One", "contextWindow": 32000},
         {"id": "m2", "contextWindow": 8000},
         {"id": "m3"},
     ]);
-    let gw = start(config).await;
+    let gw = start_cfg(config).await;
     let reader = gw.operator(&[READ]).await.unwrap().0;
     let models = reader.request("models.list", json!({})).await.unwrap();
     let models = models["models"].as_array().unwrap();
@@ -477,7 +449,7 @@ async fn models_list_shows_configured_models_with_default_and_fallback_tags() {
 #[tokio::test]
 async fn a_read_only_operator_cannot_send_chat_messages() {
     let llm = ScriptedOpenAi::start([]).await.unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
+    let gw = agent_gateway(&llm, json!({})).await;
     let reader = gw.operator(&[READ]).await.unwrap().0;
     let e = server_error(reader.request("chat.send", json!({"sessionKey": "main", "message": "hi", "idempotencyKey": "s1"})).await);
     assert_eq!(e.code, ErrorCode::Forbidden);
@@ -487,15 +459,15 @@ async fn a_read_only_operator_cannot_send_chat_messages() {
     // Reading works.
     assert_eq!(history(&reader, "main").await["messages"], json!([]));
     assert_eq!(llm.request_count(), 0);
-    let admin = operator(&gw).await;
+    let admin = agent_operator(&gw).await;
     assert_eq!(list(&admin).await["count"], 0, "nothing was stored");
 }
 
 #[tokio::test]
 async fn chat_inject_appends_a_labelled_assistant_message() {
     let llm = ScriptedOpenAi::start([Reply::text(["seen it"])]).await.unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     let answer = client.request("chat.inject", json!({"sessionKey": "main", "message": "Build finished", "label": "ci"})).await.unwrap();
     assert_eq!(answer["ok"], true);
     assert!(answer["messageId"].as_str().is_some_and(|id| !id.is_empty()), "{answer}");
@@ -526,8 +498,8 @@ async fn chat_inject_appends_a_labelled_assistant_message() {
 #[tokio::test]
 async fn a_refused_sessions_patch_creates_no_session() {
     let llm = ScriptedOpenAi::start([]).await.unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     for params in [
         json!({"key": "agent:main:new1", "thinkingLevel": "extreme"}),
         json!({"key": "agent:main:new2", "model": "nosuch/x"}),
@@ -544,8 +516,8 @@ async fn a_queued_message_does_not_survive_a_reset_or_delete_of_its_session() {
     let llm = ScriptedOpenAi::start([Reply::slow(slow.clone(), Duration::from_millis(100)), Reply::slow(slow, Duration::from_millis(100))])
         .await
         .unwrap();
-    let gw = gateway_with(&llm, json!({})).await;
-    let client = operator(&gw).await;
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
     for (key, verb, a, b) in [("main", "sessions.reset", "r1", "r2"), ("work", "sessions.delete", "d1", "d2")] {
         client.request("chat.send", json!({"sessionKey": key, "message": "first", "idempotencyKey": a})).await.unwrap();
         client

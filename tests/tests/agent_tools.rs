@@ -10,8 +10,9 @@ use std::time::Duration;
 use pincer_client::GatewayClient;
 use pincer_protocol::scopes::{ADMIN, APPROVALS, READ, WRITE};
 use pincer_tests::fake_node::{connect_approved, FakeNode, FakeNodeSpec, InvokeRequest, Reply as NodeReply};
+use pincer_tests::agent::{agent_config, start_agent_gateway};
 use pincer_tests::llm_script::{RecordedRequest, Reply, ScriptedLlm, ScriptedOpenAi};
-use pincer_tests::{TempState, TestGateway, TestGatewayOptions};
+use pincer_tests::{TempState, TestGateway};
 use serde_json::{json, Value};
 
 /// Generous: nothing here is timed, this only bounds a hang.
@@ -35,27 +36,9 @@ struct Rig {
     client: GatewayClient,
 }
 
-fn merge(target: &mut Value, patch: Value) {
-    match (target, patch) {
-        (Value::Object(t), Value::Object(p)) => {
-            for (k, v) in p {
-                merge(t.entry(k).or_insert(Value::Null), v);
-            }
-        }
-        (t, p) => *t = p,
-    }
-}
-
 async fn rig_in(script: Vec<Reply>, extra: Value, state_dir: Option<std::path::PathBuf>) -> Rig {
     let llm = ScriptedOpenAi::start(script).await.unwrap();
-    let mut config = json!({
-        "agents": {"defaults": {"model": {"primary": "scripted/m1"}}},
-        "models": {"providers": {"scripted": llm.provider_config(Some("sk-test"), &["m1"])}},
-    });
-    merge(&mut config, extra);
-    // The OS keyring is never consulted in tests.
-    std::env::set_var("PINCER_NO_KEYRING", "1");
-    let gw = TestGateway::start_with(TestGatewayOptions { config: Some(config), state_dir, ..Default::default() }).await.unwrap();
+    let gw = start_agent_gateway(agent_config(&llm, extra), state_dir).await.unwrap();
     let admin = gw.admin().await.unwrap();
     let client = gw.operator(&[READ, WRITE, ADMIN]).await.unwrap().0;
     Rig { llm, gw, admin, client }
