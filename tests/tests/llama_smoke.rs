@@ -5,14 +5,14 @@
 
 use std::time::Duration;
 
-use pincer_tests::llama::{post_json, LlamaServer};
+use pincer_tests::llama::{post_json, LlamaServer, MODEL_ID};
 use serde_json::{json, Value};
 
 #[tokio::test]
 async fn llama_server_answers_a_chat_completion() {
     let server = LlamaServer::start().await.unwrap_or_else(|e| panic!("{e}"));
     assert!(server.base_url().starts_with("http://127.0.0.1:") && server.base_url().ends_with("/v1"));
-    assert!(!server.model_id().is_empty());
+    assert_eq!(server.model_id(), MODEL_ID);
 
     let request = json!({
         "model": server.model_id(),
