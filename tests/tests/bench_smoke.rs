@@ -97,3 +97,55 @@ async fn start_scenario_times_a_spawned_gateway_and_stops_it() {
     assert!(stopped["sigtermExitMs"].is_number(), "exited on SIGTERM, not killed: {stopped}");
     assert!(pincer_tests::procfs::read_process(pid).map(|p| p.rss_kib == 0).unwrap_or(true));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_scenarios_time_turns_and_weigh_seeded_sessions() {
+    use pincer_tests::bench::agent::{self, GatewayBin, SeedMode, SessionsOpts, TurnOpts};
+    let bin = pincer_tests::workspace_bin("pincer-gateway").unwrap();
+    let turn_opts = |tool: bool| TurnOpts {
+        gateway: GatewayBin::Pincer(bin.clone()),
+        turns: 4,
+        warmup: 1,
+        tool,
+        session_turns: 0,
+        frame_delay: Duration::ZERO,
+        turn_timeout: Duration::from_secs(30),
+        start_timeout: Duration::from_secs(60),
+    };
+    for tool in [false, true] {
+        let v = agent::turns(&turn_opts(tool)).await.unwrap();
+        assert_eq!(v["scenario"], if tool { "agent-tool" } else { "agent-turn" }, "{v}");
+        assert_eq!((v["turns"].as_u64(), v["errors"].as_u64()), (Some(4), Some(0)), "{v}");
+        for key in ["sendToRequest", "doneToFinal", "firstDelta", "turn", "gatewayShare"] {
+            assert_eq!(v[key]["n"], 4, "{key}: {v}");
+            assert!(v[key]["p50ms"].as_f64().unwrap() <= v[key]["maxMs"].as_f64().unwrap(), "{key}: {v}");
+        }
+        // One session of 5 turns: the last answer request carries the system prompt, 4 earlier
+        // turns (user + reply; with the tool: user, call, result, reply) and this turn's messages.
+        let expected = if tool { 1 + 4 * 4 + 3 } else { 1 + 4 * 2 + 1 };
+        assert_eq!(v["lastRequestMessages"].as_u64(), Some(expected), "{v}");
+        assert_eq!(v["providerRequestsPerTurn"].as_f64(), Some(if tool { 2.0 } else { 1.0 }), "{v}");
+        assert_eq!(v["toolGap"].is_object(), tool, "{v}");
+    }
+
+    let o = SessionsOpts {
+        gateway_bin: bin,
+        sessions: 6,
+        messages: 8,
+        seed: SeedMode::Store,
+        idle: Duration::ZERO,
+        history_limit: 5,
+        list_repeats: 2,
+        turns: 2,
+        start_timeout: Duration::from_secs(60),
+    };
+    let v = agent::sessions(&o).await.unwrap();
+    assert_eq!((v["seedRows"].as_u64(), v["sessionsListCount"].as_u64()), (Some(48), Some(6)), "{v}");
+    assert_eq!((v["chatHistory"]["n"].as_u64(), v["chatHistoryShort"].as_u64()), (Some(6), Some(0)), "{v}");
+    assert_eq!(v["seededTurn"]["errors"], 0, "{v}");
+    assert_eq!(v["seededTurn"]["turn"]["n"], 2, "{v}");
+    assert_eq!(v["seededTurn"]["lastRequestMessages"], 1 + 8 + 1, "system + seeded history + the new message: {v}");
+    for key in ["emptyIdleRssKiB", "seededIdleRssKiB", "afterHistoryHwmKiB", "dbBytes"] {
+        assert!(v[key].as_u64().unwrap() > 0, "{key}: {v}");
+    }
+}

@@ -1,6 +1,8 @@
 //! The `pincer-bench` scenarios. Each returns one JSON object; the binary prints them.
 //! These are measurements, never assertions: nothing here decides pass or fail on timing.
 
+pub mod agent;
+pub mod provider;
 pub mod stats;
 
 use std::sync::Arc;
