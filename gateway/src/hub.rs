@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pincer_protocol::connect::{ClientInfo, Role};
@@ -37,7 +37,9 @@ pub struct ConnHandle {
     pub remote: SocketAddr,
     pub connected_at_ms: i64,
     tx: mpsc::UnboundedSender<Outbound>,
-    seq: AtomicU64,
+    /// The last `seq` sent. Numbering and queueing happen under this lock, so two broadcasts
+    /// racing (two runs streaming at once) cannot reach the socket out of order.
+    seq: Mutex<u64>,
     queued_bytes: Arc<AtomicUsize>,
     max_buffered_bytes: usize,
 }
@@ -67,7 +69,7 @@ impl ConnHandle {
             remote,
             connected_at_ms,
             tx,
-            seq: AtomicU64::new(0),
+            seq: Mutex::new(0),
             queued_bytes,
             max_buffered_bytes,
         }
@@ -90,8 +92,12 @@ impl ConnHandle {
 
     /// Send one event with this connection's next `seq`.
     pub fn send_event(&self, event: &str, payload_json: &str, state_version: Option<StateVersion>) -> bool {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let text = render_event(event, payload_json, Some(seq), state_version);
+        let mut last = match self.seq.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *last += 1;
+        let text = render_event(event, payload_json, Some(*last), state_version);
         self.send_text(text)
     }
 

@@ -187,7 +187,7 @@ pub fn history(state: &SharedState, params: Value) -> MethodResult {
     let Some(session) = state.store.session(&session_key)? else {
         return Ok(json!({"sessionKey": session_key, "messages": []}));
     };
-    let rows = state.store.transcript(&session.session_id)?;
+    let rows = state.store.transcript_tail(&session.session_id, limit)?;
     let mut messages: Vec<Value> = Vec::new();
     let mut used = 0usize;
     for row in rows.into_iter().rev() {

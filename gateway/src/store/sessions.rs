@@ -160,6 +160,27 @@ impl Store {
             .collect()
     }
 
+    /// The newest `limit` live messages, in transcript order (what `chat.history` pages), without
+    /// reading the rest.
+    pub fn transcript_tail(&self, session_id: &str, limit: usize) -> StoreResult<Vec<TranscriptRow>> {
+        let rows = self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, run_id, message FROM transcript WHERE session_id = ?1 AND compacted = 0
+                 ORDER BY (role != 'compactionSummary') DESC, id DESC LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![session_id, limit as i64], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })?;
+        rows.into_iter()
+            .rev()
+            .map(|(id, run_id, text)| Ok(TranscriptRow { id, run_id, message: serde_json::from_str(&text)? }))
+            .collect()
+    }
+
     /// Number of live messages and the newest one, for `sessions.list`.
     pub fn transcript_stats(&self, session_id: &str) -> StoreResult<(usize, Option<Value>)> {
         let (count, last) = self.with(|c| {
@@ -330,6 +351,9 @@ mod tests {
         let roles: Vec<_> = rows.iter().map(|r| r.message["role"].as_str().unwrap().to_string()).collect();
         assert_eq!(roles, ["compactionSummary", "user", "user"]);
         assert_eq!(rows[1].message["n"], 2);
+        let tail: Vec<_> = store.transcript_tail("s1", 2).unwrap().into_iter().map(|r| r.message["role"].as_str().unwrap().to_string()).collect();
+        assert_eq!(tail, ["user", "user"], "the tail is the newest messages, oldest first");
+        assert_eq!(store.transcript_tail("s1", 10).unwrap()[0].message["role"], "compactionSummary");
         // A second compaction folds the first summary too.
         store.compact_transcript("s1", ids[3], &json!({"role": "compactionSummary", "summary": "y"}), 30).unwrap();
         let rows = store.transcript("s1").unwrap();
