@@ -125,14 +125,15 @@ impl Gateway {
 /// Broadcast `shutdown`, close every socket with 1012, and give writers a moment to flush.
 async fn shutdown_gracefully(state: &GatewayState) {
     tracing::info!("gateway stopping");
-    // Runs end as aborted (recorded, with their partial answer) rather than being cut off.
-    state.agents.cancel_all();
+    // Executing runs end as aborted (recorded, with their partial answer) rather than being cut
+    // off; queued ones stay queued for the next start (the shutdown signal releases them).
+    state.shutdown.trigger();
+    state.agents.cancel_started();
     let deadline = Instant::now() + Duration::from_secs(2);
-    while state.agents.active_count() > 0 && Instant::now() < deadline {
+    while state.agents.started_count() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     state.hub.broadcast(events::SHUTDOWN, &json!({"reason": "gateway stopping"}));
-    state.shutdown.trigger();
     for conn in state.hub.all() {
         conn.close(close_code::SERVICE_RESTART, "service restart");
     }

@@ -688,3 +688,33 @@ async fn a_message_queued_when_the_gateway_was_killed_runs_after_restart() {
     assert_eq!(text_of(&messages[3]), "second answer");
     assert_consistent(&messages);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_restart_aborts_the_running_turn_and_keeps_the_queued_message() {
+    std::env::set_var("PINCER_NO_KEYRING", "1");
+    let llm = ScriptedOpenAi::start([Reply::stall_after(["thinking "]), Reply::text(["second answer"])]).await.unwrap();
+    let scene = Scene::pincer_only("agent-term-queued");
+    let mut gw = Pincer::start(&scene, Some(binary_config(&llm))).await;
+    let client = gw.operator(&[READ, WRITE, ADMIN]).await;
+    client.request("chat.send", json!({"sessionKey": "main", "message": "first", "idempotencyKey": "g1"})).await.unwrap();
+    first_delta(&client, "g1").await;
+    client.request("chat.send", json!({"sessionKey": "main", "message": "second", "idempotencyKey": "g2"})).await.unwrap();
+
+    // SIGTERM: the running turn ends as aborted (and says so), the queued one waits for the restart.
+    gw.stop();
+    gw.spawn().await;
+    let client = gw.operator(&[READ, WRITE, ADMIN]).await;
+    let waited = client.request("agent.wait", json!({"runId": "g2", "timeoutMs": 15_000})).await.unwrap();
+    assert_eq!(waited["status"], "ok", "the queued message ran after the restart: {waited}");
+    let first = client.request("agent.wait", json!({"runId": "g1", "timeoutMs": 1000})).await.unwrap();
+    assert_eq!(first["status"], "error", "{first}");
+    assert_eq!(first["error"], "aborted", "{first}");
+
+    let messages = history(&client, "main").await;
+    assert_eq!(roles(&messages), ["user", "assistant", "user", "assistant"], "{messages:#?}");
+    assert_eq!(messages[1]["stopReason"], "aborted", "the partial answer is kept: {:#?}", messages[1]);
+    assert_eq!(text_of(&messages[1]), "thinking ");
+    assert_eq!(text_of(&messages[2]), "second");
+    assert_eq!(text_of(&messages[3]), "second answer");
+    assert_consistent(&messages);
+}

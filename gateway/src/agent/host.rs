@@ -26,7 +26,8 @@ use crate::store::{NewRun, SessionRecord};
 /// How a run ended, as `agent.wait` reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunFinish {
-    /// `ok`, `error` or `aborted`.
+    /// `ok`, `error` or `aborted`; `queued` when the gateway stopped before the run could start
+    /// (it runs after the next start).
     pub status: &'static str,
     pub started_at: i64,
     pub ended_at: i64,
@@ -39,6 +40,8 @@ pub struct ActiveRun {
     pub session_key: String,
     pub cancel: CancellationToken,
     done: watch::Sender<Option<RunFinish>>,
+    /// Set once the run holds its session's lane and its message is in the transcript.
+    started: std::sync::atomic::AtomicBool,
 }
 
 impl ActiveRun {
@@ -86,12 +89,23 @@ impl AgentHost {
     }
 
     /// Abort every run (gateway shutdown).
-    pub fn cancel_all(&self) {
+    /// Gateway shutdown: abort the runs that are executing (they end as aborted, with their
+    /// partial answer). Queued runs are left alone: they stay `queued` in the database and run
+    /// after the next start, so a message accepted just before a restart is not lost.
+    pub fn cancel_started(&self) {
         if let Ok(active) = self.active.lock() {
-            for run in active.values() {
+            for run in active.values().filter(|r| r.started.load(std::sync::atomic::Ordering::Acquire)) {
                 run.cancel.cancel();
             }
         }
+    }
+
+    /// Runs executing now (queued ones not counted).
+    pub fn started_count(&self) -> usize {
+        self.active
+            .lock()
+            .map(|m| m.values().filter(|r| r.started.load(std::sync::atomic::Ordering::Acquire)).count())
+            .unwrap_or(0)
     }
 
     pub fn active_count(&self) -> usize {
@@ -107,7 +121,13 @@ impl AgentHost {
 
     fn register(&self, run_id: &str, session_key: &str) -> Arc<ActiveRun> {
         let (done, _) = watch::channel(None);
-        let run = Arc::new(ActiveRun { run_id: run_id.to_string(), session_key: session_key.to_string(), cancel: CancellationToken::new(), done });
+        let run = Arc::new(ActiveRun {
+            run_id: run_id.to_string(),
+            session_key: session_key.to_string(),
+            cancel: CancellationToken::new(),
+            done,
+            started: std::sync::atomic::AtomicBool::new(false),
+        });
         if let Ok(mut active) = self.active.lock() {
             active.insert(run_id.to_string(), run.clone());
         }
@@ -232,7 +252,14 @@ pub fn recover(state: &SharedState) -> Result<(), crate::store::StoreError> {
 /// Execute one run to its end. Never panics; every ending is reported on the wire and stored.
 async fn execute(state: &SharedState, run: &ActiveRun, options: &Value) -> RunFinish {
     let lane = state.agents.lane(&run.session_key);
-    let _turn = lane.lock().await;
+    let _turn = tokio::select! {
+        guard = lane.lock() => guard,
+        // Shutting down while queued: leave the run `queued` for the next start.
+        _ = state.shutdown.wait() => return RunFinish { status: "queued", started_at: 0, ended_at: 0, error: None },
+    };
+    if state.shutdown.is_triggered() {
+        return RunFinish { status: "queued", started_at: 0, ended_at: 0, error: None };
+    }
     if run.cancel.is_cancelled() {
         // Aborted while queued (chat.abort, sessions.reset/delete): its message joins no
         // transcript (a reset one stays empty) and a deleted session is not created again.
@@ -249,6 +276,7 @@ async fn execute(state: &SharedState, run: &ActiveRun, options: &Value) -> RunFi
     if let Err(e) = state.store.start_run(&run.run_id, &run.session_key, &session.session_id, started_at) {
         return fail_early(state, run, &session.session_id, &format!("could not save the message: {e}"));
     }
+    run.started.store(true, std::sync::atomic::Ordering::Release);
     emitter.lifecycle_start(started_at);
     if run.cancel.is_cancelled() {
         return finish(state, &emitter, started_at, Outcome::Aborted);
