@@ -194,10 +194,16 @@ async fn hello_ok_has_the_openclaw_shape() {
         "exec.approval.resolve",
         "exec.approval.waitDecision",
         "exec.approvals.get",
+        "chat.send",
+        "chat.history",
+        "agent",
+        "agent.wait",
+        "sessions.list",
+        "models.list",
     ] {
         assert!(methods.contains(&implemented), "features.methods lacks {implemented}: {methods:?}");
     }
-    for missing in ["chat.send", "agent", "sessions.list", "wizard.start", "connect"] {
+    for missing in ["wizard.start", "sessions.subscribe", "connect"] {
         assert!(!methods.contains(&missing), "features.methods advertises unimplemented {missing}");
     }
     let mut unique = methods.clone();
@@ -205,7 +211,7 @@ async fn hello_ok_has_the_openclaw_shape() {
     unique.dedup();
     assert_eq!(unique.len(), methods.len(), "duplicate entries in features.methods");
     let events: Vec<&str> = hello["features"]["events"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
-    for event in ["tick", "presence", "shutdown", "exec.approval.requested", "device.pair.requested"] {
+    for event in ["tick", "presence", "shutdown", "exec.approval.requested", "device.pair.requested", "chat", "agent"] {
         assert!(events.contains(&event), "features.events lacks {event}: {events:?}");
     }
 
