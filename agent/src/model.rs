@@ -120,6 +120,20 @@ pub struct AssistantMessage {
 }
 
 impl AssistantMessage {
+    /// An empty answer that records why a turn failed (shown by chat UIs; providers skip it).
+    pub fn error_note(message: impl Into<String>, timestamp: i64) -> AssistantMessage {
+        AssistantMessage {
+            content: Vec::new(),
+            api: String::new(),
+            provider: String::new(),
+            model: String::new(),
+            usage: Usage::default(),
+            stop_reason: StopReason::Error,
+            error_message: Some(message.into()),
+            timestamp,
+        }
+    }
+
     /// The concatenated text parts.
     pub fn text(&self) -> String {
         self.content.iter().filter_map(Content::as_text).collect::<Vec<_>>().join("")

@@ -57,16 +57,7 @@ impl RunEmitter {
         if self.failure_recorded.load(Ordering::Relaxed) || self.session_id.is_empty() {
             return;
         }
-        let note = Message::Assistant(AssistantMessage {
-            content: Vec::new(),
-            api: String::new(),
-            provider: String::new(),
-            model: String::new(),
-            usage: Default::default(),
-            stop_reason: StopReason::Error,
-            error_message: Some(message.to_string()),
-            timestamp: now_ms(),
-        });
+        let note = Message::Assistant(AssistantMessage::error_note(message, now_ms()));
         if let Err(e) = self.persist(&note) {
             tracing::warn!(run = %self.run_id, error = %e, "could not record the failure of a run in its transcript");
         }

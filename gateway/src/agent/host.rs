@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pincer_agent::config::AgentConfig;
-use pincer_agent::model::{now_ms, AssistantMessage, Message, StopReason};
+use pincer_agent::model::{now_ms, AssistantMessage, Message};
 use pincer_agent::provider::{ErrorKind, ModelClient};
 use pincer_agent::runner::{self, Limits, RunEnd, Turn};
 use pincer_agent::tool::ToolSet;
@@ -227,16 +227,7 @@ pub fn recover(state: &SharedState) -> Result<(), crate::store::StoreError> {
                     }
                 }
             }
-            let note = Message::Assistant(AssistantMessage {
-                content: Vec::new(),
-                api: String::new(),
-                provider: String::new(),
-                model: String::new(),
-                usage: Default::default(),
-                stop_reason: StopReason::Error,
-                error_message: Some(message.to_string()),
-                timestamp: now,
-            });
+            let note = Message::Assistant(AssistantMessage::error_note(message, now));
             state.store.append_message(&run.session_key, &session.session_id, Some(&run.run_id), &serde_json::to_value(&note)?, now)?;
         }
         state.store.end_run(&run.run_id, "error", Some(message), now)?;
