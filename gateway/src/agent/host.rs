@@ -144,23 +144,33 @@ impl AgentHost {
 
 /// The agent config for the gateway's current config document.
 pub fn agent_config(state: &SharedState) -> Result<Arc<AgentConfig>, String> {
-    let (doc, hash) = match state.config.read() {
-        Ok(c) => (c.resolved().clone(), c.hash().to_string()),
-        Err(p) => (p.get_ref().resolved().clone(), p.get_ref().hash().to_string()),
+    let guard = match state.config.read() {
+        Ok(c) => c,
+        Err(p) => p.into_inner(),
     };
+    let hash = guard.hash();
+    // Every turn and sessions.list asks: answer from the cache without copying the document.
     if let Ok(cached) = state.agents.config.lock() {
         if let Some((cached_hash, config)) = cached.as_ref() {
-            if *cached_hash == hash {
+            if cached_hash == hash {
                 return Ok(config.clone());
             }
         }
     }
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let config = Arc::new(AgentConfig::from_document(&doc, &state.options.state_dir, &env).map_err(|e| e.to_string())?);
+    let config = Arc::new(AgentConfig::from_document(guard.resolved(), &state.options.state_dir, &env).map_err(|e| e.to_string())?);
     if let Ok(mut cached) = state.agents.config.lock() {
-        *cached = Some((hash, config.clone()));
+        *cached = Some((hash.to_string(), config.clone()));
     }
     Ok(config)
+}
+
+/// `tools.exec.ask` of the current config.
+fn exec_ask(state: &SharedState) -> ExecAsk {
+    match state.config.read() {
+        Ok(c) => ExecAsk::from_config(c.resolved()),
+        Err(p) => ExecAsk::from_config(p.get_ref().resolved()),
+    }
 }
 
 /// Create the session row if the key is new.
@@ -325,10 +335,6 @@ struct Prepared {
 /// Everything a run needs, or the message that explains what to fix.
 async fn prepare(state: &SharedState, run: &ActiveRun, session: &SessionRecord, options: &Value) -> Result<Prepared, String> {
     let config = agent_config(state)?;
-    let doc = match state.config.read() {
-        Ok(c) => c.resolved().clone(),
-        Err(p) => p.get_ref().resolved().clone(),
-    };
     let override_ref = options
         .get("model")
         .or_else(|| session.meta.get("model"))
@@ -346,7 +352,7 @@ async fn prepare(state: &SharedState, run: &ActiveRun, session: &SessionRecord, 
     for tool in pincer_agent::tools::workspace_tools(workspace.clone()) {
         tools.add(tool);
     }
-    for tool in node_tools(state, ExecAsk::from_config(&doc)) {
+    for tool in node_tools(state, exec_ask(state)) {
         tools.add(tool);
     }
 
