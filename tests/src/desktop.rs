@@ -166,9 +166,11 @@ impl Drop for DesktopSession {
 }
 
 /// Xvfb on a display number it picks itself (`-displayfd`), so parallel tests never share one.
+/// `-noreset`: without it the server resets whenever its last client disconnects, and a
+/// capture (which connects several times in a row) can land in the reset and be refused.
 fn start_xvfb() -> Result<(ChildGuard, String), SupportError> {
     let mut cmd = Command::new("Xvfb");
-    cmd.args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"]).stdout(Stdio::piped()).stderr(Stdio::null());
+    cmd.args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"]).stdout(Stdio::piped()).stderr(Stdio::null());
     let mut child = ChildGuard::spawn("Xvfb", cmd)?;
     let stdout = child.stdout().ok_or_else(|| other("Xvfb has no stdout"))?;
     // Xvfb writes the display number once it accepts connections.

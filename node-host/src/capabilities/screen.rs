@@ -213,22 +213,74 @@ mod native {
         xcap::Monitor::all().map(|m| m.len()).map_err(|e| no_display(&e.to_string()))
     }
 
+    /// How often a capture is tried when the X server refuses the connection.
+    const CONNECT_ATTEMPTS: u32 = 3;
+    const CONNECT_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
+
     /// Captures monitor `index` (xcap's order; 0 is the first it reports).
+    ///
+    /// xcap opens a fresh X connection for every step of a capture. An X server with no other
+    /// client (a bare Xvfb started without `-noreset`) resets each time the last one closes,
+    /// and a connection attempted during that reset is refused; so a refused connection is
+    /// tried again a couple of times before the command fails.
     pub(super) fn capture(index: usize) -> Result<DynamicImage, CommandError> {
-        let monitors = xcap::Monitor::all().map_err(|e| no_display(&e.to_string()))?;
+        let mut attempt = 1;
+        loop {
+            match capture_once(index) {
+                Err(CaptureError::Connection(e)) if attempt < CONNECT_ATTEMPTS => {
+                    tracing::debug!(error = %e, attempt, "display refused the connection; trying again");
+                    attempt += 1;
+                    std::thread::sleep(CONNECT_RETRY_DELAY);
+                }
+                Err(CaptureError::Connection(e)) => {
+                    return Err(CommandError::new(codes::SCREEN_UNAVAILABLE, format!("screen capture failed: {e}")))
+                }
+                Err(CaptureError::Command(e)) => return Err(e),
+                Ok(img) => return Ok(img),
+            }
+        }
+    }
+
+    enum CaptureError {
+        /// The display server could not be reached (possibly for a moment).
+        Connection(xcap::XCapError),
+        Command(CommandError),
+    }
+
+    fn is_connection_error(e: &xcap::XCapError) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            matches!(e, xcap::XCapError::XcbConnError(_))
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = e;
+            false
+        }
+    }
+
+    fn capture_once(index: usize) -> Result<DynamicImage, CaptureError> {
+        let classify = |e: xcap::XCapError, to_command: fn(String) -> CommandError| {
+            if is_connection_error(&e) {
+                CaptureError::Connection(e)
+            } else {
+                CaptureError::Command(to_command(e.to_string()))
+            }
+        };
+        let monitors = xcap::Monitor::all().map_err(|e| classify(e, |m| no_display(&m)))?;
         if monitors.is_empty() {
-            return Err(no_display("no monitor found"));
+            return Err(CaptureError::Command(no_display("no monitor found")));
         }
         let count = monitors.len();
         let monitor = monitors.into_iter().nth(index).ok_or_else(|| {
-            CommandError::invalid_request(format!(
+            CaptureError::Command(CommandError::invalid_request(format!(
                 "screenIndex {index} out of range: this machine has {count} screen{} (0..{})",
                 if count == 1 { "" } else { "s" },
                 count - 1
-            ))
+            )))
         })?;
         let img = monitor.capture_image().map_err(|e| {
-            CommandError::new(codes::SCREEN_UNAVAILABLE, format!("screen capture failed: {e}"))
+            classify(e, |m| CommandError::new(codes::SCREEN_UNAVAILABLE, format!("screen capture failed: {m}")))
         })?;
         Ok(DynamicImage::ImageRgba8(img))
     }
