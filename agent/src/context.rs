@@ -46,8 +46,7 @@ const RENDER_TOOL_RESULT_CHARS: usize = 2_000;
 const RENDER_MESSAGE_CHARS: usize = 12_000;
 const RENDER_TOOL_ARGS_CHARS: usize = 1_000;
 
-const SUMMARY_PREFIX: &str =
-    "Summary of the earlier conversation (older messages were compacted to save context):\n\n";
+const SUMMARY_PREFIX: &str = "Summary of the earlier conversation (older messages were compacted to save context):\n\n";
 
 fn chars_to_tokens(chars: usize) -> u64 {
     (chars as u64).div_ceil(4)
@@ -56,9 +55,7 @@ fn chars_to_tokens(chars: usize) -> u64 {
 fn value_chars(v: &Value) -> usize {
     match v {
         Value::String(s) => s.chars().count(),
-        other => serde_json::to_string(other)
-            .map(|s| s.chars().count())
-            .unwrap_or(0),
+        other => serde_json::to_string(other).map(|s| s.chars().count()).unwrap_or(0),
     }
 }
 
@@ -70,8 +67,7 @@ pub fn estimate_tokens(message: &Message) -> u64 {
         Message::Assistant(m) => (&m.content, 0),
         Message::ToolResult(m) => (&m.content, m.tool_name.len() + m.tool_call_id.len()),
         Message::CompactionSummary(s) => {
-            return MESSAGE_OVERHEAD_TOKENS
-                + chars_to_tokens(SUMMARY_PREFIX.len() + s.summary.chars().count())
+            return MESSAGE_OVERHEAD_TOKENS + chars_to_tokens(SUMMARY_PREFIX.len() + s.summary.chars().count())
         }
     };
     let mut images = 0u64;
@@ -80,11 +76,7 @@ pub fn estimate_tokens(message: &Message) -> u64 {
             Content::Text { text } => chars += text.chars().count(),
             Content::Thinking { thinking } => chars += thinking.chars().count(),
             Content::Image { .. } => images += 1,
-            Content::ToolCall {
-                id,
-                name,
-                arguments,
-            } => chars += id.len() + name.len() + value_chars(arguments),
+            Content::ToolCall { id, name, arguments } => chars += id.len() + name.len() + value_chars(arguments),
         }
     }
     MESSAGE_OVERHEAD_TOKENS + chars_to_tokens(chars) + images * IMAGE_TOKENS
@@ -94,16 +86,9 @@ pub fn estimate_tokens(message: &Message) -> u64 {
 pub fn estimate_request(system_prompt: &str, messages: &[Message], tools: &[ToolSpec]) -> u64 {
     let tools_tokens: u64 = tools
         .iter()
-        .map(|t| {
-            TOOL_OVERHEAD_TOKENS
-                + chars_to_tokens(
-                    t.name.len() + t.description.chars().count() + value_chars(&t.parameters),
-                )
-        })
+        .map(|t| TOOL_OVERHEAD_TOKENS + chars_to_tokens(t.name.len() + t.description.chars().count() + value_chars(&t.parameters)))
         .sum();
-    chars_to_tokens(system_prompt.chars().count())
-        + messages.iter().map(estimate_tokens).sum::<u64>()
-        + tools_tokens
+    chars_to_tokens(system_prompt.chars().count()) + messages.iter().map(estimate_tokens).sum::<u64>() + tools_tokens
 }
 
 /// A copy of `messages` where older tool results are cut to a head+tail excerpt of about
@@ -114,21 +99,11 @@ pub fn estimate_request(system_prompt: &str, messages: &[Message], tools: &[Tool
 /// compaction summary, the model is still working with them) and the
 /// [`KEEP_RECENT_TOOL_RESULTS`] most recent ones overall.
 pub fn trim_tool_results(messages: &[Message], max_chars_per_result: usize) -> Vec<Message> {
-    let turn_start = messages
-        .iter()
-        .rposition(|m| matches!(m, Message::User(_) | Message::CompactionSummary(_)))
-        .map_or(0, |i| i + 1);
-    let result_positions: Vec<usize> = messages
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| matches!(m, Message::ToolResult(_)))
-        .map(|(i, _)| i)
-        .collect();
-    let recent_from = result_positions
-        .len()
-        .checked_sub(KEEP_RECENT_TOOL_RESULTS)
-        .and_then(|k| result_positions.get(k).copied())
-        .unwrap_or(0);
+    let turn_start = messages.iter().rposition(|m| matches!(m, Message::User(_) | Message::CompactionSummary(_))).map_or(0, |i| i + 1);
+    let result_positions: Vec<usize> =
+        messages.iter().enumerate().filter(|(_, m)| matches!(m, Message::ToolResult(_))).map(|(i, _)| i).collect();
+    let recent_from =
+        result_positions.len().checked_sub(KEEP_RECENT_TOOL_RESULTS).and_then(|k| result_positions.get(k).copied()).unwrap_or(0);
     messages
         .iter()
         .enumerate()
@@ -144,18 +119,10 @@ pub fn trim_tool_results(messages: &[Message], max_chars_per_result: usize) -> V
 }
 
 fn trim_content(content: &[Content], max_chars: usize) -> Vec<Content> {
-    let text_chars: usize = content
-        .iter()
-        .filter_map(Content::as_text)
-        .map(|t| t.chars().count())
-        .sum();
+    let text_chars: usize = content.iter().filter_map(Content::as_text).map(|t| t.chars().count()).sum();
     let mut out = Vec::with_capacity(content.len());
     if text_chars > max_chars {
-        let joined = content
-            .iter()
-            .filter_map(Content::as_text)
-            .collect::<Vec<_>>()
-            .join("\n");
+        let joined = content.iter().filter_map(Content::as_text).collect::<Vec<_>>().join("\n");
         out.push(Content::text(excerpt(&joined, max_chars)));
     }
     for part in content {
@@ -181,17 +148,12 @@ fn excerpt(s: &str, max_chars: usize) -> String {
     let tail = max_chars - head;
     let head_text: String = s.chars().take(head).collect();
     let tail_text: String = s.chars().skip(total - tail).collect();
-    format!(
-        "{head_text}\n[… {} chars trimmed …]\n{tail_text}",
-        total - head - tail
-    )
+    format!("{head_text}\n[… {} chars trimmed …]\n{tail_text}", total - head - tail)
 }
 
 /// Index of the last compaction summary, which supersedes everything before it.
 fn last_summary(messages: &[Message]) -> Option<usize> {
-    messages
-        .iter()
-        .rposition(|m| matches!(m, Message::CompactionSummary(_)))
+    messages.iter().rposition(|m| matches!(m, Message::CompactionSummary(_)))
 }
 
 /// Units that must stay together: an assistant message with tool calls plus the tool results
@@ -310,19 +272,14 @@ pub async fn compact(
 ) -> Result<Compaction, ProviderError> {
     let previous = last_summary(messages);
     let first = previous.map_or(0, |p| p + 1);
-    let keep_from =
-        find_cut(messages, first, keep_recent_tokens).ok_or_else(|| ProviderError::Config {
-            message: "nothing to compact: there are no messages after the last compaction summary"
-                .into(),
-        })?;
+    let keep_from = find_cut(messages, first, keep_recent_tokens).ok_or_else(|| ProviderError::Config {
+        message: "nothing to compact: there are no messages after the last compaction summary".into(),
+    })?;
     let previous_text = previous.and_then(|p| match &messages[p] {
         Message::CompactionSummary(s) => Some(s.summary.as_str()),
         _ => None,
     });
-    let prompt = summary_request_text(
-        previous_text,
-        &render_for_summary(&messages[first..keep_from]),
-    );
+    let prompt = summary_request_text(previous_text, &render_for_summary(&messages[first..keep_from]));
     let request = ModelRequest {
         system_prompt: SUMMARY_SYSTEM_PROMPT.to_string(),
         messages: vec![Message::user_text(prompt, now_ms())],
@@ -346,9 +303,7 @@ pub async fn compact(
         StopReason::Error => {
             return Err(ProviderError::Malformed {
                 provider: model.label(),
-                message: response
-                    .error_message
-                    .unwrap_or_else(|| "the summary request failed".into()),
+                message: response.error_message.unwrap_or_else(|| "the summary request failed".into()),
             })
         }
         StopReason::Length => {
@@ -358,32 +313,15 @@ pub async fn compact(
     }
     let summary = response.text().trim().to_string();
     if summary.is_empty() {
-        return Err(ProviderError::Malformed {
-            provider: model.label(),
-            message: "the model returned an empty compaction summary".into(),
-        });
+        return Err(ProviderError::Malformed { provider: model.label(), message: "the model returned an empty compaction summary".into() });
     }
-    let tokens_before = messages[previous.unwrap_or(0)..]
-        .iter()
-        .map(estimate_tokens)
-        .sum();
-    Ok(Compaction {
-        summary: CompactionSummary {
-            summary,
-            replaced: keep_from,
-            tokens_before,
-            timestamp: now_ms(),
-        },
-        keep_from,
-    })
+    let tokens_before = messages[previous.unwrap_or(0)..].iter().map(estimate_tokens).sum();
+    Ok(Compaction { summary: CompactionSummary { summary, replaced: keep_from, tokens_before, timestamp: now_ms() }, keep_from })
 }
 
 /// How the loop shows a [`CompactionSummary`] to a model: as a user message.
 pub fn summary_as_user_message(summary: &CompactionSummary) -> Message {
-    Message::user_text(
-        format!("{SUMMARY_PREFIX}{}", summary.summary),
-        summary.timestamp,
-    )
+    Message::user_text(format!("{SUMMARY_PREFIX}{}", summary.summary), summary.timestamp)
 }
 
 const SUMMARY_SYSTEM_PROMPT: &str = "\
@@ -430,11 +368,7 @@ fn render_for_summary(messages: &[Message]) -> String {
                 &a.content
             }
             Message::ToolResult(t) => {
-                block.push_str(&format!(
-                    "[Tool result: {}{}]\n",
-                    t.tool_name,
-                    if t.is_error { " (error)" } else { "" }
-                ));
+                block.push_str(&format!("[Tool result: {}{}]\n", t.tool_name, if t.is_error { " (error)" } else { "" }));
                 &t.content
             }
             Message::CompactionSummary(s) => {
@@ -444,36 +378,21 @@ fn render_for_summary(messages: &[Message]) -> String {
                 continue;
             }
         };
-        let limit = if matches!(m, Message::ToolResult(_)) {
-            RENDER_TOOL_RESULT_CHARS
-        } else {
-            RENDER_MESSAGE_CHARS
-        };
-        let text = parts
-            .iter()
-            .filter_map(Content::as_text)
-            .collect::<Vec<_>>()
-            .join("\n");
+        let limit = if matches!(m, Message::ToolResult(_)) { RENDER_TOOL_RESULT_CHARS } else { RENDER_MESSAGE_CHARS };
+        let text = parts.iter().filter_map(Content::as_text).collect::<Vec<_>>().join("\n");
         if !text.trim().is_empty() {
             block.push_str(&excerpt(text.trim(), limit));
             block.push('\n');
         }
         for part in parts {
             match part {
-                Content::Image { mime_type, .. } => {
-                    block.push_str(&format!("[image: {mime_type}]\n"))
-                }
-                Content::ToolCall {
-                    name, arguments, ..
-                } => {
+                Content::Image { mime_type, .. } => block.push_str(&format!("[image: {mime_type}]\n")),
+                Content::ToolCall { name, arguments, .. } => {
                     let args = match arguments {
                         Value::String(s) => s.clone(),
                         other => serde_json::to_string(other).unwrap_or_default(),
                     };
-                    block.push_str(&format!(
-                        "[called {name} {}]\n",
-                        excerpt(&args, RENDER_TOOL_ARGS_CHARS)
-                    ));
+                    block.push_str(&format!("[called {name} {}]\n", excerpt(&args, RENDER_TOOL_ARGS_CHARS)));
                 }
                 Content::Text { .. } | Content::Thinking { .. } => {}
             }
@@ -513,11 +432,7 @@ mod tests {
 
     fn call(id: &str, name: &str, args: Value) -> Message {
         Message::Assistant(AssistantMessage {
-            content: vec![Content::ToolCall {
-                id: id.into(),
-                name: name.into(),
-                arguments: args,
-            }],
+            content: vec![Content::ToolCall { id: id.into(), name: name.into(), arguments: args }],
             api: String::new(),
             provider: "fake".into(),
             model: "m".into(),
@@ -545,10 +460,7 @@ mod tests {
             tool_name: "read".into(),
             content: vec![
                 Content::text("Read image file [image/png]"),
-                Content::Image {
-                    data: "A".repeat(4096),
-                    mime_type: "image/png".into(),
-                },
+                Content::Image { data: "A".repeat(4096), mime_type: "image/png".into() },
             ],
             details: None,
             is_error: false,
@@ -557,58 +469,29 @@ mod tests {
     }
 
     fn summary(text: &str) -> Message {
-        Message::CompactionSummary(CompactionSummary {
-            summary: text.into(),
-            replaced: 5,
-            tokens_before: 100,
-            timestamp: 4,
-        })
+        Message::CompactionSummary(CompactionSummary { summary: text.into(), replaced: 5, tokens_before: 100, timestamp: 4 })
     }
 
     fn texts(ms: &[Message]) -> Vec<String> {
-        ms.iter()
-            .map(|m| format!("{}:{}", m.role(), m.plain_text()))
-            .collect()
+        ms.iter().map(|m| format!("{}:{}", m.role(), m.plain_text())).collect()
     }
 
     #[test]
     fn estimates_count_text_images_and_tool_calls() {
         assert_eq!(estimate_tokens(&user("")), MESSAGE_OVERHEAD_TOKENS);
-        assert_eq!(
-            estimate_tokens(&user("abcdefgh")),
-            MESSAGE_OVERHEAD_TOKENS + 2
-        );
-        assert_eq!(
-            estimate_tokens(&user("abcdefghi")),
-            MESSAGE_OVERHEAD_TOKENS + 3
-        );
+        assert_eq!(estimate_tokens(&user("abcdefgh")), MESSAGE_OVERHEAD_TOKENS + 2);
+        assert_eq!(estimate_tokens(&user("abcdefghi")), MESSAGE_OVERHEAD_TOKENS + 3);
         let img = image_result("c1");
         assert!(estimate_tokens(&img) >= IMAGE_TOKENS);
-        assert!(
-            estimate_tokens(&img) < IMAGE_TOKENS + 50,
-            "base64 data is not counted as text"
-        );
+        assert!(estimate_tokens(&img) < IMAGE_TOKENS + 50, "base64 data is not counted as text");
         let small = estimate_tokens(&call("c1", "read", json!({"path": "a"})));
-        let big = estimate_tokens(&call(
-            "c1",
-            "write",
-            json!({"path": "a", "content": "x".repeat(4000)}),
-        ));
+        let big = estimate_tokens(&call("c1", "write", json!({"path": "a", "content": "x".repeat(4000)})));
         assert!(big >= small + 1000, "{small} {big}");
         let s = summary("y".repeat(400).as_str());
         assert!(estimate_tokens(&s) > 100);
-        let tools = vec![ToolSpec {
-            name: "read".into(),
-            description: "d".repeat(400),
-            parameters: json!({"type": "object"}),
-        }];
+        let tools = vec![ToolSpec { name: "read".into(), description: "d".repeat(400), parameters: json!({"type": "object"}) }];
         let req = estimate_request(&"s".repeat(40), &[user("abcd")], &tools);
-        assert_eq!(
-            req,
-            10 + (MESSAGE_OVERHEAD_TOKENS + 1)
-                + TOOL_OVERHEAD_TOKENS
-                + (4 + 400 + 17_usize).div_ceil(4) as u64
-        );
+        assert_eq!(req, 10 + (MESSAGE_OVERHEAD_TOKENS + 1) + TOOL_OVERHEAD_TOKENS + (4 + 400 + 17_usize).div_ceil(4) as u64);
     }
 
     #[test]
@@ -631,35 +514,17 @@ mod tests {
         assert_eq!(out, messages);
 
         let mut more = messages.clone();
-        more.splice(
-            6..6,
-            vec![
-                call("c4", "read", json!({})),
-                result("c4", "short"),
-                call("c5", "read", json!({})),
-                result("c5", &long),
-            ],
-        );
+        more.splice(6..6, vec![call("c4", "read", json!({})), result("c4", "short"), call("c5", "read", json!({})), result("c5", &long)]);
         let out = trim_tool_results(&more, 300);
-        let Message::ToolResult(first) = &out[2] else {
-            panic!()
-        };
+        let Message::ToolResult(first) = &out[2] else { panic!() };
         let text = first.content[0].as_text().unwrap();
         assert!(text.starts_with("HEAD") && text.ends_with("TAIL"));
         assert!(text.contains("[… 9708 chars trimmed …]"), "{text}");
         assert!(text.chars().count() < 400);
-        let Message::ToolResult(img) = &out[4] else {
-            panic!()
-        };
+        let Message::ToolResult(img) = &out[4] else { panic!() };
         assert_eq!(img.content.len(), 2);
-        assert!(img
-            .content
-            .iter()
-            .all(|c| matches!(c, Content::Text { .. })));
-        assert!(img.content[1]
-            .as_text()
-            .unwrap()
-            .starts_with("[image omitted from an earlier tool result: image/png"));
+        assert!(img.content.iter().all(|c| matches!(c, Content::Text { .. })));
+        assert!(img.content[1].as_text().unwrap().starts_with("[image omitted from an earlier tool result: image/png"));
         // Recent ones (c4, c5) and the current turn's (c3) are intact.
         assert_eq!(out[7], more[7]);
         assert_eq!(out[9], more[9]);
@@ -681,9 +546,7 @@ mod tests {
 
     #[test]
     fn window_keeps_recent_messages_that_fit() {
-        let messages: Vec<Message> = (0..10)
-            .map(|i| user(&format!("{i}{}", "a".repeat(39))))
-            .collect();
+        let messages: Vec<Message> = (0..10).map(|i| user(&format!("{i}{}", "a".repeat(39)))).collect();
         let each = estimate_tokens(&messages[0]);
         let w = window(&messages, each * 3 + 1);
         assert_eq!(texts(&w), texts(&messages[7..]));
@@ -722,21 +585,12 @@ mod tests {
 
     #[test]
     fn window_keeps_leading_summary_and_drops_what_it_replaced() {
-        let messages = vec![
-            user("old"),
-            assistant("old answer"),
-            summary("S"),
-            user(&"n".repeat(400)),
-            assistant("a"),
-        ];
+        let messages = vec![user("old"), assistant("old answer"), summary("S"), user(&"n".repeat(400)), assistant("a")];
         let w = window(&messages, u64::MAX);
         assert_eq!(w, messages[2..].to_vec());
         let tight = estimate_tokens(&messages[2]) + estimate_tokens(&messages[4]);
         let w = window(&messages, tight);
-        assert_eq!(
-            texts(&w),
-            texts(&[messages[2].clone(), messages[4].clone()])
-        );
+        assert_eq!(texts(&w), texts(&[messages[2].clone(), messages[4].clone()]));
         // Even a budget smaller than the summary keeps it first.
         let w = window(&messages, 0);
         assert!(matches!(w[0], Message::CompactionSummary(_)));
@@ -747,24 +601,14 @@ mod tests {
         assert!(!needs_compaction(100_000, 128_000, 16_384));
         assert!(needs_compaction(112_000, 128_000, 16_384));
         assert!(!needs_compaction(111_616, 128_000, 16_384));
-        assert!(
-            !needs_compaction(u64::MAX, 0, 16_384),
-            "unknown window never compacts"
-        );
+        assert!(!needs_compaction(u64::MAX, 0, 16_384), "unknown window never compacts");
         assert!(needs_compaction(u64::MAX, 128_000, u64::MAX));
     }
 
     #[test]
     fn cut_points() {
         let big = "b".repeat(4_000); // ~1000 tokens
-        let ms = vec![
-            user(&big),
-            assistant(&big),
-            user(&big),
-            call("c", "read", json!({})),
-            result("c", &big),
-            assistant(&big),
-        ];
+        let ms = vec![user(&big), assistant(&big), user(&big), call("c", "read", json!({})), result("c", &big), assistant(&big)];
         let each = estimate_tokens(&ms[0]);
         // Room for two big messages: the suffix from index 3 (small call, result, answer) fits,
         // there is no user message at or after 3, so the cut is the first non-tool-result (3).
@@ -779,12 +623,7 @@ mod tests {
         assert_eq!(find_cut(&ms, 6, 100), None);
         assert_eq!(find_cut(&ms, 5, u64::MAX), Some(6));
         // Never cut right before a tool result: an oversized newest call unit is kept whole.
-        let ms2 = vec![
-            user("q"),
-            call("c", "read", json!({})),
-            result("c", &big),
-            result("d", &big),
-        ];
+        let ms2 = vec![user("q"), call("c", "read", json!({})), result("c", &big), result("d", &big)];
         assert_eq!(find_cut(&ms2, 0, each + 10), Some(1));
         assert_eq!(find_cut(&ms2, 0, 0), Some(1));
         // A lone message can only be folded entirely.
@@ -803,18 +642,12 @@ mod tests {
 
     impl Scripted {
         fn new(responses: Vec<Result<AssistantMessage, ProviderError>>) -> Scripted {
-            Scripted {
-                responses: Mutex::new(responses),
-                seen: Mutex::new(Vec::new()),
-                wait_for_cancel: false,
-            }
+            Scripted { responses: Mutex::new(responses), seen: Mutex::new(Vec::new()), wait_for_cancel: false }
         }
     }
 
     fn reply(text: &str, stop: StopReason) -> AssistantMessage {
-        let Message::Assistant(mut a) = assistant(text) else {
-            unreachable!()
-        };
+        let Message::Assistant(mut a) = assistant(text) else { unreachable!() };
         a.stop_reason = stop;
         a
     }
@@ -862,23 +695,15 @@ mod tests {
 
     #[tokio::test]
     async fn compact_summarises_older_messages_and_keeps_recent_ones() {
-        let model = Scripted::new(vec![Ok(reply(
-            "## Goal\nOrganise notes.",
-            StopReason::Stop,
-        ))]);
+        let model = Scripted::new(vec![Ok(reply("## Goal\nOrganise notes.", StopReason::Stop))]);
         let messages = conversation();
         let keep = estimate_tokens(&messages[7]) + estimate_tokens(&messages[8]) + 10;
-        let c = compact(&model, &messages, keep, &CancellationToken::new())
-            .await
-            .unwrap();
+        let c = compact(&model, &messages, keep, &CancellationToken::new()).await.unwrap();
         // The suffix [7, 8] fits; the first user message at or after 7 is 8.
         assert_eq!(c.keep_from, 8);
         assert_eq!(c.summary.summary, "## Goal\nOrganise notes.");
         assert_eq!(c.summary.replaced, 8);
-        assert_eq!(
-            c.summary.tokens_before,
-            messages.iter().map(estimate_tokens).sum::<u64>()
-        );
+        assert_eq!(c.summary.tokens_before, messages.iter().map(estimate_tokens).sum::<u64>());
         let seen = model.seen.lock().unwrap();
         assert_eq!(seen.len(), 1);
         let req = &seen[0];
@@ -888,17 +713,10 @@ mod tests {
         let text = req.messages[0].plain_text();
         assert!(text.contains("[User]\nPlease organise my notes"));
         assert!(text.contains("[called read {\"path\":\"notes/inbox.md\"}]"));
-        assert!(
-            text.contains("SECRET-HEAD")
-                && text.contains("RESULT-TAIL")
-                && text.contains("chars trimmed")
-        );
+        assert!(text.contains("SECRET-HEAD") && text.contains("RESULT-TAIL") && text.contains("chars trimmed"));
         assert!(text.contains("[Tool result: read]"));
         assert!(text.contains("## Open tasks"));
-        assert!(
-            !text.contains("Now summarise the week"),
-            "kept messages are not summarised"
-        );
+        assert!(!text.contains("Now summarise the week"), "kept messages are not summarised");
         assert!(!text.contains("<previous-summary>"));
     }
 
@@ -907,18 +725,13 @@ mod tests {
         let model = Scripted::new(vec![Ok(reply("merged", StopReason::Stop))]);
         let mut messages = vec![user("ancient"), summary("EARLIER-SUMMARY")];
         messages.extend(conversation());
-        let c = compact(&model, &messages, 0, &CancellationToken::new())
-            .await
-            .unwrap();
+        let c = compact(&model, &messages, 0, &CancellationToken::new()).await.unwrap();
         // Even with no recent budget the newest message (a user turn) stays verbatim.
         assert_eq!(c.keep_from, messages.len() - 1);
         assert_eq!(c.summary.replaced, messages.len() - 1);
         let text = model.seen.lock().unwrap()[0].messages[0].plain_text();
         assert!(text.contains("<previous-summary>\nEARLIER-SUMMARY\n</previous-summary>"));
-        assert!(
-            !text.contains("ancient"),
-            "messages before the previous summary are already in it"
-        );
+        assert!(!text.contains("ancient"), "messages before the previous summary are already in it");
         assert!(text.contains("Great, also make a todo list."));
         assert!(!text.contains("Now summarise the week"));
     }
@@ -927,42 +740,20 @@ mod tests {
     async fn compact_errors() {
         let cancel = CancellationToken::new();
         let m = Scripted::new(vec![Ok(reply("  ", StopReason::Stop))]);
-        assert!(matches!(
-            compact(&m, &conversation(), 0, &cancel).await,
-            Err(ProviderError::Malformed { .. })
-        ));
+        assert!(matches!(compact(&m, &conversation(), 0, &cancel).await, Err(ProviderError::Malformed { .. })));
         let mut failed = reply("", StopReason::Error);
         failed.error_message = Some("boom".into());
         let m = Scripted::new(vec![Ok(failed)]);
         let err = compact(&m, &conversation(), 0, &cancel).await.unwrap_err();
         assert!(err.to_string().contains("boom"));
-        let m = Scripted::new(vec![Err(ProviderError::RateLimited {
-            provider: "p".into(),
-            retry_after: None,
-        })]);
-        assert!(matches!(
-            compact(&m, &conversation(), 0, &cancel).await,
-            Err(ProviderError::RateLimited { .. })
-        ));
+        let m = Scripted::new(vec![Err(ProviderError::RateLimited { provider: "p".into(), retry_after: None })]);
+        assert!(matches!(compact(&m, &conversation(), 0, &cancel).await, Err(ProviderError::RateLimited { .. })));
         let m = Scripted::new(vec![]);
-        assert!(matches!(
-            compact(&m, &[summary("s")], 0, &cancel).await,
-            Err(ProviderError::Config { .. })
-        ));
-        assert!(matches!(
-            compact(&m, &[], 0, &cancel).await,
-            Err(ProviderError::Config { .. })
-        ));
+        assert!(matches!(compact(&m, &[summary("s")], 0, &cancel).await, Err(ProviderError::Config { .. })));
+        assert!(matches!(compact(&m, &[], 0, &cancel).await, Err(ProviderError::Config { .. })));
         // A summary cut by the output limit is still usable.
         let m = Scripted::new(vec![Ok(reply("partial", StopReason::Length))]);
-        assert_eq!(
-            compact(&m, &conversation(), 0, &cancel)
-                .await
-                .unwrap()
-                .summary
-                .summary,
-            "partial"
-        );
+        assert_eq!(compact(&m, &conversation(), 0, &cancel).await.unwrap().summary.summary, "partial");
     }
 
     #[tokio::test]
@@ -970,10 +761,7 @@ mod tests {
         let cancel = CancellationToken::new();
         cancel.cancel();
         let m = Scripted::new(vec![]);
-        assert!(matches!(
-            compact(&m, &conversation(), 0, &cancel).await,
-            Err(ProviderError::Aborted)
-        ));
+        assert!(matches!(compact(&m, &conversation(), 0, &cancel).await, Err(ProviderError::Aborted)));
         assert!(m.seen.lock().unwrap().is_empty());
 
         let cancel = CancellationToken::new();
@@ -984,31 +772,18 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             c2.cancel();
         });
-        assert!(matches!(
-            compact(&m, &conversation(), 0, &cancel).await,
-            Err(ProviderError::Aborted)
-        ));
+        assert!(matches!(compact(&m, &conversation(), 0, &cancel).await, Err(ProviderError::Aborted)));
     }
 
     #[test]
     fn summary_becomes_a_user_message() {
-        let s = CompactionSummary {
-            summary: "S".into(),
-            replaced: 3,
-            tokens_before: 9,
-            timestamp: 42,
-        };
+        let s = CompactionSummary { summary: "S".into(), replaced: 3, tokens_before: 9, timestamp: 42 };
         let m = summary_as_user_message(&s);
         assert_eq!(m.role(), "user");
         assert_eq!(m.timestamp(), 42);
-        assert!(m
-            .plain_text()
-            .starts_with("Summary of the earlier conversation"));
+        assert!(m.plain_text().starts_with("Summary of the earlier conversation"));
         assert!(m.plain_text().ends_with("S"));
-        assert_eq!(
-            estimate_tokens(&m),
-            estimate_tokens(&Message::CompactionSummary(s))
-        );
+        assert_eq!(estimate_tokens(&m), estimate_tokens(&Message::CompactionSummary(s)));
     }
 
     #[test]

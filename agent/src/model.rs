@@ -229,10 +229,7 @@ impl Message {
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -243,10 +240,7 @@ mod tests {
     #[test]
     fn messages_serialize_in_openclaw_transcript_shape() {
         let m = Message::Assistant(AssistantMessage {
-            content: vec![
-                Content::text("hi"),
-                Content::ToolCall { id: "c1".into(), name: "read".into(), arguments: json!({"path": "a"}) },
-            ],
+            content: vec![Content::text("hi"), Content::ToolCall { id: "c1".into(), name: "read".into(), arguments: json!({"path": "a"}) }],
             api: "openai-completions".into(),
             provider: "fake".into(),
             model: "m".into(),

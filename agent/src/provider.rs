@@ -37,7 +37,10 @@ pub enum StreamDelta {
     Text(String),
     Thinking(String),
     /// The model started a tool call (arguments still streaming).
-    ToolCallStarted { id: String, name: String },
+    ToolCallStarted {
+        id: String,
+        name: String,
+    },
 }
 
 /// Coarse error classes, matching the `errorKind` of OpenClaw's `chat` error events.

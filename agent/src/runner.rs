@@ -49,9 +49,22 @@ pub enum RunEvent {
     AssistantStart,
     AssistantDelta(String),
     ThinkingDelta(String),
-    ToolStart { tool_call_id: String, name: String, args: Value },
-    ToolUpdate { tool_call_id: String, name: String, data: Value },
-    ToolResult { tool_call_id: String, name: String, is_error: bool, result: Value },
+    ToolStart {
+        tool_call_id: String,
+        name: String,
+        args: Value,
+    },
+    ToolUpdate {
+        tool_call_id: String,
+        name: String,
+        data: Value,
+    },
+    ToolResult {
+        tool_call_id: String,
+        name: String,
+        is_error: bool,
+        result: Value,
+    },
 }
 
 /// Where a run reports to. `persist` must make the message durable; if it fails the run stops.
@@ -305,8 +318,7 @@ async fn tool_call_with_empty_args(
     observer: &dyn RunObserver,
     cancel: &CancellationToken,
 ) -> ToolOutput {
-    let progress =
-        |data: Value| observer.event(RunEvent::ToolUpdate { tool_call_id: id.to_string(), name: name.to_string(), data });
+    let progress = |data: Value| observer.event(RunEvent::ToolUpdate { tool_call_id: id.to_string(), name: name.to_string(), data });
     let ctx = ToolContext { session_key: turn.session_key, run_id: turn.run_id, tool_call_id: id, cancel, progress: &progress };
     tool.call(json!({}), ctx).await
 }
@@ -419,7 +431,9 @@ pub fn interrupted_result(tool_call_id: &str, tool_name: &str, timestamp: i64) -
     ToolResultMessage {
         tool_call_id: tool_call_id.to_string(),
         tool_name: tool_name.to_string(),
-        content: vec![Content::text("This tool call was interrupted before it finished (the gateway stopped or the run ended); its outcome is unknown.")],
+        content: vec![Content::text(
+            "This tool call was interrupted before it finished (the gateway stopped or the run ended); its outcome is unknown.",
+        )],
         details: None,
         is_error: true,
         timestamp,

@@ -26,15 +26,7 @@ use std::path::{Component, Path, PathBuf};
 pub const MARKER_FILE: &str = ".pincer-workspace";
 
 /// The bootstrap files, in the order they appear in the system prompt.
-pub const BOOTSTRAP_FILES: [&str; 7] = [
-    "AGENTS.md",
-    "SOUL.md",
-    "TOOLS.md",
-    "IDENTITY.md",
-    "USER.md",
-    "BOOTSTRAP.md",
-    "MEMORY.md",
-];
+pub const BOOTSTRAP_FILES: [&str; 7] = ["AGENTS.md", "SOUL.md", "TOOLS.md", "IDENTITY.md", "USER.md", "BOOTSTRAP.md", "MEMORY.md"];
 
 /// The one-time first-run file; deleting it is the expected end of the ritual, so its absence is
 /// never reported as "(missing)".
@@ -84,10 +76,7 @@ pub struct BootstrapLimits {
 
 impl Default for BootstrapLimits {
     fn default() -> BootstrapLimits {
-        BootstrapLimits {
-            per_file_chars: DEFAULT_BOOTSTRAP_MAX_CHARS,
-            total_chars: DEFAULT_BOOTSTRAP_TOTAL_MAX_CHARS,
-        }
+        BootstrapLimits { per_file_chars: DEFAULT_BOOTSTRAP_MAX_CHARS, total_chars: DEFAULT_BOOTSTRAP_TOTAL_MAX_CHARS }
     }
 }
 
@@ -132,34 +121,16 @@ impl Workspace {
     pub fn open(root: PathBuf) -> Result<Workspace, WorkspaceError> {
         let root = std::path::absolute(&root)
             .map(|p| normalize_lexically(&p).unwrap_or(p))
-            .map_err(|source| WorkspaceError::CreateDir {
-                path: root.clone(),
-                source,
-            })?;
+            .map_err(|source| WorkspaceError::CreateDir { path: root.clone(), source })?;
         if !root.exists() {
-            create_private_dir(&root).map_err(|source| WorkspaceError::CreateDir {
-                path: root.clone(),
-                source,
-            })?;
+            create_private_dir(&root).map_err(|source| WorkspaceError::CreateDir { path: root.clone(), source })?;
             tracing::info!(path = %root.display(), "created the agent workspace");
         }
-        let canonical_root =
-            fs::canonicalize(&root).map_err(|source| WorkspaceError::CreateDir {
-                path: root.clone(),
-                source,
-            })?;
+        let canonical_root = fs::canonicalize(&root).map_err(|source| WorkspaceError::CreateDir { path: root.clone(), source })?;
         if !canonical_root.is_dir() {
-            return Err(WorkspaceError::CreateDir {
-                path: root,
-                source: io::Error::other("the path exists and is not a directory"),
-            });
+            return Err(WorkspaceError::CreateDir { path: root, source: io::Error::other("the path exists and is not a directory") });
         }
-        let ws = Workspace {
-            root,
-            canonical_root,
-            protected: Vec::new(),
-            limits: BootstrapLimits::default(),
-        };
+        let ws = Workspace { root, canonical_root, protected: Vec::new(), limits: BootstrapLimits::default() };
         ws.seed()?;
         Ok(ws)
     }
@@ -208,12 +179,7 @@ impl Workspace {
             .all(|name| fs::symlink_metadata(self.root.join(name)).is_err());
         // BOOTSTRAP.md first: if seeding fails half-way, the retry sees the other files missing
         // but BOOTSTRAP.md present, so the ritual is not lost.
-        let order = std::iter::once(BOOTSTRAP_RITUAL_FILE).chain(
-            BOOTSTRAP_FILES
-                .iter()
-                .copied()
-                .filter(|n| *n != BOOTSTRAP_RITUAL_FILE),
-        );
+        let order = std::iter::once(BOOTSTRAP_RITUAL_FILE).chain(BOOTSTRAP_FILES.iter().copied().filter(|n| *n != BOOTSTRAP_RITUAL_FILE));
         let mut written = Vec::new();
         for name in order {
             if name == BOOTSTRAP_RITUAL_FILE && !brand_new {
@@ -231,12 +197,7 @@ impl Workspace {
         match write_new(&marker, note.as_bytes()) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(source) => {
-                return Err(WorkspaceError::Seed {
-                    path: marker,
-                    source,
-                })
-            }
+            Err(source) => return Err(WorkspaceError::Seed { path: marker, source }),
         }
         tracing::info!(path = %self.root.display(), files = ?written, "seeded the workspace bootstrap files");
         Ok(())
@@ -255,13 +216,8 @@ impl Workspace {
         let lexical = self.lexical(user_path)?;
         let shown = shown_path(user_path);
         let real = real_path(&lexical).map_err(|e| match e {
-            RealPathError::BrokenSymlink => WorkspaceError::BrokenSymlink {
-                path: shown.clone(),
-            },
-            RealPathError::Io(source) => WorkspaceError::Io {
-                path: shown.clone(),
-                source,
-            },
+            RealPathError::BrokenSymlink => WorkspaceError::BrokenSymlink { path: shown.clone() },
+            RealPathError::Io(source) => WorkspaceError::Io { path: shown.clone(), source },
         })?;
         if !real.starts_with(&self.canonical_root) {
             return Err(WorkspaceError::SymlinkEscape { path: shown });
@@ -283,13 +239,8 @@ impl Workspace {
             return Err(WorkspaceError::OutsideWorkspace { path: shown });
         };
         let real_parent = real_path(parent).map_err(|e| match e {
-            RealPathError::BrokenSymlink => WorkspaceError::BrokenSymlink {
-                path: shown.clone(),
-            },
-            RealPathError::Io(source) => WorkspaceError::Io {
-                path: shown.clone(),
-                source,
-            },
+            RealPathError::BrokenSymlink => WorkspaceError::BrokenSymlink { path: shown.clone() },
+            RealPathError::Io(source) => WorkspaceError::Io { path: shown.clone(), source },
         })?;
         let entry = real_parent.join(name);
         // The entry must be strictly inside: naming the root itself is not an entry of it.
@@ -310,13 +261,9 @@ impl Workspace {
             return Err(WorkspaceError::EmptyPath);
         }
         if trimmed.contains('\0') {
-            return Err(WorkspaceError::NulByte {
-                path: shown_path(user_path),
-            });
+            return Err(WorkspaceError::NulByte { path: shown_path(user_path) });
         }
-        let outside = || WorkspaceError::OutsideWorkspace {
-            path: shown_path(user_path),
-        };
+        let outside = || WorkspaceError::OutsideWorkspace { path: shown_path(user_path) };
         let expanded = expand_home(trimmed);
         let candidate = match &expanded {
             Some(home_based) => home_based.clone(),
@@ -357,11 +304,7 @@ impl Workspace {
         }
 
         out.push_str("\n## Runtime\n");
-        let _ = writeln!(
-            out,
-            "- Current date and time: {}",
-            format_now(ctx.now_ms, &ctx.timezone)
-        );
+        let _ = writeln!(out, "- Current date and time: {}", format_now(ctx.now_ms, &ctx.timezone));
         if !ctx.os.trim().is_empty() {
             let _ = writeln!(out, "- Gateway OS: {}", ctx.os.trim());
         }
@@ -378,12 +321,7 @@ impl Workspace {
             }
         }
 
-        if let Some(extra) = ctx
-            .extra_system_prompt
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
+        if let Some(extra) = ctx.extra_system_prompt.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             out.push_str("\n## Additional instructions\n");
             out.push_str(extra);
             out.push('\n');
@@ -417,10 +355,7 @@ impl Workspace {
             let cap = self.limits.per_file_chars.min(remaining);
             let fits = trimmed.chars().count() <= cap;
             if !fits && cap < MIN_USEFUL_FILE_BUDGET.min(self.limits.per_file_chars) {
-                let _ = write!(
-                    out,
-                    "\n## {name}\n(omitted: the project context budget is used up; read {name} with the read tool)\n"
-                );
+                let _ = write!(out, "\n## {name}\n(omitted: the project context budget is used up; read {name} with the read tool)\n");
                 continue;
             }
             let shown = truncate_for_prompt(name, trimmed, cap);
@@ -440,10 +375,9 @@ impl Workspace {
             Err(e) if e.kind() == io::ErrorKind::NotFound => BootstrapRead::Missing,
             Err(e) => BootstrapRead::Unreadable(e.to_string()),
             Ok(m) if !m.is_file() => BootstrapRead::Unreadable("not a regular file".into()),
-            Ok(m) if m.len() > BOOTSTRAP_READ_LIMIT_BYTES => BootstrapRead::Unreadable(format!(
-                "{} bytes is too large for the prompt; read it with the read tool",
-                m.len()
-            )),
+            Ok(m) if m.len() > BOOTSTRAP_READ_LIMIT_BYTES => {
+                BootstrapRead::Unreadable(format!("{} bytes is too large for the prompt; read it with the read tool", m.len()))
+            }
             Ok(_) => match fs::read(&path) {
                 Ok(bytes) => BootstrapRead::Content(String::from_utf8_lossy(&bytes).into_owned()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => BootstrapRead::Missing,
@@ -491,10 +425,7 @@ fn normalize_lexically(path: &Path) -> Option<PathBuf> {
             Component::ParentDir => {
                 // Popping a bare root/prefix would silently stay at the root; treat it as the
                 // escape it is.
-                let at_root = matches!(
-                    out.components().next_back(),
-                    None | Some(Component::RootDir) | Some(Component::Prefix(_))
-                );
+                let at_root = matches!(out.components().next_back(), None | Some(Component::RootDir) | Some(Component::Prefix(_)));
                 if at_root {
                     return None;
                 }
@@ -550,9 +481,7 @@ fn protects(p: &Path, real: &Path) -> bool {
     if real == p || real.starts_with(&format!("{p}{}", std::path::MAIN_SEPARATOR)) {
         return true;
     }
-    ["-wal", "-shm", "-journal"]
-        .iter()
-        .any(|suffix| real == format!("{p}{suffix}"))
+    ["-wal", "-shm", "-journal"].iter().any(|suffix| real == format!("{p}{suffix}"))
 }
 
 /// Comparison key for paths: case-folded where the usual file systems are case-insensitive, so
@@ -567,23 +496,14 @@ fn path_key(p: &Path) -> String {
 }
 
 fn expand_home(path: &str) -> Option<PathBuf> {
-    let rest = if path == "~" {
-        ""
-    } else {
-        path.strip_prefix("~/")
-            .or_else(|| path.strip_prefix("~\\"))?
-    };
+    let rest = if path == "~" { "" } else { path.strip_prefix("~/").or_else(|| path.strip_prefix("~\\"))? };
     let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE"))?;
     Some(PathBuf::from(home).join(rest))
 }
 
 /// The user's path as shown in errors: control characters escaped, length bounded.
 fn shown_path(user_path: &str) -> String {
-    let escaped: String = user_path
-        .trim()
-        .chars()
-        .flat_map(char::escape_debug)
-        .collect();
+    let escaped: String = user_path.trim().chars().flat_map(char::escape_debug).collect();
     if escaped.chars().count() > 300 {
         let head: String = escaped.chars().take(300).collect();
         format!("{head}…")
@@ -599,10 +519,7 @@ fn one_line(s: &str) -> String {
 #[cfg(unix)]
 fn create_private_dir(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(path)
 }
 
 #[cfg(not(unix))]
@@ -613,10 +530,7 @@ fn create_private_dir(path: &Path) -> io::Result<()> {
 /// Create `path` with `bytes`, failing with `AlreadyExists` instead of overwriting.
 fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)?;
+    let mut f = fs::OpenOptions::new().write(true).create_new(true).open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
 }
@@ -632,21 +546,14 @@ fn format_now(now_ms: i64, timezone: &str) -> String {
             format!("{local}, UTC{sign}{:02}:{:02}", abs / 60, abs % 60)
         }
         None if tz.is_empty() => format!("{} UTC", civil(now_ms.div_euclid(1000))),
-        None => format!(
-            "{} UTC (the user's time zone is {})",
-            civil(now_ms.div_euclid(1000)),
-            one_line(tz)
-        ),
+        None => format!("{} UTC (the user's time zone is {})", civil(now_ms.div_euclid(1000)), one_line(tz)),
     }
 }
 
 /// Minutes east of UTC for `Z`, `UTC`, `GMT`, `+02:00`, `-0530`, `+2`, `UTC+2`, `GMT-03:30`.
 fn parse_utc_offset(tz: &str) -> Option<i32> {
     let upper = tz.to_ascii_uppercase();
-    let rest = upper
-        .strip_prefix("UTC")
-        .or_else(|| upper.strip_prefix("GMT"))
-        .unwrap_or(&upper);
+    let rest = upper.strip_prefix("UTC").or_else(|| upper.strip_prefix("GMT")).unwrap_or(&upper);
     if rest.is_empty() {
         return (!upper.is_empty()).then_some(0);
     }
@@ -687,21 +594,9 @@ fn civil(secs: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    const WEEKDAYS: [&str; 7] = [
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-    ];
+    const WEEKDAYS: [&str; 7] = ["Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday"];
     let weekday = WEEKDAYS[days.rem_euclid(7) as usize];
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} ({weekday})",
-        rem / 3600,
-        (rem % 3600) / 60
-    )
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} ({weekday})", rem / 3600, (rem % 3600) / 60)
 }
 
 const PREAMBLE: &str = "\
@@ -893,10 +788,7 @@ mod tests {
         fs::remove_file(ws.root().join("BOOTSTRAP.md")).unwrap();
         fs::remove_file(ws.root().join("MEMORY.md")).unwrap();
         let ws2 = Workspace::open(dir.path().join("ws")).unwrap();
-        assert_eq!(
-            fs::read_to_string(ws2.root().join("USER.md")).unwrap(),
-            "# me\nName: Ada\n"
-        );
+        assert_eq!(fs::read_to_string(ws2.root().join("USER.md")).unwrap(), "# me\nName: Ada\n");
         assert!(!ws2.root().join("BOOTSTRAP.md").exists());
         assert!(!ws2.root().join("MEMORY.md").exists());
     }
@@ -908,15 +800,9 @@ mod tests {
         fs::create_dir_all(&root).unwrap();
         fs::write(root.join("AGENTS.md"), "my rules").unwrap();
         let ws = Workspace::open(root.clone()).unwrap();
-        assert_eq!(
-            fs::read_to_string(root.join("AGENTS.md")).unwrap(),
-            "my rules"
-        );
+        assert_eq!(fs::read_to_string(root.join("AGENTS.md")).unwrap(), "my rules");
         assert!(root.join("SOUL.md").exists());
-        assert!(
-            !root.join("BOOTSTRAP.md").exists(),
-            "an existing workspace already had its first run"
-        );
+        assert!(!root.join("BOOTSTRAP.md").exists(), "an existing workspace already had its first run");
         assert!(ws.root().join(MARKER_FILE).exists());
     }
 
@@ -925,10 +811,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("file");
         fs::write(&f, "x").unwrap();
-        assert!(matches!(
-            Workspace::open(f),
-            Err(WorkspaceError::CreateDir { .. })
-        ));
+        assert!(matches!(Workspace::open(f), Err(WorkspaceError::CreateDir { .. })));
     }
 
     #[test]
@@ -936,38 +819,20 @@ mod tests {
         let (_dir, ws) = open_tmp();
         let canon = fs::canonicalize(ws.root()).unwrap();
         assert_eq!(ws.resolve("notes/a.md").unwrap(), canon.join("notes/a.md"));
-        assert_eq!(
-            ws.resolve("  ./notes/../b.md\n").unwrap(),
-            canon.join("b.md")
-        );
+        assert_eq!(ws.resolve("  ./notes/../b.md\n").unwrap(), canon.join("b.md"));
         let abs = ws.root().join("c.txt");
-        assert_eq!(
-            ws.resolve(abs.to_str().unwrap()).unwrap(),
-            canon.join("c.txt")
-        );
+        assert_eq!(ws.resolve(abs.to_str().unwrap()).unwrap(), canon.join("c.txt"));
         assert_eq!(ws.resolve(".").unwrap(), canon);
     }
 
     #[test]
     fn resolve_refuses_escapes_empty_and_nul() {
         let (dir, ws) = open_tmp();
-        assert!(matches!(
-            ws.resolve("../x"),
-            Err(WorkspaceError::OutsideWorkspace { .. })
-        ));
-        assert!(matches!(
-            ws.resolve("a/../../x"),
-            Err(WorkspaceError::OutsideWorkspace { .. })
-        ));
-        assert!(matches!(
-            ws.resolve("/etc/passwd"),
-            Err(WorkspaceError::OutsideWorkspace { .. })
-        ));
+        assert!(matches!(ws.resolve("../x"), Err(WorkspaceError::OutsideWorkspace { .. })));
+        assert!(matches!(ws.resolve("a/../../x"), Err(WorkspaceError::OutsideWorkspace { .. })));
+        assert!(matches!(ws.resolve("/etc/passwd"), Err(WorkspaceError::OutsideWorkspace { .. })));
         let sibling = dir.path().join("ws-other/x");
-        assert!(matches!(
-            ws.resolve(sibling.to_str().unwrap()),
-            Err(WorkspaceError::OutsideWorkspace { .. })
-        ));
+        assert!(matches!(ws.resolve(sibling.to_str().unwrap()), Err(WorkspaceError::OutsideWorkspace { .. })));
         assert!(matches!(ws.resolve(""), Err(WorkspaceError::EmptyPath)));
         assert!(matches!(ws.resolve("   "), Err(WorkspaceError::EmptyPath)));
         let err = ws.resolve("a\0b").unwrap_err();
@@ -982,10 +847,7 @@ mod tests {
     fn resolve_expands_home_and_refuses_it() {
         let (_dir, ws) = open_tmp();
         if std::env::var_os("HOME").is_some() {
-            assert!(matches!(
-                ws.resolve("~/notes.md"),
-                Err(WorkspaceError::OutsideWorkspace { .. })
-            ));
+            assert!(matches!(ws.resolve("~/notes.md"), Err(WorkspaceError::OutsideWorkspace { .. })));
         }
     }
 
@@ -999,22 +861,11 @@ mod tests {
         fs::write(outside.join("secret"), "s").unwrap();
         symlink(&outside, ws.root().join("out")).unwrap();
         symlink(outside.join("secret"), ws.root().join("secret-link")).unwrap();
-        for p in [
-            "out/secret",
-            "out/new-file",
-            "out/new-dir/new-file",
-            "secret-link",
-        ] {
+        for p in ["out/secret", "out/new-file", "out/new-dir/new-file", "secret-link"] {
             let err = ws.resolve(p).unwrap_err();
-            assert!(
-                matches!(err, WorkspaceError::SymlinkEscape { .. }),
-                "{p}: {err}"
-            );
+            assert!(matches!(err, WorkspaceError::SymlinkEscape { .. }), "{p}: {err}");
             let msg = err.to_string();
-            assert!(
-                !msg.contains(outside.to_str().unwrap()),
-                "error leaks the target: {msg}"
-            );
+            assert!(!msg.contains(outside.to_str().unwrap()), "error leaks the target: {msg}");
         }
         // A symlink that stays inside is fine, and resolves to its target.
         fs::create_dir_all(ws.root().join("real")).unwrap();
@@ -1023,23 +874,11 @@ mod tests {
         assert_eq!(ws.resolve("alias/f").unwrap(), canon.join("real/f"));
         // Dangling links are refused.
         symlink(dir.path().join("nowhere"), ws.root().join("dangling")).unwrap();
-        assert!(matches!(
-            ws.resolve("dangling"),
-            Err(WorkspaceError::BrokenSymlink { .. })
-        ));
-        assert!(matches!(
-            ws.resolve("dangling/x"),
-            Err(WorkspaceError::BrokenSymlink { .. })
-        ));
+        assert!(matches!(ws.resolve("dangling"), Err(WorkspaceError::BrokenSymlink { .. })));
+        assert!(matches!(ws.resolve("dangling/x"), Err(WorkspaceError::BrokenSymlink { .. })));
         // resolve_entry names the link itself (for delete), and still checks the parent.
-        assert_eq!(
-            ws.resolve_entry("secret-link").unwrap(),
-            canon.join("secret-link")
-        );
-        assert!(matches!(
-            ws.resolve_entry("out/secret"),
-            Err(WorkspaceError::SymlinkEscape { .. })
-        ));
+        assert_eq!(ws.resolve_entry("secret-link").unwrap(), canon.join("secret-link"));
+        assert!(matches!(ws.resolve_entry("out/secret"), Err(WorkspaceError::SymlinkEscape { .. })));
         assert!(ws.resolve_entry(".").is_err());
     }
 
@@ -1061,28 +900,12 @@ mod tests {
     fn protected_paths_are_refused() {
         let (_dir, ws) = open_tmp();
         let root = ws.root().to_path_buf();
-        let ws = ws.with_protected([
-            root.join("openclaw.json"),
-            root.join("state/pincer.db"),
-            root.join("secrets"),
-        ]);
+        let ws = ws.with_protected([root.join("openclaw.json"), root.join("state/pincer.db"), root.join("secrets")]);
         fs::write(root.join("openclaw.json"), "{}").unwrap();
-        for p in [
-            "openclaw.json",
-            "./x/../openclaw.json",
-            "state/pincer.db",
-            "state/pincer.db-wal",
-            "secrets/k",
-        ] {
-            assert!(
-                matches!(ws.resolve(p), Err(WorkspaceError::Protected { .. })),
-                "{p}"
-            );
+        for p in ["openclaw.json", "./x/../openclaw.json", "state/pincer.db", "state/pincer.db-wal", "secrets/k"] {
+            assert!(matches!(ws.resolve(p), Err(WorkspaceError::Protected { .. })), "{p}");
         }
-        assert!(matches!(
-            ws.resolve_entry("openclaw.json"),
-            Err(WorkspaceError::Protected { .. })
-        ));
+        assert!(matches!(ws.resolve_entry("openclaw.json"), Err(WorkspaceError::Protected { .. })));
         assert!(ws.resolve("openclaw.json.bak").is_ok());
         assert!(ws.resolve("state/other.db").is_ok());
         assert!(ws.resolve("secretsfile").is_ok());
@@ -1097,10 +920,7 @@ mod tests {
         fs::write(root.join("openclaw.json"), "{}").unwrap();
         let ws = ws.with_protected([root.join("openclaw.json")]);
         symlink(root.join("openclaw.json"), root.join("cfg")).unwrap();
-        assert!(matches!(
-            ws.resolve("cfg"),
-            Err(WorkspaceError::Protected { .. })
-        ));
+        assert!(matches!(ws.resolve("cfg"), Err(WorkspaceError::Protected { .. })));
     }
 
     #[test]
@@ -1131,35 +951,18 @@ mod tests {
         assert!(project.contains("## AGENTS.md\n# AGENTS.md"));
         assert!(!project.contains("## SOUL.md"), "blank files are skipped");
         assert!(project.contains("## TOOLS.md\n(missing)"));
-        assert!(
-            !project.contains("## BOOTSTRAP.md"),
-            "a finished ritual is not reported missing"
-        );
+        assert!(!project.contains("## BOOTSTRAP.md"), "a finished ritual is not reported missing");
         assert!(project.contains("## MEMORY.md\n# MEMORY.md"));
-        let order: Vec<usize> = [
-            "## AGENTS.md",
-            "## IDENTITY.md",
-            "## USER.md",
-            "## MEMORY.md",
-        ]
-        .iter()
-        .map(|h| project.find(h).unwrap())
-        .collect();
+        let order: Vec<usize> =
+            ["## AGENTS.md", "## IDENTITY.md", "## USER.md", "## MEMORY.md"].iter().map(|h| project.find(h).unwrap()).collect();
         assert!(order.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]
     fn system_prompt_without_nodes_or_tools() {
         let (_dir, ws) = open_tmp();
-        let p = ws.system_prompt(&PromptContext {
-            now_ms: 0,
-            timezone: "Europe/Berlin".into(),
-            ..Default::default()
-        });
-        assert!(
-            p.contains("1970-01-01 00:00 (Thursday) UTC (the user's time zone is Europe/Berlin)"),
-            "{p}"
-        );
+        let p = ws.system_prompt(&PromptContext { now_ms: 0, timezone: "Europe/Berlin".into(), ..Default::default() });
+        assert!(p.contains("1970-01-01 00:00 (Thursday) UTC (the user's time zone is Europe/Berlin)"), "{p}");
         assert!(p.contains("No nodes are connected"));
         assert!(p.contains("No tools are available"));
         assert!(p.contains("## BOOTSTRAP.md\n# BOOTSTRAP.md"));
@@ -1168,33 +971,21 @@ mod tests {
     #[test]
     fn bootstrap_files_are_truncated_per_file_and_in_total() {
         let (_dir, ws) = open_tmp();
-        let ws = ws.with_bootstrap_limits(BootstrapLimits {
-            per_file_chars: 2_000,
-            total_chars: 3_000,
-        });
+        let ws = ws.with_bootstrap_limits(BootstrapLimits { per_file_chars: 2_000, total_chars: 3_000 });
         let big: String = (0..1000).map(|i| format!("line {i}\n")).collect();
         fs::write(ws.root().join("AGENTS.md"), &big).unwrap();
         fs::write(ws.root().join("SOUL.md"), &big).unwrap();
         let p = ws.system_prompt(&PromptContext::default());
         let agents = section(&p, "AGENTS.md");
-        assert!(
-            agents.chars().count() <= 2_000,
-            "{}",
-            agents.chars().count()
-        );
+        assert!(agents.chars().count() <= 2_000, "{}", agents.chars().count());
         assert!(agents.starts_with("line 0\n"));
         assert!(agents.trim_end().ends_with("line 999"));
         assert!(agents.contains("AGENTS.md truncated"));
         assert!(agents.contains("read tool"));
         let soul = section(&p, "SOUL.md");
-        assert!(
-            soul.chars().count() <= 1_000,
-            "the total budget caps the second file"
-        );
+        assert!(soul.chars().count() <= 1_000, "the total budget caps the second file");
         assert!(soul.contains("SOUL.md truncated"));
-        assert!(
-            section(&p, "TOOLS.md").starts_with("(omitted: the project context budget is used up")
-        );
+        assert!(section(&p, "TOOLS.md").starts_with("(omitted: the project context budget is used up"));
     }
 
     fn section<'a>(prompt: &'a str, name: &str) -> &'a str {
@@ -1236,18 +1027,12 @@ mod tests {
         assert_eq!(civil(0), "1970-01-01 00:00 (Thursday)");
         assert_eq!(civil(951_782_400), "2000-02-29 00:00 (Tuesday)");
         assert_eq!(civil(-86_400), "1969-12-31 00:00 (Wednesday)");
-        assert_eq!(
-            format_now(1_700_000_000_000, "-05:00"),
-            "2023-11-14 17:13 (Tuesday), UTC-05:00"
-        );
+        assert_eq!(format_now(1_700_000_000_000, "-05:00"), "2023-11-14 17:13 (Tuesday), UTC-05:00");
     }
 
     #[test]
     fn lexical_normalization() {
-        assert_eq!(
-            normalize_lexically(Path::new("/a/./b/../c")),
-            Some(PathBuf::from("/a/c"))
-        );
+        assert_eq!(normalize_lexically(Path::new("/a/./b/../c")), Some(PathBuf::from("/a/c")));
         assert_eq!(normalize_lexically(Path::new("/..")), None);
         assert_eq!(normalize_lexically(Path::new("/a/../../b")), None);
     }

@@ -79,10 +79,7 @@ pub struct GatewayClient {
 
 impl std::fmt::Debug for GatewayClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GatewayClient")
-            .field("conn_id", &self.inner.hello.server.conn_id)
-            .field("closed", &self.close_info())
-            .finish()
+        f.debug_struct("GatewayClient").field("conn_id", &self.inner.hello.server.conn_id).field("closed", &self.close_info()).finish()
     }
 }
 
@@ -291,9 +288,9 @@ pub fn response_result(res: ResponseFrame) -> Result<Value, ClientError> {
     if res.ok {
         Ok(res.payload.unwrap_or(Value::Null))
     } else {
-        Err(ClientError::Server(res.error.unwrap_or_else(|| {
-            ErrorShape::new(ErrorCode::Other("UNKNOWN".into()), "ok:false response without an error")
-        })))
+        Err(ClientError::Server(
+            res.error.unwrap_or_else(|| ErrorShape::new(ErrorCode::Other("UNKNOWN".into()), "ok:false response without an error")),
+        ))
     }
 }
 

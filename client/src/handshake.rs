@@ -43,7 +43,8 @@ pub(crate) struct Handshake {
 
 pub(crate) async fn run(opts: &ConnectOptions) -> Result<Handshake, ClientError> {
     let started = Instant::now();
-    let mut ws = transport::open(&opts.url, &opts.headers, opts.max_message_bytes, opts.connect_timeout, opts.tls_fingerprint.as_deref()).await?;
+    let mut ws =
+        transport::open(&opts.url, &opts.headers, opts.max_message_bytes, opts.connect_timeout, opts.tls_fingerprint.as_deref()).await?;
     let open = started.elapsed();
 
     let mut early_events = Vec::new();
@@ -72,8 +73,7 @@ pub(crate) async fn run(opts: &ConnectOptions) -> Result<Handshake, ClientError>
         return Err(ClientError::Rejected { error, close });
     }
     let payload = res.payload.ok_or_else(|| ClientError::Protocol("connect ok without payload".into()))?;
-    let hello: HelloOk =
-        serde_json::from_value(payload).map_err(|e| ClientError::Protocol(format!("invalid hello-ok: {e}")))?;
+    let hello: HelloOk = serde_json::from_value(payload).map_err(|e| ClientError::Protocol(format!("invalid hello-ok: {e}")))?;
     if hello.kind != "hello-ok" {
         return Err(ClientError::Protocol(format!("connect payload type is {:?}, not hello-ok", hello.kind)));
     }
@@ -82,16 +82,12 @@ pub(crate) async fn run(opts: &ConnectOptions) -> Result<Handshake, ClientError>
 }
 
 /// Read until `connect.challenge`; keep other events, fail if the socket closes first.
-pub(crate) async fn wait_challenge(
-    ws: &mut WsStream,
-    early: &mut Vec<EventFrame>,
-) -> Result<ConnectChallenge, ClientError> {
+pub(crate) async fn wait_challenge(ws: &mut WsStream, early: &mut Vec<EventFrame>) -> Result<ConnectChallenge, ClientError> {
     loop {
         match next_incoming(ws).await? {
             Incoming::Frame(Frame::Event(event)) if event.event == "connect.challenge" => {
                 let payload = event.payload.unwrap_or_default();
-                return serde_json::from_value(payload)
-                    .map_err(|e| ClientError::Protocol(format!("invalid connect.challenge: {e}")));
+                return serde_json::from_value(payload).map_err(|e| ClientError::Protocol(format!("invalid connect.challenge: {e}")));
             }
             Incoming::Frame(Frame::Event(event)) => early.push(event),
             Incoming::Close(code, reason) => return Err(ClientError::Closed { code, reason }),
@@ -101,11 +97,7 @@ pub(crate) async fn wait_challenge(
 }
 
 /// Read until the `res` with `id`; keep events, fail if the socket closes first.
-pub(crate) async fn wait_response(
-    ws: &mut WsStream,
-    id: &str,
-    early: &mut Vec<EventFrame>,
-) -> Result<ResponseFrame, ClientError> {
+pub(crate) async fn wait_response(ws: &mut WsStream, id: &str, early: &mut Vec<EventFrame>) -> Result<ResponseFrame, ClientError> {
     loop {
         match next_incoming(ws).await? {
             Incoming::Frame(Frame::Res(res)) if res.id == id => return Ok(res),

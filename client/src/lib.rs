@@ -43,8 +43,8 @@ pub use error::{ClientError, ABNORMAL_CLOSE};
 pub use events::{ReceivedEvent, SeqStats, BACKLOG_CAPACITY};
 pub use handshake::HandshakeTimings;
 pub use options::{
-    default_device_family, default_platform, ConnectOptions, DEFAULT_CHALLENGE_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_REJECT_CLOSE_GRACE, DEFAULT_REQUEST_TIMEOUT,
+    default_device_family, default_platform, ConnectOptions, DEFAULT_CHALLENGE_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_REJECT_CLOSE_GRACE, DEFAULT_REQUEST_TIMEOUT,
 };
 pub use raw::{Incoming, RawSocket};
 

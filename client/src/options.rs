@@ -232,10 +232,7 @@ impl ConnectOptions {
             password: self.password.clone(),
             extra: Map::new(),
         };
-        let empty = auth.token.is_none()
-            && auth.bootstrap_token.is_none()
-            && auth.device_token.is_none()
-            && auth.password.is_none();
+        let empty = auth.token.is_none() && auth.bootstrap_token.is_none() && auth.device_token.is_none() && auth.password.is_none();
         (!empty).then_some(auth)
     }
 

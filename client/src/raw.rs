@@ -130,9 +130,7 @@ impl RawSocket {
         if let Some((code, reason)) = &self.closed {
             return Ok(Incoming::Close(*code, reason.clone()));
         }
-        let incoming = tokio::time::timeout(timeout, next_incoming(&mut self.ws))
-            .await
-            .map_err(|_| ClientError::timeout("a frame"))??;
+        let incoming = tokio::time::timeout(timeout, next_incoming(&mut self.ws)).await.map_err(|_| ClientError::timeout("a frame"))??;
         if let Incoming::Close(code, reason) = &incoming {
             self.closed = Some((*code, reason.clone()));
         }
@@ -143,10 +141,8 @@ impl RawSocket {
     /// error, because the challenge must come first.
     pub async fn expect_challenge(&mut self, timeout: Duration) -> Result<ConnectChallenge, ClientError> {
         match self.next_frame(timeout).await {
-            Ok(Incoming::Frame(Frame::Event(e))) if e.event == "connect.challenge" => {
-                serde_json::from_value(e.payload.unwrap_or_default())
-                    .map_err(|err| ClientError::Protocol(format!("invalid connect.challenge: {err}")))
-            }
+            Ok(Incoming::Frame(Frame::Event(e))) if e.event == "connect.challenge" => serde_json::from_value(e.payload.unwrap_or_default())
+                .map_err(|err| ClientError::Protocol(format!("invalid connect.challenge: {err}"))),
             Ok(Incoming::Close(code, reason)) => Err(ClientError::Closed { code, reason }),
             Ok(other) => Err(ClientError::Protocol(format!("expected connect.challenge, got {other:?}"))),
             Err(ClientError::Timeout { .. }) => Err(ClientError::ChallengeMissing),

@@ -22,10 +22,8 @@ pub(crate) async fn open(
 ) -> Result<WsStream, ClientError> {
     let mut request = url.into_client_request().map_err(|e| ClientError::InvalidUrl(format!("{url}: {e}")))?;
     for (name, value) in headers {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| ClientError::InvalidUrl(format!("header name {name:?}: {e}")))?;
-        let value =
-            HeaderValue::from_str(value).map_err(|e| ClientError::InvalidUrl(format!("header value {value:?}: {e}")))?;
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| ClientError::InvalidUrl(format!("header name {name:?}: {e}")))?;
+        let value = HeaderValue::from_str(value).map_err(|e| ClientError::InvalidUrl(format!("header value {value:?}: {e}")))?;
         request.headers_mut().insert(name, value);
     }
     let mut connector = None;
@@ -37,9 +35,7 @@ pub(crate) async fn open(
     } else if tls_fingerprint.is_some() {
         return Err(ClientError::InvalidUrl(format!("{url}: a TLS fingerprint needs a wss:// URL")));
     }
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(max_message_bytes))
-        .max_frame_size(Some(max_message_bytes));
+    let config = WebSocketConfig::default().max_message_size(Some(max_message_bytes)).max_frame_size(Some(max_message_bytes));
     // Nagle off: the protocol is small request/response frames, where batching only adds
     // latency (and would skew the benchmark).
     let connect = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);
@@ -108,11 +104,21 @@ mod pinned {
             }
         }
 
-        fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
             rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
         }
 
-        fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
             rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
         }
 
@@ -139,7 +145,8 @@ mod pinned {
         #[test]
         fn fingerprints_normalise() {
             let hex = "ab".repeat(32);
-            let colons = hex.as_bytes().chunks(2).map(|c| std::str::from_utf8(c).unwrap().to_ascii_uppercase()).collect::<Vec<_>>().join(":");
+            let colons =
+                hex.as_bytes().chunks(2).map(|c| std::str::from_utf8(c).unwrap().to_ascii_uppercase()).collect::<Vec<_>>().join(":");
             assert_eq!(super::normalise(&colons).as_deref(), Some(hex.as_str()));
             assert_eq!(super::normalise("abc"), None);
         }

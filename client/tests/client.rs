@@ -31,10 +31,8 @@ async fn handshake_signs_the_challenge_and_returns_hello_ok() {
     .await;
     let identity = DeviceIdentity::generate();
     let device_id = identity.device_id();
-    let options = ConnectOptions::new(&url)
-        .with_device(identity)
-        .with_device_token("dev-tok")
-        .with_scopes(&["operator.read", "operator.write"]);
+    let options =
+        ConnectOptions::new(&url).with_device(identity).with_device_token("dev-tok").with_scopes(&["operator.read", "operator.write"]);
     let (client, hello) = GatewayClient::connect(options).await.unwrap();
     assert_eq!(hello.server.conn_id, "conn-1");
     assert_eq!(hello.protocol, 4);

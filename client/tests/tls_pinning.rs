@@ -36,7 +36,9 @@ async fn tls_gateway() -> (String, String, tokio::task::JoinHandle<()>) {
         let mut ws = tokio_tungstenite::accept_async(tls).await.unwrap();
         use futures_util::{SinkExt, StreamExt};
         let send = |v: serde_json::Value| tokio_tungstenite::tungstenite::Message::text(v.to_string());
-        ws.send(send(json!({"type":"event","event":"connect.challenge","payload":{"nonce":"n1","ts":pincer_protocol::now_ms()}}))).await.unwrap();
+        ws.send(send(json!({"type":"event","event":"connect.challenge","payload":{"nonce":"n1","ts":pincer_protocol::now_ms()}})))
+            .await
+            .unwrap();
         while let Some(Ok(msg)) = ws.next().await {
             if let Ok(text) = msg.to_text() {
                 let req: serde_json::Value = serde_json::from_str(text).unwrap();

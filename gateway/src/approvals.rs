@@ -102,13 +102,7 @@ impl ApprovalBroker {
             return Err(ErrorShape::invalid_request("invalid approval id"));
         }
         let (tx, rx) = watch::channel(None);
-        let entry = Entry {
-            id: id.clone(),
-            request,
-            created_at_ms: now_ms,
-            expires_at_ms: now_ms + timeout.as_millis() as i64,
-            state: tx,
-        };
+        let entry = Entry { id: id.clone(), request, created_at_ms: now_ms, expires_at_ms: now_ms + timeout.as_millis() as i64, state: tx };
         let summary = entry.summary();
         let mut pending = self.pending.lock().map_err(|_| ErrorShape::unavailable("approval request unavailable"))?;
         if pending.contains_key(&id) {
@@ -121,7 +115,13 @@ impl ApprovalBroker {
     /// Resolve a pending approval; the first answer wins. Returns the resolution and the
     /// original request.
     /// `fresh` is false when this repeats an earlier identical answer.
-    pub fn resolve(&self, id: &str, decision: ExecDecision, by: Option<String>, now_ms: i64) -> Result<(Resolution, Value, bool), ErrorShape> {
+    pub fn resolve(
+        &self,
+        id: &str,
+        decision: ExecDecision,
+        by: Option<String>,
+        now_ms: i64,
+    ) -> Result<(Resolution, Value, bool), ErrorShape> {
         let entry = self.pending.lock().ok().and_then(|mut p| p.remove(id));
         let Some(entry) = entry else {
             // Answering again with the same decision is idempotent; a different one is late.
@@ -129,8 +129,7 @@ impl ApprovalBroker {
                 if res.decision == Some(decision) {
                     return Ok((res, req, false));
                 }
-                return Err(ErrorShape::invalid_request("approval already resolved")
-                    .with_detail("reason", "APPROVAL_ALREADY_RESOLVED"));
+                return Err(ErrorShape::invalid_request("approval already resolved").with_detail("reason", "APPROVAL_ALREADY_RESOLVED"));
             }
             return Err(not_found());
         };
@@ -172,11 +171,15 @@ impl ApprovalBroker {
             if recent.len() >= RECENT_KEEP {
                 recent.pop_front();
             }
-            recent.push_back((entry.id, json!({
-                "request": entry.request,
-                "createdAtMs": entry.created_at_ms,
-                "expiresAtMs": entry.expires_at_ms,
-            }), resolution));
+            recent.push_back((
+                entry.id,
+                json!({
+                    "request": entry.request,
+                    "createdAtMs": entry.created_at_ms,
+                    "expiresAtMs": entry.expires_at_ms,
+                }),
+                resolution,
+            ));
         }
     }
 
@@ -187,7 +190,9 @@ impl ApprovalBroker {
 
     /// A receiver for a pending approval, or the final resolution of a recent one.
     pub fn watch(&self, id: &str) -> Result<WatchState, ErrorShape> {
-        if let Some(entry) = self.pending.lock().ok().and_then(|p| p.get(id).map(|e| (e.state.subscribe(), e.created_at_ms, e.expires_at_ms))) {
+        if let Some(entry) =
+            self.pending.lock().ok().and_then(|p| p.get(id).map(|e| (e.state.subscribe(), e.created_at_ms, e.expires_at_ms)))
+        {
             return Ok(WatchState::Pending { rx: entry.0, created_at_ms: entry.1, expires_at_ms: entry.2 });
         }
         let recent = self.recent.lock().map_err(|_| not_found())?;

@@ -63,7 +63,9 @@ pub async fn chat(target: &Target, session: &str, message: &str, timeout: Durati
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let event = match client
-            .wait_event_where("chat event", left, |e| e.event == "chat" && e.payload.as_ref().is_some_and(|p| p["runId"] == run_id.as_str()))
+            .wait_event_where("chat event", left, |e| {
+                e.event == "chat" && e.payload.as_ref().is_some_and(|p| p["runId"] == run_id.as_str())
+            })
             .await
         {
             Ok(e) => e,
@@ -124,10 +126,7 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
 }
 
 fn list_of(v: &Value, k: &str) -> String {
-    v.get(k)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
-        .unwrap_or_default()
+    v.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")).unwrap_or_default()
 }
 
 fn short(id: &str) -> String {
@@ -264,7 +263,12 @@ pub async fn nodes(target: &Target, cmd: NodesCmd) -> Result<String, CliError> {
             if target.json {
                 return Ok(pretty(&v));
             }
-            Ok(format!("Approved node {} ({}) with commands [{}]", s(&v["node"], "displayName"), short(s(&v["node"], "nodeId")), list_of(&v["node"], "commands")))
+            Ok(format!(
+                "Approved node {} ({}) with commands [{}]",
+                s(&v["node"], "displayName"),
+                short(s(&v["node"], "nodeId")),
+                list_of(&v["node"], "commands")
+            ))
         }
         NodesCmd::Reject(id) => {
             let client = connect(target, "gateway-client", "backend", &[PAIRING]).await?;

@@ -149,22 +149,13 @@ pub fn process_env() -> EnvLookup {
 pub enum ConfigError {
     /// The file could not be read or written.
     #[error("cannot {action} config file {}: {source}", .path.display())]
-    Io {
-        path: PathBuf,
-        action: &'static str,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, action: &'static str, source: std::io::Error },
 
     /// The text is not valid JSON5. `path` is `None` for text that did not come from a file
     /// (`config.patch`'s `raw`). The message never quotes the offending text (it could be a
     /// half-typed secret).
     #[error("{}", parse_display(.path.as_deref(), *.line, *.column, .message))]
-    Parse {
-        path: Option<PathBuf>,
-        line: Option<usize>,
-        column: Option<usize>,
-        message: String,
-    },
+    Parse { path: Option<PathBuf>, line: Option<usize>, column: Option<usize>, message: String },
 
     /// A key Pincer uses has a value of the wrong type or out of range, or references a missing
     /// environment variable. `key` is the dotted config path (`<root>` for the whole document).
@@ -181,12 +172,7 @@ pub enum ConfigError {
     BaseHashRequired { paths: Vec<String> },
 }
 
-fn parse_display(
-    path: Option<&Path>,
-    line: Option<usize>,
-    column: Option<usize>,
-    message: &str,
-) -> String {
+fn parse_display(path: Option<&Path>, line: Option<usize>, column: Option<usize>, message: &str) -> String {
     let what = match path {
         Some(p) => format!("config file {}", p.display()),
         None => "config text".to_string(),
@@ -202,10 +188,7 @@ fn base_hash_required_display(paths: &[String]) -> String {
     if paths.is_empty() {
         "config base hash required; re-run config.get and retry".to_string()
     } else {
-        format!(
-            "config base hash required for {}; re-run config.get and retry with baseHash",
-            paths.join(", ")
-        )
+        format!("config base hash required for {}; re-run config.get and retry with baseHash", paths.join(", "))
     }
 }
 
@@ -233,18 +216,13 @@ impl ConfigError {
     /// OpenClaw-shaped `error.details` for validation failures: `{issues:[{path,message}]}`.
     pub fn issues_details(&self) -> Option<Value> {
         match self {
-            ConfigError::Invalid { key, message } => {
-                Some(json!({ "issues": [{ "path": key, "message": message }] }))
-            }
+            ConfigError::Invalid { key, message } => Some(json!({ "issues": [{ "path": key, "message": message }] })),
             _ => None,
         }
     }
 
     fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid {
-            key: key.into(),
-            message: message.into(),
-        }
+        ConfigError::Invalid { key: key.into(), message: message.into() }
     }
 }
 
@@ -407,14 +385,9 @@ impl ConfigView {
         let r = Reader { root: doc };
         let d = ConfigView::default();
 
-        let port = r
-            .integer("gateway.port", 1, 65_535)?
-            .map_or(d.port, |v| v as u16);
+        let port = r.integer("gateway.port", 1, 65_535)?.map_or(d.port, |v| v as u16);
 
-        let bind_raw = r.one_of(
-            "gateway.bind",
-            &["loopback", "lan", "auto", "custom", "tailnet"],
-        )?;
+        let bind_raw = r.one_of("gateway.bind", &["loopback", "lan", "auto", "custom", "tailnet"])?;
         let custom_host = r.string("gateway.customBindHost")?;
         let (bind, custom_bind_host) = match bind_raw.as_deref() {
             None | Some("loopback") | Some("auto") => ("loopback", None),
@@ -442,10 +415,7 @@ impl ConfigView {
             }
         };
 
-        let mode = r.one_of(
-            "gateway.auth.mode",
-            &["token", "password", "none", "trusted-proxy"],
-        )?;
+        let mode = r.one_of("gateway.auth.mode", &["token", "password", "none", "trusted-proxy"])?;
         if mode.as_deref() == Some("trusted-proxy") {
             return Err(ConfigError::invalid(
                 "gateway.auth.mode",
@@ -455,58 +425,32 @@ impl ConfigView {
         let auth_token = r.secret("gateway.auth.token", env)?;
         let auth_password = r.secret("gateway.auth.password", env)?;
         let auth_mode_explicit = mode.is_some();
-        let auth_mode =
-            mode.unwrap_or_else(|| derive_auth_mode(auth_password.is_some()).to_string());
+        let auth_mode = mode.unwrap_or_else(|| derive_auth_mode(auth_password.is_some()).to_string());
 
         let rate_limit = RateLimitView {
             max_attempts: r
                 .integer("gateway.auth.rateLimit.maxAttempts", 1, u64::from(u32::MAX))?
                 .map_or(d.rate_limit.max_attempts, |v| v as u32),
-            window_ms: r
-                .integer("gateway.auth.rateLimit.windowMs", 1, MAX_MS)?
-                .unwrap_or(d.rate_limit.window_ms),
-            lockout_ms: r
-                .integer("gateway.auth.rateLimit.lockoutMs", 0, MAX_MS)?
-                .unwrap_or(d.rate_limit.lockout_ms),
-            exempt_loopback: r
-                .boolean("gateway.auth.rateLimit.exemptLoopback")?
-                .unwrap_or(d.rate_limit.exempt_loopback),
+            window_ms: r.integer("gateway.auth.rateLimit.windowMs", 1, MAX_MS)?.unwrap_or(d.rate_limit.window_ms),
+            lockout_ms: r.integer("gateway.auth.rateLimit.lockoutMs", 0, MAX_MS)?.unwrap_or(d.rate_limit.lockout_ms),
+            exempt_loopback: r.boolean("gateway.auth.rateLimit.exemptLoopback")?.unwrap_or(d.rate_limit.exempt_loopback),
         };
 
         let allowed_origins = r.string_list("gateway.controlUi.allowedOrigins")?;
-        let auto_approve_local = r
-            .boolean("gateway.nodes.pairing.autoApproveLocal")?
-            .unwrap_or(d.auto_approve_local);
+        let auto_approve_local = r.boolean("gateway.nodes.pairing.autoApproveLocal")?.unwrap_or(d.auto_approve_local);
 
         let mut commands_allow = r.string_list("gateway.nodes.commands.allow")?;
         commands_allow.extend(r.string_list("gateway.nodes.allowCommands")?);
         let mut commands_deny = r.string_list("gateway.nodes.commands.deny")?;
         commands_deny.extend(r.string_list("gateway.nodes.denyCommands")?);
 
-        let tick_interval_ms = r
-            .integer("gateway.tickIntervalMs", 100, MAX_MS)?
-            .unwrap_or(d.tick_interval_ms);
-        let invoke_timeout_ms = r
-            .integer("gateway.nodes.invokeTimeoutMs", 1, MAX_MS)?
-            .unwrap_or(d.invoke_timeout_ms);
-        let exec_approval_timeout_ms = r
-            .integer("approvals.exec.timeoutMs", 1, MAX_MS)?
-            .unwrap_or(d.exec_approval_timeout_ms);
-        let ask_fallback = r
-            .one_of("approvals.exec.askFallback", &["deny", "allowlist", "full"])?
-            .unwrap_or(d.ask_fallback);
+        let tick_interval_ms = r.integer("gateway.tickIntervalMs", 100, MAX_MS)?.unwrap_or(d.tick_interval_ms);
+        let invoke_timeout_ms = r.integer("gateway.nodes.invokeTimeoutMs", 1, MAX_MS)?.unwrap_or(d.invoke_timeout_ms);
+        let exec_approval_timeout_ms = r.integer("approvals.exec.timeoutMs", 1, MAX_MS)?.unwrap_or(d.exec_approval_timeout_ms);
+        let ask_fallback = r.one_of("approvals.exec.askFallback", &["deny", "allowlist", "full"])?.unwrap_or(d.ask_fallback);
 
-        let log_level = r
-            .one_of(
-                "logging.level",
-                &["silent", "fatal", "error", "warn", "info", "debug", "trace"],
-            )?
-            .unwrap_or(d.log_level);
-        let log_file = r
-            .string("logging.file")?
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .map(|s| expand_tilde(&s, env));
+        let log_level = r.one_of("logging.level", &["silent", "fatal", "error", "warn", "info", "debug", "trace"])?.unwrap_or(d.log_level);
+        let log_file = r.string("logging.file")?.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).map(|s| expand_tilde(&s, env));
 
         Ok(ConfigView {
             port,
@@ -582,15 +526,8 @@ impl<'a> Reader<'a> {
                     Some(v) => node = v,
                 },
                 other => {
-                    let key = if walked.is_empty() {
-                        "<root>".to_string()
-                    } else {
-                        walked.clone()
-                    };
-                    return Err(ConfigError::invalid(
-                        key,
-                        format!("expected an object, got {}", describe(other, path)),
-                    ));
+                    let key = if walked.is_empty() { "<root>".to_string() } else { walked.clone() };
+                    return Err(ConfigError::invalid(key, format!("expected an object, got {}", describe(other, path))));
                 }
             }
             if !walked.is_empty() {
@@ -606,12 +543,7 @@ impl<'a> Reader<'a> {
         let Some(v) = self.get(path)? else {
             return Ok(None);
         };
-        let range = || {
-            format!(
-                "expected an integer from {min} to {max}, got {}",
-                describe(v, path)
-            )
-        };
+        let range = || format!("expected an integer from {min} to {max}, got {}", describe(v, path));
         let n = match v {
             Value::Number(n) => {
                 if let Some(u) = n.as_u64() {
@@ -641,10 +573,7 @@ impl<'a> Reader<'a> {
             Value::Bool(b) => Ok(Some(*b)),
             Value::String(s) if s.trim() == "true" => Ok(Some(true)),
             Value::String(s) if s.trim() == "false" => Ok(Some(false)),
-            other => Err(ConfigError::invalid(
-                path,
-                format!("expected true or false, got {}", describe(other, path)),
-            )),
+            other => Err(ConfigError::invalid(path, format!("expected true or false, got {}", describe(other, path)))),
         }
     }
 
@@ -654,10 +583,7 @@ impl<'a> Reader<'a> {
         };
         match v {
             Value::String(s) => Ok(Some(s.clone())),
-            other => Err(ConfigError::invalid(
-                path,
-                format!("expected a string, got {}", describe(other, path)),
-            )),
+            other => Err(ConfigError::invalid(path, format!("expected a string, got {}", describe(other, path)))),
         }
     }
 
@@ -670,15 +596,8 @@ impl<'a> Reader<'a> {
                 return Ok(Some(s.clone()));
             }
         }
-        let list = allowed
-            .iter()
-            .map(|a| format!("\"{a}\""))
-            .collect::<Vec<_>>()
-            .join(", ");
-        Err(ConfigError::invalid(
-            path,
-            format!("expected one of {list}, got {}", describe(v, path)),
-        ))
+        let list = allowed.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(", ");
+        Err(ConfigError::invalid(path, format!("expected one of {list}, got {}", describe(v, path))))
     }
 
     fn string_list(&self, path: &str) -> Result<Vec<String>, ConfigError> {
@@ -688,10 +607,7 @@ impl<'a> Reader<'a> {
         let Value::Array(items) = v else {
             return Err(ConfigError::invalid(
                 path,
-                format!(
-                    "expected an array of strings (e.g. [\"a\", \"b\"]), got {}",
-                    describe(v, path)
-                ),
+                format!("expected an array of strings (e.g. [\"a\", \"b\"]), got {}", describe(v, path)),
             ));
         };
         items
@@ -699,10 +615,7 @@ impl<'a> Reader<'a> {
             .enumerate()
             .map(|(i, item)| match item {
                 Value::String(s) => Ok(s.clone()),
-                other => Err(ConfigError::invalid(
-                    format!("{path}[{i}]"),
-                    format!("expected a string, got {}", describe(other, path)),
-                )),
+                other => Err(ConfigError::invalid(format!("{path}[{i}]"), format!("expected a string, got {}", describe(other, path)))),
             })
             .collect()
     }
@@ -739,10 +652,7 @@ impl<'a> Reader<'a> {
                     )),
                 }
             }
-            other => Err(ConfigError::invalid(
-                path,
-                format!("expected a string, got {}", describe(other, path)),
-            )),
+            other => Err(ConfigError::invalid(path, format!("expected a string, got {}", describe(other, path)))),
         }
     }
 }
@@ -813,52 +723,29 @@ impl GatewayConfig {
     }
 
     /// [`GatewayConfig::load`] with an explicit environment. Later patches use the same one.
-    pub fn load_with_env(
-        path: impl AsRef<Path>,
-        env: EnvLookup,
-    ) -> Result<GatewayConfig, ConfigError> {
+    pub fn load_with_env(path: impl AsRef<Path>, env: EnvLookup) -> Result<GatewayConfig, ConfigError> {
         let path = path.as_ref();
         match std::fs::read(path) {
             Ok(bytes) => GatewayConfig::from_bytes(path.to_path_buf(), &bytes, env),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => GatewayConfig::build(
-                path.to_path_buf(),
-                false,
-                String::new(),
-                sha256_hex(b""),
-                Value::Object(Map::new()),
-                env,
-            ),
-            Err(e) => Err(ConfigError::Io {
-                path: path.to_path_buf(),
-                action: "read",
-                source: e,
-            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                GatewayConfig::build(path.to_path_buf(), false, String::new(), sha256_hex(b""), Value::Object(Map::new()), env)
+            }
+            Err(e) => Err(ConfigError::Io { path: path.to_path_buf(), action: "read", source: e }),
         }
     }
 
     /// A config from text, as if `raw` had been read from `path` (which is not touched).
-    pub fn from_raw(
-        path: impl Into<PathBuf>,
-        raw: &str,
-        env: EnvLookup,
-    ) -> Result<GatewayConfig, ConfigError> {
+    pub fn from_raw(path: impl Into<PathBuf>, raw: &str, env: EnvLookup) -> Result<GatewayConfig, ConfigError> {
         GatewayConfig::from_bytes(path.into(), raw.as_bytes(), env)
     }
 
-    fn from_bytes(
-        path: PathBuf,
-        bytes: &[u8],
-        env: EnvLookup,
-    ) -> Result<GatewayConfig, ConfigError> {
+    fn from_bytes(path: PathBuf, bytes: &[u8], env: EnvLookup) -> Result<GatewayConfig, ConfigError> {
         let hash = sha256_hex(bytes);
         let raw = String::from_utf8(bytes.to_vec()).map_err(|e| ConfigError::Parse {
             path: Some(path.clone()),
             line: None,
             column: None,
-            message: format!(
-                "the file is not UTF-8 text (invalid byte at offset {}); save it as UTF-8",
-                e.utf8_error().valid_up_to()
-            ),
+            message: format!("the file is not UTF-8 text (invalid byte at offset {}); save it as UTF-8", e.utf8_error().valid_up_to()),
         })?;
         let authored = parse_json5_object(&raw, Some(&path), true)?;
         GatewayConfig::build(path, true, raw, hash, authored, env)
@@ -874,10 +761,7 @@ impl GatewayConfig {
         env: EnvLookup,
     ) -> Result<GatewayConfig, ConfigError> {
         if !authored.is_object() {
-            return Err(ConfigError::invalid(
-                "<root>",
-                "the config must be a JSON5 object ({ ... }) at the top level",
-            ));
+            return Err(ConfigError::invalid("<root>", "the config must be a JSON5 object ({ ... }) at the top level"));
         }
         let mut missing = Vec::new();
         let resolved = substitute_env(&authored, "", &env, &mut missing);
@@ -895,10 +779,7 @@ impl GatewayConfig {
             }
             warnings.push(ConfigIssue {
                 path: m.path,
-                message: format!(
-                    "Missing env var \"{}\" - feature using this value will be unavailable",
-                    m.var
-                ),
+                message: format!("Missing env var \"{}\" - feature using this value will be unavailable", m.var),
             });
         }
 
@@ -907,41 +788,22 @@ impl GatewayConfig {
         if contains_key(&authored, "$include") {
             warnings.push(ConfigIssue {
                 path: "$include".to_string(),
-                message:
-                    "$include is not supported by Pincer; settings in included files are ignored"
-                        .to_string(),
+                message: "$include is not supported by Pincer; settings in included files are ignored".to_string(),
             });
         }
         let mut legacy = Vec::new();
-        for (old, new) in [
-            (
-                "gateway.nodes.allowCommands",
-                "gateway.nodes.commands.allow",
-            ),
-            ("gateway.nodes.denyCommands", "gateway.nodes.commands.deny"),
-        ] {
+        for (old, new) in
+            [("gateway.nodes.allowCommands", "gateway.nodes.commands.allow"), ("gateway.nodes.denyCommands", "gateway.nodes.commands.deny")]
+        {
             if value_at(&authored, old).is_some() {
                 legacy.push(ConfigIssue {
                     path: old.to_string(),
-                    message: format!(
-                        "{old} is the older spelling of {new}; both are read (union), prefer {new}"
-                    ),
+                    message: format!("{old} is the older spelling of {new}; both are read (union), prefer {new}"),
                 });
             }
         }
 
-        Ok(GatewayConfig {
-            path,
-            exists,
-            raw,
-            hash,
-            authored,
-            resolved,
-            view,
-            warnings,
-            legacy,
-            env,
-        })
+        Ok(GatewayConfig { path, exists, raw, hash, authored, resolved, view, warnings, legacy, env })
     }
 
     /// Where the config lives (whether or not it exists).
@@ -1008,11 +870,7 @@ impl GatewayConfig {
     pub fn redacted_snapshot(&self) -> Value {
         let resolved = self.redacted_config();
         let parsed = redact_config_value(&self.authored);
-        let raw = if self.exists {
-            redact_raw(&self.raw, &self.authored).map(Value::String)
-        } else {
-            None
-        };
+        let raw = if self.exists { redact_raw(&self.raw, &self.authored).map(Value::String) } else { None };
         json!({
             "path": self.path.to_string_lossy(),
             "includedPaths": [],
@@ -1042,16 +900,10 @@ impl GatewayConfig {
     /// The result is not written: call [`GatewayConfig::save_atomic`] on it. Its `raw()` is the
     /// pretty JSON that will be written and `hash()` that text's hash. A patch that changes
     /// nothing returns a copy of `self` (same hash: nothing to write).
-    pub fn apply_patch(
-        &self,
-        patch: &Value,
-        base_hash: Option<&str>,
-    ) -> Result<GatewayConfig, ConfigError> {
+    pub fn apply_patch(&self, patch: &Value, base_hash: Option<&str>) -> Result<GatewayConfig, ConfigError> {
         if let Some(h) = base_hash {
             if h.trim() != self.hash {
-                return Err(ConfigError::BaseHashMismatch {
-                    current: self.hash.clone(),
-                });
+                return Err(ConfigError::BaseHashMismatch { current: self.hash.clone() });
             }
         }
         let merged = self.merged_document(patch)?;
@@ -1065,19 +917,13 @@ impl GatewayConfig {
     /// accepted and ignored (arrays are always replaced whole, per RFC 7386).
     pub fn apply_patch_params(&self, params: &Value) -> Result<GatewayConfig, ConfigError> {
         let patch = parse_patch_param(params)?;
-        let base_hash = params
-            .get("baseHash")
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|h| !h.is_empty());
+        let base_hash = params.get("baseHash").and_then(Value::as_str).map(str::trim).filter(|h| !h.is_empty());
         if base_hash.is_some() || !self.exists {
             return self.apply_patch(&patch, base_hash);
         }
         let merged = self.merged_document(&patch)?;
-        let guarded: Vec<String> = diff_leaf_paths(Some(&self.authored), Some(&merged), "")
-            .into_iter()
-            .filter(|p| !is_hashless_path(p))
-            .collect();
+        let guarded: Vec<String> =
+            diff_leaf_paths(Some(&self.authored), Some(&merged), "").into_iter().filter(|p| !is_hashless_path(p)).collect();
         if !guarded.is_empty() {
             return Err(ConfigError::BaseHashRequired { paths: guarded });
         }
@@ -1086,10 +932,7 @@ impl GatewayConfig {
 
     fn merged_document(&self, patch: &Value) -> Result<Value, ConfigError> {
         if !patch.is_object() {
-            return Err(ConfigError::invalid(
-                "<root>",
-                "config.patch raw must be an object",
-            ));
+            return Err(ConfigError::invalid("<root>", "config.patch raw must be an object"));
         }
         let restored = restore_sentinels(patch, Some(&self.authored), "")?;
         let mut merged = self.authored.clone();
@@ -1137,34 +980,20 @@ impl GatewayConfig {
     pub fn save_atomic(&self) -> Result<(), ConfigError> {
         let io = |action: &'static str, path: &Path| {
             let path = path.to_path_buf();
-            move |source: std::io::Error| ConfigError::Io {
-                path,
-                action,
-                source,
-            }
+            move |source: std::io::Error| ConfigError::Io { path, action, source }
         };
         let dir = match self.path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let file_name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| ConfigError::Io {
-                path: self.path.clone(),
-                action: "write",
-                source: std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    "the config path has no file name",
-                ),
-            })?;
+        let file_name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).ok_or_else(|| ConfigError::Io {
+            path: self.path.clone(),
+            action: "write",
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "the config path has no file name"),
+        })?;
         create_private_dir(&dir).map_err(io("create the directory of", &self.path))?;
 
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let tmp = dir.join(format!(".{file_name}.{}.{nanos}.tmp", std::process::id()));
         let result = (|| -> std::io::Result<()> {
             let mut file = open_private_new(&tmp)?;
@@ -1177,11 +1006,7 @@ impl GatewayConfig {
         })();
         if let Err(e) = result {
             let _ = std::fs::remove_file(&tmp);
-            return Err(ConfigError::Io {
-                path: self.path.clone(),
-                action: "write",
-                source: e,
-            });
+            return Err(ConfigError::Io { path: self.path.clone(), action: "write", source: e });
         }
         Ok(())
     }
@@ -1193,10 +1018,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
 #[cfg(not(unix))]
@@ -1207,11 +1029,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(unix)]
 fn open_private_new(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
     // The umask can only remove bits, but be explicit.
     file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     Ok(file)
@@ -1219,10 +1037,7 @@ fn open_private_new(path: &Path) -> std::io::Result<std::fs::File> {
 
 #[cfg(not(unix))]
 fn open_private_new(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
+    std::fs::OpenOptions::new().write(true).create_new(true).open(path)
 }
 
 #[cfg(unix)]
@@ -1237,8 +1052,7 @@ fn sync_dir(dir: &Path) {
 fn sync_dir(_dir: &Path) {}
 
 fn to_pretty_json(doc: &Value) -> Result<String, ConfigError> {
-    let mut s = serde_json::to_string_pretty(doc)
-        .map_err(|e| ConfigError::invalid("<root>", e.to_string()))?;
+    let mut s = serde_json::to_string_pretty(doc).map_err(|e| ConfigError::invalid("<root>", e.to_string()))?;
     s.push('\n');
     Ok(s)
 }
@@ -1253,35 +1067,17 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 // ---------------------------------------------------------------------------------------------
 
 /// Parse JSON5 text that must hold an object. `allow_empty`: blank text is `{}`.
-fn parse_json5_object(
-    text: &str,
-    path: Option<&Path>,
-    allow_empty: bool,
-) -> Result<Value, ConfigError> {
+fn parse_json5_object(text: &str, path: Option<&Path>, allow_empty: bool) -> Result<Value, ConfigError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let parse_err = |line, column, message: String| ConfigError::Parse {
-        path: path.map(Path::to_path_buf),
-        line,
-        column,
-        message,
-    };
+    let parse_err = |line, column, message: String| ConfigError::Parse { path: path.map(Path::to_path_buf), line, column, message };
     if text.trim().is_empty() {
         if allow_empty {
             return Ok(Value::Object(Map::new()));
         }
-        return Err(parse_err(
-            None,
-            None,
-            "the text is empty; expected a JSON5 object such as { gateway: { port: 18789 } }"
-                .into(),
-        ));
+        return Err(parse_err(None, None, "the text is empty; expected a JSON5 object such as { gateway: { port: 18789 } }".into()));
     }
     if let Some((line, column)) = nesting_too_deep(text, MAX_NESTING_DEPTH) {
-        return Err(parse_err(
-            Some(line),
-            Some(column),
-            format!("objects/arrays are nested more than {MAX_NESTING_DEPTH} levels deep"),
-        ));
+        return Err(parse_err(Some(line), Some(column), format!("objects/arrays are nested more than {MAX_NESTING_DEPTH} levels deep")));
     }
     let value: Value = json5::from_str(text).map_err(|e| {
         let json5::Error::Message { msg, location } = e;
@@ -1289,10 +1085,7 @@ fn parse_json5_object(
         parse_err(line, column, friendly_json5_message(&msg))
     })?;
     if !value.is_object() {
-        return Err(ConfigError::invalid(
-            "<root>",
-            "the config must be a JSON5 object ({ ... }) at the top level",
-        ));
+        return Err(ConfigError::invalid("<root>", "the config must be a JSON5 object ({ ... }) at the top level"));
     }
     Ok(value)
 }
@@ -1300,14 +1093,12 @@ fn parse_json5_object(
 /// Turn pest's multi-line report (which quotes the source line, possibly a secret) into one
 /// line that says what was expected and how to fix it.
 fn friendly_json5_message(msg: &str) -> String {
-    let expected = msg
-        .lines()
-        .find_map(|l| l.trim_start().strip_prefix("= ").map(str::trim));
+    let expected = msg.lines().find_map(|l| l.trim_start().strip_prefix("= ").map(str::trim));
     let hint = "check for a missing ',' between entries, a missing ':' after a key, or an unclosed quote or bracket (JSON5 allows // and /* */ comments, trailing commas, unquoted keys and 'single-quoted' strings)";
     match expected {
-        Some(e) if e.contains("char_literal") => format!(
-            "unterminated string (a closing quote is missing, or the string runs over a line break); {hint}"
-        ),
+        Some(e) if e.contains("char_literal") => {
+            format!("unterminated string (a closing quote is missing, or the string runs over a line break); {hint}")
+        }
         Some(e) => format!("{e}; {hint}"),
         None => {
             let first = msg.lines().next().unwrap_or("syntax error").trim();
@@ -1379,32 +1170,17 @@ pub fn parse_patch_param(params: &Value) -> Result<Value, ConfigError> {
     match (params.get("raw"), params.get("patch")) {
         (Some(Value::String(raw)), _) => {
             if raw.trim().is_empty() {
-                return Err(ConfigError::invalid(
-                    "raw",
-                    "invalid config.patch params: raw must be a non-empty JSON5 string",
-                ));
+                return Err(ConfigError::invalid("raw", "invalid config.patch params: raw must be a non-empty JSON5 string"));
             }
             match parse_json5_object(raw, None, false) {
-                Err(ConfigError::Invalid { .. }) => Err(ConfigError::invalid(
-                    "raw",
-                    "config.patch raw must be an object",
-                )),
+                Err(ConfigError::Invalid { .. }) => Err(ConfigError::invalid("raw", "config.patch raw must be an object")),
                 other => other,
             }
         }
-        (Some(_), _) => Err(ConfigError::invalid(
-            "raw",
-            "invalid config.patch params: raw (string) required",
-        )),
+        (Some(_), _) => Err(ConfigError::invalid("raw", "invalid config.patch params: raw (string) required")),
         (None, Some(p @ Value::Object(_))) => Ok(p.clone()),
-        (None, Some(_)) => Err(ConfigError::invalid(
-            "patch",
-            "invalid config.patch params: patch must be an object",
-        )),
-        (None, None) => Err(ConfigError::invalid(
-            "raw",
-            "invalid config.patch params: raw (string) required",
-        )),
+        (None, Some(_)) => Err(ConfigError::invalid("patch", "invalid config.patch params: patch must be an object")),
+        (None, None) => Err(ConfigError::invalid("raw", "invalid config.patch params: raw (string) required")),
     }
 }
 
@@ -1434,11 +1210,7 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 }
 
 /// Replace every [`REDACTED_SENTINEL`] string in `patch` by the value stored at the same path.
-fn restore_sentinels(
-    patch: &Value,
-    original: Option<&Value>,
-    path: &str,
-) -> Result<Value, ConfigError> {
+fn restore_sentinels(patch: &Value, original: Option<&Value>, path: &str) -> Result<Value, ConfigError> {
     match patch {
         Value::String(s) if s == REDACTED_SENTINEL => match original {
             Some(v) if !v.is_null() => Ok(v.clone()),
@@ -1463,9 +1235,7 @@ fn restore_sentinels(
             items
                 .iter()
                 .enumerate()
-                .map(|(i, v)| {
-                    restore_sentinels(v, orig.and_then(|a| a.get(i)), &format!("{path}[{i}]"))
-                })
+                .map(|(i, v)| restore_sentinels(v, orig.and_then(|a| a.get(i)), &format!("{path}[{i}]")))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array)
         }
@@ -1474,13 +1244,7 @@ fn restore_sentinels(
 }
 
 fn diff_leaf_paths(prev: Option<&Value>, next: Option<&Value>, prefix: &str) -> Vec<String> {
-    let here = || {
-        vec![if prefix.is_empty() {
-            "<root>".to_string()
-        } else {
-            prefix.to_string()
-        }]
-    };
+    let here = || vec![if prefix.is_empty() { "<root>".to_string() } else { prefix.to_string() }];
     match (prev, next) {
         (Some(Value::Object(a)), Some(Value::Object(b))) => {
             let mut keys: Vec<&String> = a.keys().collect();
@@ -1488,9 +1252,7 @@ fn diff_leaf_paths(prev: Option<&Value>, next: Option<&Value>, prefix: &str) -> 
             if keys.is_empty() {
                 return Vec::new();
             }
-            keys.into_iter()
-                .flat_map(|k| diff_leaf_paths(a.get(k), b.get(k), &join_path(prefix, k)))
-                .collect()
+            keys.into_iter().flat_map(|k| diff_leaf_paths(a.get(k), b.get(k), &join_path(prefix, k))).collect()
         }
         (Some(Value::Object(a)), None) | (None, Some(Value::Object(a))) => {
             if a.is_empty() {
@@ -1508,9 +1270,7 @@ fn diff_leaf_paths(prev: Option<&Value>, next: Option<&Value>, prefix: &str) -> 
 }
 
 fn is_hashless_path(path: &str) -> bool {
-    HASHLESS_PATCH_PATH_PREFIXES
-        .iter()
-        .any(|p| path == *p || path.starts_with(&format!("{p}.")))
+    HASHLESS_PATCH_PATH_PREFIXES.iter().any(|p| path == *p || path.starts_with(&format!("{p}.")))
 }
 
 fn join_path(prefix: &str, key: &str) -> String {
@@ -1522,9 +1282,7 @@ fn join_path(prefix: &str, key: &str) -> String {
 }
 
 fn value_at<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.')
-        .try_fold(doc, |node, seg| node.get(seg))
-        .filter(|v| !v.is_null())
+    path.split('.').try_fold(doc, |node, seg| node.get(seg)).filter(|v| !v.is_null())
 }
 
 fn contains_key(v: &Value, key: &str) -> bool {
@@ -1547,9 +1305,7 @@ fn is_known_path(path: &str) -> bool {
             _ => {}
         }
     }
-    KNOWN_KEYS
-        .iter()
-        .any(|k| normalized == *k || normalized.starts_with(&format!("{k}.")))
+    KNOWN_KEYS.iter().any(|k| normalized == *k || normalized.starts_with(&format!("{k}.")))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1564,23 +1320,12 @@ struct MissingEnv {
 fn substitute_env(v: &Value, path: &str, env: &EnvLookup, missing: &mut Vec<MissingEnv>) -> Value {
     match v {
         Value::String(s) => Value::String(substitute_str(s, path, env, missing)),
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| substitute_env(item, &format!("{path}[{i}]"), env, missing))
-                .collect(),
-        ),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, item)| {
-                    (
-                        k.clone(),
-                        substitute_env(item, &join_path(path, k), env, missing),
-                    )
-                })
-                .collect(),
-        ),
+        Value::Array(items) => {
+            Value::Array(items.iter().enumerate().map(|(i, item)| substitute_env(item, &format!("{path}[{i}]"), env, missing)).collect())
+        }
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, item)| (k.clone(), substitute_env(item, &join_path(path, k), env, missing))).collect())
+        }
         other => other.clone(),
     }
 }
@@ -1642,10 +1387,7 @@ fn substitute_str(s: &str, path: &str, env: &EnvLookup, missing: &mut Vec<Missin
                 match env(name).filter(|v| !v.is_empty()) {
                     Some(value) => out.push_str(&value),
                     None => {
-                        missing.push(MissingEnv {
-                            path: path.to_string(),
-                            var: name.to_string(),
-                        });
+                        missing.push(MissingEnv { path: path.to_string(), var: name.to_string() });
                         out.push_str(&s[i..=end]);
                     }
                 }
@@ -1665,9 +1407,7 @@ fn substitute_str(s: &str, path: &str, env: &EnvLookup, missing: &mut Vec<Missin
 /// never substituted and so *is* the literal secret — does not count.
 fn is_env_placeholder(s: &str) -> bool {
     let t = s.trim();
-    t.strip_prefix("${")
-        .and_then(|r| r.strip_suffix('}'))
-        .is_some_and(is_env_name)
+    t.strip_prefix("${").and_then(|r| r.strip_suffix('}')).is_some_and(is_env_name)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1698,10 +1438,7 @@ pub fn is_sensitive_config_path(path: &str) -> bool {
     if lower.contains("localservice.env.") {
         return true;
     }
-    if SENSITIVE_WHITELIST_SUFFIXES
-        .iter()
-        .any(|s| lower.ends_with(s))
-    {
+    if SENSITIVE_WHITELIST_SUFFIXES.iter().any(|s| lower.ends_with(s)) {
         return false;
     }
     lower.ends_with("token")
@@ -1718,11 +1455,7 @@ pub fn is_sensitive_config_path(path: &str) -> bool {
 fn contains_with_gap(s: &str, a: &str, b: &str) -> bool {
     s.match_indices(a).any(|(i, _)| {
         let rest = &s[i + a.len()..];
-        rest.starts_with(b)
-            || rest
-                .char_indices()
-                .nth(1)
-                .is_some_and(|(j, _)| rest[j..].starts_with(b))
+        rest.starts_with(b) || rest.char_indices().nth(1).is_some_and(|(j, _)| rest[j..].starts_with(b))
     })
 }
 
@@ -1735,9 +1468,7 @@ fn is_whole_object_sensitive(path: &str) -> bool {
 /// `?token=...`). OpenClaw checks `*.baseUrl`, `*.httpUrl`, `*.cdpUrl`, `*.request.proxy.url`
 /// and `mcp.servers.*.url`; Pincer checks every key ending in `url` (a superset).
 fn is_url_key(path: &str) -> bool {
-    path.rsplit('.')
-        .next()
-        .is_some_and(|k| k.to_ascii_lowercase().ends_with("url"))
+    path.rsplit('.').next().is_some_and(|k| k.to_ascii_lowercase().ends_with("url"))
 }
 
 const SENSITIVE_QUERY_NAMES: &[&str] = &[
@@ -1782,15 +1513,8 @@ fn url_has_credentials(s: &str) -> bool {
     }
     // sensitive query / fragment parameters
     s.split(['?', '#', '&']).skip(1).any(|pair| {
-        let name = pair
-            .split('=')
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase()
-            .replace('-', "_");
-        name.contains('%')
-            || SENSITIVE_QUERY_NAMES.contains(&name.as_str())
-            || name.ends_with("_token")
+        let name = pair.split('=').next().unwrap_or("").to_ascii_lowercase().replace('-', "_");
+        name.contains('%') || SENSITIVE_QUERY_NAMES.contains(&name.as_str()) || name.ends_with("_token")
     })
 }
 
@@ -1843,18 +1567,13 @@ fn redact_collect(v: &Value, path: &str, found: &mut Vec<String>) -> Value {
                         Value::String(REDACTED_SENTINEL.to_string())
                     }
                     Value::Object(obj)
-                        if sensitive
-                            && obj.get("source").is_some_and(Value::is_string)
-                            && obj.get("id").is_some_and(Value::is_string) =>
+                        if sensitive && obj.get("source").is_some_and(Value::is_string) && obj.get("id").is_some_and(Value::is_string) =>
                     {
                         let mut r = obj.clone();
                         if let Some(Value::String(id)) = obj.get("id") {
                             if is_concrete_secret(id) {
                                 found.push(id.clone());
-                                r.insert(
-                                    "id".to_string(),
-                                    Value::String(REDACTED_SENTINEL.to_string()),
-                                );
+                                r.insert("id".to_string(), Value::String(REDACTED_SENTINEL.to_string()));
                             }
                         }
                         Value::Object(r)
@@ -1933,15 +1652,7 @@ fn secret_input_schema() -> Value {
 }
 
 fn key_docs() -> Vec<KeyDoc> {
-    let k = |path, label, help, schema| KeyDoc {
-        path,
-        label,
-        help,
-        schema,
-        pincer_specific: false,
-        sensitive: false,
-        deprecated: false,
-    };
+    let k = |path, label, help, schema| KeyDoc { path, label, help, schema, pincer_specific: false, sensitive: false, deprecated: false };
     let strings = || json!({ "type": "array", "items": { "type": "string" }, "default": [] });
     vec![
         k("gateway.port", "Gateway Port", "TCP port of the gateway listener (WebSocket, HTTP and Control UI on one port).",
@@ -2001,47 +1712,15 @@ fn key_docs() -> Vec<KeyDoc> {
 }
 
 const GROUP_DOCS: &[(&str, &str, &str)] = &[
-    (
-        "gateway",
-        "Gateway",
-        "Gateway listener, auth, Control UI and node settings.",
-    ),
-    (
-        "gateway.auth",
-        "Gateway Auth",
-        "Authentication policy for gateway HTTP/WebSocket access.",
-    ),
-    (
-        "gateway.auth.rateLimit",
-        "Gateway Auth Rate Limit",
-        "Failed-auth throttling per client address.",
-    ),
-    (
-        "gateway.controlUi",
-        "Control UI",
-        "Control UI / WebChat settings.",
-    ),
-    (
-        "gateway.nodes",
-        "Gateway Nodes",
-        "Node pairing and node command policy.",
-    ),
-    (
-        "gateway.nodes.pairing",
-        "Gateway Node Pairing",
-        "Node/device pairing policy.",
-    ),
-    (
-        "gateway.nodes.commands",
-        "Gateway Node Commands",
-        "Node command allow/deny lists.",
-    ),
+    ("gateway", "Gateway", "Gateway listener, auth, Control UI and node settings."),
+    ("gateway.auth", "Gateway Auth", "Authentication policy for gateway HTTP/WebSocket access."),
+    ("gateway.auth.rateLimit", "Gateway Auth Rate Limit", "Failed-auth throttling per client address."),
+    ("gateway.controlUi", "Control UI", "Control UI / WebChat settings."),
+    ("gateway.nodes", "Gateway Nodes", "Node pairing and node command policy."),
+    ("gateway.nodes.pairing", "Gateway Node Pairing", "Node/device pairing policy."),
+    ("gateway.nodes.commands", "Gateway Node Commands", "Node command allow/deny lists."),
     ("approvals", "Approvals", "Approval settings."),
-    (
-        "approvals.exec",
-        "Exec Approvals",
-        "Exec approval settings (OpenClaw's forwarding keys are accepted and ignored).",
-    ),
+    ("approvals.exec", "Exec Approvals", "Exec approval settings (OpenClaw's forwarding keys are accepted and ignored)."),
     ("logging", "Logging", "Log level and file."),
 ];
 
@@ -2061,10 +1740,7 @@ pub fn config_schema() -> Value {
     });
     let mut hints = Map::new();
     for (path, label, help) in GROUP_DOCS {
-        hints.insert(
-            (*path).to_string(),
-            json!({ "label": label, "help": help, "advanced": true }),
-        );
+        hints.insert((*path).to_string(), json!({ "label": label, "help": help, "advanced": true }));
     }
     for doc in key_docs() {
         let mut node = &mut root;
@@ -2073,16 +1749,10 @@ pub fn config_schema() -> Value {
         for (i, seg) in segments.iter().enumerate() {
             walked = join_path(&walked, seg);
             let last = i + 1 == segments.len();
-            let props = node
-                .as_object_mut()
-                .and_then(|o| o.get_mut("properties"))
-                .and_then(Value::as_object_mut);
+            let props = node.as_object_mut().and_then(|o| o.get_mut("properties")).and_then(Value::as_object_mut);
             let Some(props) = props else { break };
             let entry = props.entry((*seg).to_string()).or_insert_with(|| {
-                let (title, desc) = GROUP_DOCS
-                    .iter()
-                    .find(|(p, _, _)| *p == walked)
-                    .map_or(("", ""), |(_, l, h)| (*l, *h));
+                let (title, desc) = GROUP_DOCS.iter().find(|(p, _, _)| *p == walked).map_or(("", ""), |(_, l, h)| (*l, *h));
                 json!({ "type": "object", "title": title, "description": desc, "additionalProperties": true, "properties": {} })
             });
             if last {
@@ -2140,10 +1810,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(vars: &[(&str, &str)]) -> EnvLookup {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Arc::new(move |name: &str| map.get(name).cloned())
     }
 
@@ -2205,19 +1872,8 @@ mod tests {
         assert!(v.auth_mode_explicit);
         assert_eq!(v.auth_password.as_deref(), Some("hunter2-long-password"));
         assert_eq!(v.auth_token, None);
-        assert_eq!(
-            v.rate_limit,
-            RateLimitView {
-                max_attempts: 3,
-                window_ms: 1000,
-                lockout_ms: 0,
-                exempt_loopback: false
-            }
-        );
-        assert_eq!(
-            v.allowed_origins,
-            vec!["https://a.example", "https://b.example"]
-        );
+        assert_eq!(v.rate_limit, RateLimitView { max_attempts: 3, window_ms: 1000, lockout_ms: 0, exempt_loopback: false });
+        assert_eq!(v.allowed_origins, vec!["https://a.example", "https://b.example"]);
         assert!(!v.auto_approve_local);
         assert_eq!(v.commands_allow, vec!["camera.snap"]);
         assert_eq!(v.commands_deny, vec!["system.run"]);
@@ -2229,10 +1885,7 @@ mod tests {
         assert_eq!(v.tracing_filter(), "debug");
         assert_eq!(v.log_file, Some(PathBuf::from("/var/log/pincer.log")));
         // Unknown keys are kept.
-        assert_eq!(
-            c.document()["agents"]["defaults"]["heartbeat"]["every"],
-            "0m"
-        );
+        assert_eq!(c.document()["agents"]["defaults"]["heartbeat"]["every"], "0m");
         assert_eq!(c.document()["gateway"]["mode"], "local");
         assert!(c.exists());
         assert_eq!(c.hash(), sha256_hex(FULL.as_bytes()));
@@ -2245,10 +1898,7 @@ mod tests {
         let c = GatewayConfig::load_with_env(&path, no_env()).unwrap();
         assert!(!c.exists());
         assert_eq!(c.raw(), "");
-        assert_eq!(
-            c.hash(),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(c.hash(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
         assert_eq!(c.document(), &json!({}));
         assert_eq!(c.view(), ConfigView::default());
         let v = c.view();
@@ -2257,15 +1907,7 @@ mod tests {
         assert_eq!(v.bind_addr(), IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert_eq!(v.auth_mode, "token");
         assert!(!v.auth_mode_explicit);
-        assert_eq!(
-            v.rate_limit,
-            RateLimitView {
-                max_attempts: 10,
-                window_ms: 60_000,
-                lockout_ms: 300_000,
-                exempt_loopback: true
-            }
-        );
+        assert_eq!(v.rate_limit, RateLimitView { max_attempts: 10, window_ms: 60_000, lockout_ms: 300_000, exempt_loopback: true });
         assert!(v.allowed_origins.is_empty());
         assert!(v.auto_approve_local);
         assert_eq!(v.tick_interval_ms, 30_000);
@@ -2284,41 +1926,17 @@ mod tests {
     #[test]
     fn empty_file_and_bom_are_accepted() {
         assert_eq!(cfg("").view(), ConfigView::default());
-        assert_eq!(
-            cfg("  \n// only a comment? no: comments alone are not an object\n{}").view(),
-            ConfigView::default()
-        );
+        assert_eq!(cfg("  \n// only a comment? no: comments alone are not an object\n{}").view(), ConfigView::default());
         assert_eq!(cfg("\u{feff}{ gateway: { port: 1234 } }").view().port, 1234);
     }
 
     #[test]
     fn auth_mode_is_derived_when_unset() {
-        assert_eq!(
-            cfg("{gateway:{auth:{token:'t0k3n-abcdef'}}}")
-                .view()
-                .auth_mode,
-            "token"
-        );
-        assert_eq!(
-            cfg("{gateway:{auth:{password:'pw-abcdef'}}}")
-                .view()
-                .auth_mode,
-            "password"
-        );
-        assert_eq!(
-            cfg("{gateway:{auth:{token:'a-token', password:'pw-abcdef'}}}")
-                .view()
-                .auth_mode,
-            "password"
-        );
-        assert_eq!(
-            cfg("{gateway:{auth:{mode:'none'}}}").view().auth_mode,
-            "none"
-        );
-        assert_eq!(
-            cfg("{gateway:{auth:{token:'   '}}}").view().auth_token,
-            None
-        );
+        assert_eq!(cfg("{gateway:{auth:{token:'t0k3n-abcdef'}}}").view().auth_mode, "token");
+        assert_eq!(cfg("{gateway:{auth:{password:'pw-abcdef'}}}").view().auth_mode, "password");
+        assert_eq!(cfg("{gateway:{auth:{token:'a-token', password:'pw-abcdef'}}}").view().auth_mode, "password");
+        assert_eq!(cfg("{gateway:{auth:{mode:'none'}}}").view().auth_mode, "none");
+        assert_eq!(cfg("{gateway:{auth:{token:'   '}}}").view().auth_token, None);
     }
 
     #[test]
@@ -2328,16 +1946,8 @@ mod tests {
         assert_eq!(v.bind, "custom");
         assert!(!v.bind_lan());
         assert_eq!(v.bind_addr(), "192.168.1.10".parse::<IpAddr>().unwrap());
-        assert_eq!(
-            invalid_key(&cfg_err("{gateway:{bind:'custom'}}")),
-            "gateway.customBindHost"
-        );
-        assert_eq!(
-            invalid_key(&cfg_err(
-                "{gateway:{bind:'custom', customBindHost:'my-host'}}"
-            )),
-            "gateway.customBindHost"
-        );
+        assert_eq!(invalid_key(&cfg_err("{gateway:{bind:'custom'}}")), "gateway.customBindHost");
+        assert_eq!(invalid_key(&cfg_err("{gateway:{bind:'custom', customBindHost:'my-host'}}")), "gateway.customBindHost");
         let e = cfg_err("{gateway:{bind:'tailnet'}}");
         assert_eq!(invalid_key(&e), "gateway.bind");
         assert!(e.to_string().contains("not supported"), "{e}");
@@ -2351,41 +1961,23 @@ mod tests {
                 denyCommands: ["system.which"],
             } } }"#);
         let v = c.view();
-        assert_eq!(
-            v.commands_allow,
-            vec!["camera.snap", "screen.record", "sms.send"]
-        );
+        assert_eq!(v.commands_allow, vec!["camera.snap", "screen.record", "sms.send"]);
         assert_eq!(v.commands_deny, vec!["system.run", "system.which"]);
         let legacy: Vec<&str> = c.legacy_issues().iter().map(|i| i.path.as_str()).collect();
-        assert_eq!(
-            legacy,
-            vec!["gateway.nodes.allowCommands", "gateway.nodes.denyCommands"]
-        );
-        assert_eq!(
-            c.redacted_snapshot()["legacyIssues"]
-                .as_array()
-                .map(Vec::len),
-            Some(2)
-        );
+        assert_eq!(legacy, vec!["gateway.nodes.allowCommands", "gateway.nodes.denyCommands"]);
+        assert_eq!(c.redacted_snapshot()["legacyIssues"].as_array().map(Vec::len), Some(2));
 
         // Old spelling alone.
         let v = cfg("{gateway:{nodes:{allowCommands:['a.b'], denyCommands:['c.d']}}}").view();
         assert_eq!(v.commands_allow, vec!["a.b"]);
         assert_eq!(v.commands_deny, vec!["c.d"]);
         // New spelling alone: no legacy issue.
-        assert!(cfg("{gateway:{nodes:{commands:{allow:['a.b']}}}}")
-            .legacy_issues()
-            .is_empty());
+        assert!(cfg("{gateway:{nodes:{commands:{allow:['a.b']}}}}").legacy_issues().is_empty());
     }
 
     #[test]
     fn env_substitution_whole_embedded_and_escaped() {
-        let env = env_of(&[
-            ("GW_TOKEN", "tok-from-env-123"),
-            ("GW_PORT", "19999"),
-            ("HOST", "a.example"),
-            ("HOME", "/home/u"),
-        ]);
+        let env = env_of(&[("GW_TOKEN", "tok-from-env-123"), ("GW_PORT", "19999"), ("HOST", "a.example"), ("HOME", "/home/u")]);
         let raw = r#"{
             gateway: {
                 port: "${GW_PORT}",
@@ -2398,15 +1990,7 @@ mod tests {
         let v = c.view();
         assert_eq!(v.port, 19999);
         assert_eq!(v.auth_token.as_deref(), Some("tok-from-env-123"));
-        assert_eq!(
-            v.allowed_origins,
-            vec![
-                "https://a.example:8443",
-                "literal-${HOST}",
-                "$notavar",
-                "${lower}"
-            ]
-        );
+        assert_eq!(v.allowed_origins, vec!["https://a.example:8443", "literal-${HOST}", "$notavar", "${lower}"]);
         assert_eq!(v.log_file, Some(PathBuf::from("/home/u/logs/pincer.log")));
         // The authored document keeps the references (what patches edit and saves write).
         assert_eq!(c.document()["gateway"]["auth"]["token"], "${GW_TOKEN}");
@@ -2426,9 +2010,7 @@ mod tests {
         assert_eq!(invalid_key(&e), "gateway.auth.password");
         assert!(e.to_string().contains("MY_GW_PASSWORD"), "{e}");
 
-        let e = cfg_err(
-            r#"{ gateway: { auth: { token: { source: "file", provider: "p", id: "/run/secret" } } } }"#,
-        );
+        let e = cfg_err(r#"{ gateway: { auth: { token: { source: "file", provider: "p", id: "/run/secret" } } } }"#);
         assert_eq!(invalid_key(&e), "gateway.auth.token");
         assert!(e.to_string().contains("not supported"), "{e}");
     }
@@ -2439,29 +2021,20 @@ mod tests {
         assert_eq!(e.code(), "CONFIG_INVALID");
         assert_eq!(invalid_key(&e), "gateway.auth.token");
         let msg = e.to_string();
-        assert!(
-            msg.contains("PINCER_TEST_MISSING_TOKEN") && msg.contains("gateway.auth.token"),
-            "{msg}"
-        );
+        assert!(msg.contains("PINCER_TEST_MISSING_TOKEN") && msg.contains("gateway.auth.token"), "{msg}");
 
-        let e = cfg_err(
-            r#"{ gateway: { controlUi: { allowedOrigins: ["https://${NO_SUCH_HOST}"] } } }"#,
-        );
+        let e = cfg_err(r#"{ gateway: { controlUi: { allowedOrigins: ["https://${NO_SUCH_HOST}"] } } }"#);
         assert_eq!(invalid_key(&e), "gateway.controlUi.allowedOrigins[0]");
         assert!(e.to_string().contains("NO_SUCH_HOST"));
 
         // An empty variable counts as missing (OpenClaw's rule).
-        let e =
-            GatewayConfig::from_raw("/x/c.json", "{gateway:{port:'${P}'}}", env_of(&[("P", "")]))
-                .unwrap_err();
+        let e = GatewayConfig::from_raw("/x/c.json", "{gateway:{port:'${P}'}}", env_of(&[("P", "")])).unwrap_err();
         assert_eq!(invalid_key(&e), "gateway.port");
     }
 
     #[test]
     fn missing_env_var_in_unknown_key_is_a_warning() {
-        let c = cfg(
-            r#"{ models: { providers: { openai: { apiKey: "${OPENAI_API_KEY_FOR_TEST}" } } } }"#,
-        );
+        let c = cfg(r#"{ models: { providers: { openai: { apiKey: "${OPENAI_API_KEY_FOR_TEST}" } } } }"#);
         assert_eq!(
             c.warnings(),
             &[ConfigIssue {
@@ -2469,14 +2042,8 @@ mod tests {
                 message: "Missing env var \"OPENAI_API_KEY_FOR_TEST\" - feature using this value will be unavailable".into(),
             }]
         );
-        assert_eq!(
-            c.resolved()["models"]["providers"]["openai"]["apiKey"],
-            "${OPENAI_API_KEY_FOR_TEST}"
-        );
-        assert_eq!(
-            c.redacted_snapshot()["warnings"][0]["path"],
-            "models.providers.openai.apiKey"
-        );
+        assert_eq!(c.resolved()["models"]["providers"]["openai"]["apiKey"], "${OPENAI_API_KEY_FOR_TEST}");
+        assert_eq!(c.redacted_snapshot()["warnings"][0]["path"], "models.providers.openai.apiKey");
     }
 
     #[test]
@@ -2492,60 +2059,21 @@ mod tests {
             (r#"{gateway:5}"#, "gateway"),
             (r#"{gateway:{auth:"token"}}"#, "gateway.auth"),
             (r#"{gateway:{auth:{mode:"magic"}}}"#, "gateway.auth.mode"),
-            (
-                r#"{gateway:{auth:{mode:"trusted-proxy"}}}"#,
-                "gateway.auth.mode",
-            ),
+            (r#"{gateway:{auth:{mode:"trusted-proxy"}}}"#, "gateway.auth.mode"),
             (r#"{gateway:{auth:{token:12345}}}"#, "gateway.auth.token"),
-            (
-                r#"{gateway:{auth:{rateLimit:{maxAttempts:0}}}}"#,
-                "gateway.auth.rateLimit.maxAttempts",
-            ),
-            (
-                r#"{gateway:{auth:{rateLimit:{windowMs:-5}}}}"#,
-                "gateway.auth.rateLimit.windowMs",
-            ),
-            (
-                r#"{gateway:{auth:{rateLimit:{exemptLoopback:"yes"}}}}"#,
-                "gateway.auth.rateLimit.exemptLoopback",
-            ),
-            (
-                r#"{gateway:{controlUi:{allowedOrigins:"https://a"}}}"#,
-                "gateway.controlUi.allowedOrigins",
-            ),
-            (
-                r#"{gateway:{controlUi:{allowedOrigins:["ok", 1]}}}"#,
-                "gateway.controlUi.allowedOrigins[1]",
-            ),
-            (
-                r#"{gateway:{nodes:{pairing:{autoApproveLocal:1}}}}"#,
-                "gateway.nodes.pairing.autoApproveLocal",
-            ),
-            (
-                r#"{gateway:{nodes:{commands:{deny:"system.run"}}}}"#,
-                "gateway.nodes.commands.deny",
-            ),
-            (
-                r#"{gateway:{nodes:{allowCommands:{}}}}"#,
-                "gateway.nodes.allowCommands",
-            ),
-            (
-                r#"{gateway:{nodes:{invokeTimeoutMs:0}}}"#,
-                "gateway.nodes.invokeTimeoutMs",
-            ),
-            (
-                r#"{gateway:{tickIntervalMs:"fast"}}"#,
-                "gateway.tickIntervalMs",
-            ),
+            (r#"{gateway:{auth:{rateLimit:{maxAttempts:0}}}}"#, "gateway.auth.rateLimit.maxAttempts"),
+            (r#"{gateway:{auth:{rateLimit:{windowMs:-5}}}}"#, "gateway.auth.rateLimit.windowMs"),
+            (r#"{gateway:{auth:{rateLimit:{exemptLoopback:"yes"}}}}"#, "gateway.auth.rateLimit.exemptLoopback"),
+            (r#"{gateway:{controlUi:{allowedOrigins:"https://a"}}}"#, "gateway.controlUi.allowedOrigins"),
+            (r#"{gateway:{controlUi:{allowedOrigins:["ok", 1]}}}"#, "gateway.controlUi.allowedOrigins[1]"),
+            (r#"{gateway:{nodes:{pairing:{autoApproveLocal:1}}}}"#, "gateway.nodes.pairing.autoApproveLocal"),
+            (r#"{gateway:{nodes:{commands:{deny:"system.run"}}}}"#, "gateway.nodes.commands.deny"),
+            (r#"{gateway:{nodes:{allowCommands:{}}}}"#, "gateway.nodes.allowCommands"),
+            (r#"{gateway:{nodes:{invokeTimeoutMs:0}}}"#, "gateway.nodes.invokeTimeoutMs"),
+            (r#"{gateway:{tickIntervalMs:"fast"}}"#, "gateway.tickIntervalMs"),
             (r#"{gateway:{tickIntervalMs:10}}"#, "gateway.tickIntervalMs"),
-            (
-                r#"{approvals:{exec:{timeoutMs:"soon"}}}"#,
-                "approvals.exec.timeoutMs",
-            ),
-            (
-                r#"{approvals:{exec:{askFallback:"maybe"}}}"#,
-                "approvals.exec.askFallback",
-            ),
+            (r#"{approvals:{exec:{timeoutMs:"soon"}}}"#, "approvals.exec.timeoutMs"),
+            (r#"{approvals:{exec:{askFallback:"maybe"}}}"#, "approvals.exec.askFallback"),
             (r#"{approvals:[]}"#, "approvals"),
             (r#"{logging:{level:"loud"}}"#, "logging.level"),
             (r#"{logging:{file:42}}"#, "logging.file"),
@@ -2560,10 +2088,7 @@ mod tests {
         let e = cfg_err(r#"{gateway:{port:"abc"}}"#);
         assert!(e.to_string().contains("\"abc\""), "{e}");
         let e = cfg_err(r#"{gateway:{bind:"moon"}}"#);
-        assert!(
-            e.to_string().contains("\"loopback\"") && e.to_string().contains("\"moon\""),
-            "{e}"
-        );
+        assert!(e.to_string().contains("\"loopback\"") && e.to_string().contains("\"moon\""), "{e}");
         // A top-level non-object.
         assert_eq!(invalid_key(&cfg_err("[1, 2]")), "<root>");
     }
@@ -2575,14 +2100,8 @@ mod tests {
         assert_eq!(v.tick_interval_ms, 20_000);
         assert!(!v.auto_approve_local);
         // null means unset.
-        assert_eq!(
-            cfg("{gateway:{port:null, auth:null}}").view(),
-            ConfigView::default()
-        );
-        assert_eq!(
-            cfg("{logging:{level:'silent'}}").view().tracing_filter(),
-            "off"
-        );
+        assert_eq!(cfg("{gateway:{port:null, auth:null}}").view(), ConfigView::default());
+        assert_eq!(cfg("{logging:{level:'silent'}}").view().tracing_filter(), "off");
     }
 
     #[test]
@@ -2590,16 +2109,8 @@ mod tests {
         let raw = "{\n  gateway: {\n    auth: { token: \"s3cr3t-v4lue-xyz }\n  }\n}\n";
         let e = cfg_err(raw);
         match &e {
-            ConfigError::Parse {
-                path,
-                line,
-                column,
-                message,
-            } => {
-                assert_eq!(
-                    path.as_deref(),
-                    Some(Path::new("/tmp/pincer-test/openclaw.json"))
-                );
+            ConfigError::Parse { path, line, column, message } => {
+                assert_eq!(path.as_deref(), Some(Path::new("/tmp/pincer-test/openclaw.json")));
                 assert!(line.is_some() && column.is_some());
                 assert!(message.contains("unterminated string"), "{message}");
             }
@@ -2607,32 +2118,15 @@ mod tests {
         }
         let shown = e.to_string();
         assert!(!shown.contains("s3cr3t"), "{shown}");
-        assert!(
-            shown.contains("/tmp/pincer-test/openclaw.json") && shown.contains("line"),
-            "{shown}"
-        );
+        assert!(shown.contains("/tmp/pincer-test/openclaw.json") && shown.contains("line"), "{shown}");
         assert_eq!(e.code(), "CONFIG_PARSE");
 
         let e = cfg_err("{ gateway: { port 18789 } }");
-        let ConfigError::Parse {
-            line: Some(1),
-            column: Some(_),
-            message,
-            ..
-        } = &e
-        else {
-            panic!("{e:?}")
-        };
-        assert!(
-            message.contains("expected") && message.contains("missing ','"),
-            "{message}"
-        );
+        let ConfigError::Parse { line: Some(1), column: Some(_), message, .. } = &e else { panic!("{e:?}") };
+        assert!(message.contains("expected") && message.contains("missing ','"), "{message}");
 
         let e = cfg_err("{ a: 1,, }");
-        assert!(
-            matches!(e, ConfigError::Parse { line: Some(1), .. }),
-            "{e:?}"
-        );
+        assert!(matches!(e, ConfigError::Parse { line: Some(1), .. }), "{e:?}");
     }
 
     #[test]
@@ -2657,21 +2151,14 @@ mod tests {
     fn deep_nesting_is_rejected_before_parsing() {
         let deep = format!("{{a:{}1{}}}", "[".repeat(100_000), "]".repeat(100_000));
         let e = cfg_err(&deep);
-        let ConfigError::Parse { message, .. } = &e else {
-            panic!("{e:?}")
-        };
+        let ConfigError::Parse { message, .. } = &e else { panic!("{e:?}") };
         assert!(message.contains("nested more than 64"), "{message}");
         // Same through config.patch.
         let e = parse_patch_param(&json!({ "raw": deep })).unwrap_err();
         assert!(matches!(e, ConfigError::Parse { path: None, .. }));
         // Brackets inside strings and comments do not count.
-        let ok = format!(
-            "{{ a: \"{}\", b: '{}', // {}\n /* {} */ c: 1 }}",
-            "[".repeat(100),
-            "{".repeat(100),
-            "[".repeat(100),
-            "{".repeat(100)
-        );
+        let ok =
+            format!("{{ a: \"{}\", b: '{}', // {}\n /* {} */ c: 1 }}", "[".repeat(100), "{".repeat(100), "[".repeat(100), "{".repeat(100));
         assert_eq!(cfg(&ok).document()["c"], 1);
         assert_eq!(nesting_too_deep("[[[", 2), Some((1, 3)));
         assert_eq!(nesting_too_deep("[\"\\\"[[[\"]", 1), None);
@@ -2684,18 +2171,10 @@ mod tests {
             (json!({"a":"b"}), json!({"a":"c"}), json!({"a":"c"})),
             (json!({"a":"b"}), json!({"b":"c"}), json!({"a":"b","b":"c"})),
             (json!({"a":"b"}), json!({"a":null}), json!({})),
-            (
-                json!({"a":"b","b":"c"}),
-                json!({"a":null}),
-                json!({"b":"c"}),
-            ),
+            (json!({"a":"b","b":"c"}), json!({"a":null}), json!({"b":"c"})),
             (json!({"a":["b"]}), json!({"a":"c"}), json!({"a":"c"})),
             (json!({"a":"c"}), json!({"a":["b"]}), json!({"a":["b"]})),
-            (
-                json!({"a":{"b":"c"}}),
-                json!({"a":{"b":"d","c":null}}),
-                json!({"a":{"b":"d"}}),
-            ),
+            (json!({"a":{"b":"c"}}), json!({"a":{"b":"d","c":null}}), json!({"a":{"b":"d"}})),
             (json!({"a":[{"b":"c"}]}), json!({"a":[1]}), json!({"a":[1]})),
             (json!(["a", "b"]), json!(["c", "d"]), json!(["c", "d"])),
             (json!({"a":"b"}), json!(["c"]), json!(["c"])),
@@ -2703,11 +2182,7 @@ mod tests {
             (json!({"a":"foo"}), json!("bar"), json!("bar")),
             (json!({"e":null}), json!({"a":1}), json!({"e":null,"a":1})),
             (json!([1, 2]), json!({"a":"b","c":null}), json!({"a":"b"})),
-            (
-                json!({}),
-                json!({"a":{"bb":{"ccc":null}}}),
-                json!({"a":{"bb":{}}}),
-            ),
+            (json!({}), json!({"a":{"bb":{"ccc":null}}}), json!({"a":{"bb":{}}})),
         ];
         for (target, patch, expected) in vectors {
             let mut t = target.clone();
@@ -2740,66 +2215,42 @@ mod tests {
         assert_eq!(v.log_file, None);
         assert_eq!(v.auth_password.as_deref(), Some("hunter2-long-password"));
         assert_eq!(next.document()["newTopLevel"]["kept"], true);
-        assert_eq!(
-            next.document()["agents"]["defaults"]["heartbeat"]["every"],
-            "0m"
-        );
+        assert_eq!(next.document()["agents"]["defaults"]["heartbeat"]["every"], "0m");
         assert!(next.document()["gateway"].get("tickIntervalMs").is_none());
         assert!(next.exists());
         assert_ne!(next.hash(), c.hash());
         assert_eq!(next.hash(), sha256_hex(next.raw().as_bytes()));
         // raw is the pretty JSON to be written.
-        assert_eq!(
-            serde_json::from_str::<Value>(next.raw()).unwrap(),
-            *next.document()
-        );
+        assert_eq!(serde_json::from_str::<Value>(next.raw()).unwrap(), *next.document());
         assert!(next.raw().ends_with("}\n"));
 
         let mut changed = next.changed_paths(&c);
         changed.sort();
         assert_eq!(
             changed,
-            vec![
-                "gateway.nodes.commands.deny",
-                "gateway.port",
-                "gateway.tickIntervalMs",
-                "logging.file",
-                "newTopLevel.kept"
-            ]
+            vec!["gateway.nodes.commands.deny", "gateway.port", "gateway.tickIntervalMs", "logging.file", "newTopLevel.kept"]
         );
         let resp = next.patch_response(&c);
         assert_eq!(resp["ok"], true);
         assert_eq!(resp["hash"], next.hash());
         assert_eq!(resp["path"], "/tmp/pincer-test/openclaw.json");
         assert!(resp.get("noop").is_none());
-        assert_eq!(
-            resp["config"]["gateway"]["auth"]["password"],
-            REDACTED_SENTINEL
-        );
+        assert_eq!(resp["config"]["gateway"]["auth"]["password"], REDACTED_SENTINEL);
 
         // Invalid result is refused, and the original is untouched.
-        let e = c
-            .apply_patch(&json!({ "gateway": { "port": "abc" } }), Some(c.hash()))
-            .unwrap_err();
+        let e = c.apply_patch(&json!({ "gateway": { "port": "abc" } }), Some(c.hash())).unwrap_err();
         assert_eq!(invalid_key(&e), "gateway.port");
-        let e = c
-            .apply_patch(&json!({ "gateway": { "bind": "moon" } }), None)
-            .unwrap_err();
+        let e = c.apply_patch(&json!({ "gateway": { "bind": "moon" } }), None).unwrap_err();
         assert_eq!(invalid_key(&e), "gateway.bind");
         assert_eq!(c.view().port, 19001);
         // A non-object patch.
-        assert_eq!(
-            invalid_key(&c.apply_patch(&json!([1]), None).unwrap_err()),
-            "<root>"
-        );
+        assert_eq!(invalid_key(&c.apply_patch(&json!([1]), None).unwrap_err()), "<root>");
     }
 
     #[test]
     fn noop_patch_keeps_hash_and_reports_noop() {
         let c = cfg(FULL);
-        let same = c
-            .apply_patch(&json!({ "gateway": { "port": 19001 } }), Some(c.hash()))
-            .unwrap();
+        let same = c.apply_patch(&json!({ "gateway": { "port": 19001 } }), Some(c.hash())).unwrap();
         assert_eq!(same.hash(), c.hash());
         assert_eq!(same.raw(), c.raw()); // comments preserved: nothing to write
         let resp = same.patch_response(&c);
@@ -2810,27 +2261,18 @@ mod tests {
     #[test]
     fn base_hash_mismatch() {
         let c = cfg(FULL);
-        let e = c
-            .apply_patch(&json!({ "logging": { "level": "warn" } }), Some("0000"))
-            .unwrap_err();
+        let e = c.apply_patch(&json!({ "logging": { "level": "warn" } }), Some("0000")).unwrap_err();
         match &e {
             ConfigError::BaseHashMismatch { current } => assert_eq!(current, c.hash()),
             other => panic!("{other:?}"),
         }
         assert_eq!(e.code(), "CONFIG_BASE_HASH_MISMATCH");
-        assert_eq!(
-            e.to_string(),
-            "config changed since last load; re-run config.get and retry"
-        );
+        assert_eq!(e.to_string(), "config changed since last load; re-run config.get and retry");
         // Surrounding whitespace is tolerated (OpenClaw trims).
         let padded = format!("  {}\n", c.hash());
-        assert!(c
-            .apply_patch(&json!({ "logging": { "level": "warn" } }), Some(&padded))
-            .is_ok());
+        assert!(c.apply_patch(&json!({ "logging": { "level": "warn" } }), Some(&padded)).is_ok());
         // No hash: no check.
-        assert!(c
-            .apply_patch(&json!({ "logging": { "level": "warn" } }), None)
-            .is_ok());
+        assert!(c.apply_patch(&json!({ "logging": { "level": "warn" } }), None).is_ok());
     }
 
     #[test]
@@ -2848,88 +2290,42 @@ mod tests {
             .unwrap();
         assert_eq!(next.view().log_level, "warn");
         // baseHash required when the file exists ...
-        let e = c
-            .apply_patch_params(&json!({ "raw": "{logging:{level:'warn'}}" }))
-            .unwrap_err();
+        let e = c.apply_patch_params(&json!({ "raw": "{logging:{level:'warn'}}" })).unwrap_err();
         match &e {
             ConfigError::BaseHashRequired { paths } => {
                 assert_eq!(paths, &vec!["logging.level".to_string()])
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(
-            e.to_string(),
-            "config base hash required for logging.level; re-run config.get and retry with baseHash"
-        );
+        assert_eq!(e.to_string(), "config base hash required for logging.level; re-run config.get and retry with baseHash");
         assert_eq!(e.code(), "CONFIG_BASE_HASH_REQUIRED");
         // ... except for ui.prefs (last writer wins)
-        let next = c
-            .apply_patch_params(&json!({ "raw": "{ui:{prefs:{theme:'dark'}}}" }))
-            .unwrap();
+        let next = c.apply_patch_params(&json!({ "raw": "{ui:{prefs:{theme:'dark'}}}" })).unwrap();
         assert_eq!(next.document()["ui"]["prefs"]["theme"], "dark");
         // ... and when there is no file yet.
-        let empty = GatewayConfig::load_with_env("/nonexistent-pincer-dir/openclaw.json", no_env())
-            .unwrap();
-        let next = empty
-            .apply_patch_params(&json!({ "raw": "{gateway:{port:19005}}" }))
-            .unwrap();
+        let empty = GatewayConfig::load_with_env("/nonexistent-pincer-dir/openclaw.json", no_env()).unwrap();
+        let next = empty.apply_patch_params(&json!({ "raw": "{gateway:{port:19005}}" })).unwrap();
         assert_eq!(next.view().port, 19005);
         assert!(next.exists());
         // wrong baseHash
-        assert!(matches!(
-            c.apply_patch_params(&json!({ "raw": "{}", "baseHash": "nope" })),
-            Err(ConfigError::BaseHashMismatch { .. })
-        ));
+        assert!(matches!(c.apply_patch_params(&json!({ "raw": "{}", "baseHash": "nope" })), Err(ConfigError::BaseHashMismatch { .. })));
         // bad raw
-        let e = c
-            .apply_patch_params(&json!({ "raw": "{logging:{level:", "baseHash": c.hash() }))
-            .unwrap_err();
-        assert!(
-            matches!(
-                e,
-                ConfigError::Parse {
-                    path: None,
-                    line: Some(1),
-                    ..
-                }
-            ),
-            "{e:?}"
-        );
-        assert!(
-            e.to_string()
-                .starts_with("invalid JSON5 in config text at line 1"),
-            "{e}"
-        );
+        let e = c.apply_patch_params(&json!({ "raw": "{logging:{level:", "baseHash": c.hash() })).unwrap_err();
+        assert!(matches!(e, ConfigError::Parse { path: None, line: Some(1), .. }), "{e:?}");
+        assert!(e.to_string().starts_with("invalid JSON5 in config text at line 1"), "{e}");
     }
 
     #[test]
     fn parse_patch_param_forms() {
-        assert_eq!(
-            parse_patch_param(&json!({ "raw": "{a:1,}" })).unwrap(),
-            json!({"a":1})
-        );
-        assert_eq!(
-            parse_patch_param(&json!({ "patch": {"a":null} })).unwrap(),
-            json!({"a":null})
-        );
-        assert_eq!(
-            parse_patch_param(&json!({ "raw": "{a:1}", "patch": {"b":2} })).unwrap(),
-            json!({"a":1})
-        );
-        for bad in [
-            json!({}),
-            json!({ "raw": 5 }),
-            json!({ "raw": "" }),
-            json!({ "raw": "[1]" }),
-            json!({ "patch": [1] }),
-        ] {
+        assert_eq!(parse_patch_param(&json!({ "raw": "{a:1,}" })).unwrap(), json!({"a":1}));
+        assert_eq!(parse_patch_param(&json!({ "patch": {"a":null} })).unwrap(), json!({"a":null}));
+        assert_eq!(parse_patch_param(&json!({ "raw": "{a:1}", "patch": {"b":2} })).unwrap(), json!({"a":1}));
+        for bad in [json!({}), json!({ "raw": 5 }), json!({ "raw": "" }), json!({ "raw": "[1]" }), json!({ "patch": [1] })] {
             let e = parse_patch_param(&bad).unwrap_err();
             assert!(matches!(e, ConfigError::Invalid { .. }), "{bad}: {e:?}");
         }
         assert_eq!(
-            parse_patch_param(&json!({ "raw": "[1]" }))
-                .unwrap_err()
-                .to_string(),
+            parse_patch_param(&json!({ "raw": "[1]" })).unwrap_err().to_string(),
             "invalid config: raw: config.patch raw must be an object"
         );
         assert_eq!(
@@ -2983,12 +2379,7 @@ mod tests {
         }
         assert!(!text.contains("SECRET"), "{text}");
         // Shape (OpenClaw 2026.9 config.get).
-        let keys: Vec<&str> = snap
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let keys: Vec<&str> = snap.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
             vec![
@@ -3017,28 +2408,16 @@ mod tests {
         assert_eq!(conf["gateway"]["auth"]["password"], REDACTED_SENTINEL);
         assert_eq!(conf["gateway"]["auth"]["mode"], "token");
         assert_eq!(conf["gateway"]["remote"]["url"], REDACTED_SENTINEL);
-        assert_eq!(
-            conf["models"]["providers"]["openai"]["apiKey"],
-            REDACTED_SENTINEL
-        );
+        assert_eq!(conf["models"]["providers"]["openai"]["apiKey"], REDACTED_SENTINEL);
         assert_eq!(conf["models"]["providers"]["openai"]["maxTokens"], 4096);
-        assert_eq!(
-            conf["models"]["providers"]["other"]["api_key"],
-            REDACTED_SENTINEL
-        );
+        assert_eq!(conf["models"]["providers"]["other"]["api_key"], REDACTED_SENTINEL);
         assert_eq!(conf["channels"]["slack"]["appName"], "visible-app-name");
-        assert_eq!(
-            conf["tools"]["web"]["ApiKeys"],
-            json!([REDACTED_SENTINEL, REDACTED_SENTINEL])
-        );
+        assert_eq!(conf["tools"]["web"]["ApiKeys"], json!([REDACTED_SENTINEL, REDACTED_SENTINEL]));
         assert_eq!(conf["env"]["vars"]["FOO"], "not-a-secret-value");
         assert_eq!(snap["parsed"], snap["config"]);
         // raw is redacted text (comments kept, the comment's copy of the token too).
         let raw = snap["raw"].as_str().expect("raw should be redactable");
-        assert!(
-            raw.contains("// gateway token is __OPENCLAW_REDACTED__"),
-            "{raw}"
-        );
+        assert!(raw.contains("// gateway token is __OPENCLAW_REDACTED__"), "{raw}");
         assert!(raw.contains("visible-app-name"));
         // The real config still has them.
         assert_eq!(c.view().auth_token.as_deref(), Some("tok-SECRET-aaaa1111"));
@@ -3050,18 +2429,10 @@ mod tests {
     #[test]
     fn env_placeholders_are_not_secrets_but_their_values_are() {
         let env = env_of(&[("GW_TOKEN", "tok-from-env-SECRET-9")]);
-        let c = GatewayConfig::from_raw(
-            "/x/c.json",
-            r#"{gateway:{auth:{token:"${GW_TOKEN}"}}}"#,
-            env,
-        )
-        .unwrap();
+        let c = GatewayConfig::from_raw("/x/c.json", r#"{gateway:{auth:{token:"${GW_TOKEN}"}}}"#, env).unwrap();
         let snap = c.redacted_snapshot();
         assert_eq!(snap["parsed"]["gateway"]["auth"]["token"], "${GW_TOKEN}");
-        assert_eq!(
-            snap["config"]["gateway"]["auth"]["token"],
-            REDACTED_SENTINEL
-        );
+        assert_eq!(snap["config"]["gateway"]["auth"]["token"], REDACTED_SENTINEL);
         assert_eq!(snap["raw"], r#"{gateway:{auth:{token:"${GW_TOKEN}"}}}"#);
         assert!(!serde_json::to_string(&snap).unwrap().contains("SECRET"));
         // `${lower}` is never substituted, so it *is* the secret.
@@ -3078,35 +2449,21 @@ mod tests {
         let snap = c.redacted_snapshot();
         assert_eq!(snap["raw"], Value::Null);
         let text = serde_json::to_string(&snap).unwrap();
-        assert!(
-            !text.contains("SECRET") && !text.contains("u0053ECRET"),
-            "{text}"
-        );
+        assert!(!text.contains("SECRET") && !text.contains("u0053ECRET"), "{text}");
         // A whole-object secret (serviceAccount) cannot be redacted textually.
-        let c = cfg(
-            r#"{ google: { serviceAccount: { client_email: "se-SECRET-llll1414@x", kind: "svc" } } }"#,
-        );
+        let c = cfg(r#"{ google: { serviceAccount: { client_email: "se-SECRET-llll1414@x", kind: "svc" } } }"#);
         let snap = c.redacted_snapshot();
         assert_eq!(snap["raw"], Value::Null);
-        assert_eq!(
-            snap["config"]["google"]["serviceAccount"],
-            REDACTED_SENTINEL
-        );
+        assert_eq!(snap["config"]["google"]["serviceAccount"], REDACTED_SENTINEL);
         assert!(!serde_json::to_string(&snap).unwrap().contains("SECRET"));
         let next = c.apply_patch(&snap["parsed"], Some(c.hash())).unwrap();
-        assert_eq!(
-            next.document()["google"]["serviceAccount"]["client_email"],
-            "se-SECRET-llll1414@x"
-        );
+        assert_eq!(next.document()["google"]["serviceAccount"]["client_email"], "se-SECRET-llll1414@x");
         // A secret that is also ordinary text elsewhere: replacing it would change other values.
         let c = cfg(r#"{ gateway: { auth: { token: "local" }, mode: "local" } }"#);
         let snap = c.redacted_snapshot();
         assert_eq!(snap["raw"], Value::Null);
         assert_eq!(snap["config"]["gateway"]["mode"], "local");
-        assert_eq!(
-            snap["config"]["gateway"]["auth"]["token"],
-            REDACTED_SENTINEL
-        );
+        assert_eq!(snap["config"]["gateway"]["auth"]["token"], REDACTED_SENTINEL);
     }
 
     #[test]
@@ -3117,26 +2474,11 @@ mod tests {
         edited["approvals"]["exec"]["timeoutMs"] = json!(90_000);
         let next = c.apply_patch(&edited, Some(c.hash())).unwrap();
         assert_eq!(next.view().exec_approval_timeout_ms, 90_000);
-        assert_eq!(
-            next.view().auth_token.as_deref(),
-            Some("tok-SECRET-aaaa1111")
-        );
-        assert_eq!(
-            next.view().auth_password.as_deref(),
-            Some("pw-SECRET-bbbb2222")
-        );
-        assert_eq!(
-            next.document()["models"]["providers"]["openai"]["apiKey"],
-            "sk-SECRET-dddd5555"
-        );
-        assert_eq!(
-            next.document()["tools"]["web"]["ApiKeys"],
-            json!(["ka-SECRET-jjjj1212", "kb-SECRET-kkkk1313"])
-        );
-        assert_eq!(
-            next.document()["gateway"]["remote"]["url"],
-            "wss://user:pw-SECRET-url3333@gw.example/ws"
-        );
+        assert_eq!(next.view().auth_token.as_deref(), Some("tok-SECRET-aaaa1111"));
+        assert_eq!(next.view().auth_password.as_deref(), Some("pw-SECRET-bbbb2222"));
+        assert_eq!(next.document()["models"]["providers"]["openai"]["apiKey"], "sk-SECRET-dddd5555");
+        assert_eq!(next.document()["tools"]["web"]["ApiKeys"], json!(["ka-SECRET-jjjj1212", "kb-SECRET-kkkk1313"]));
+        assert_eq!(next.document()["gateway"]["remote"]["url"], "wss://user:pw-SECRET-url3333@gw.example/ws");
         assert!(!next.raw().contains(REDACTED_SENTINEL));
         assert_eq!(next.changed_paths(&c), vec!["approvals.exec.timeoutMs"]);
 
@@ -3147,35 +2489,17 @@ mod tests {
                 "baseHash": c.hash(),
             }))
             .unwrap();
-        assert_eq!(
-            next.view().auth_token.as_deref(),
-            Some("tok-SECRET-aaaa1111")
-        );
+        assert_eq!(next.view().auth_token.as_deref(), Some("tok-SECRET-aaaa1111"));
         assert_eq!(next.view().auth_password.as_deref(), Some("new-password-1"));
 
         // A marker where nothing is stored is an error, not a literal write.
-        let e = c
-            .apply_patch(
-                &json!({ "gateway": { "auth": { "rateLimit": { "newKey": REDACTED_SENTINEL } } } }),
-                None,
-            )
-            .unwrap_err();
+        let e = c.apply_patch(&json!({ "gateway": { "auth": { "rateLimit": { "newKey": REDACTED_SENTINEL } } } }), None).unwrap_err();
         assert_eq!(invalid_key(&e), "gateway.auth.rateLimit.newKey");
 
         // An env reference round-trips as the reference, not the value.
         let env = env_of(&[("GW_TOKEN", "tok-env-value-77")]);
-        let c = GatewayConfig::from_raw(
-            "/x/c.json",
-            r#"{gateway:{auth:{token:"${GW_TOKEN}"}}}"#,
-            env,
-        )
-        .unwrap();
-        let next = c
-            .apply_patch(
-                &json!({"gateway":{"auth":{"token": REDACTED_SENTINEL}, "port": 19010}}),
-                None,
-            )
-            .unwrap();
+        let c = GatewayConfig::from_raw("/x/c.json", r#"{gateway:{auth:{token:"${GW_TOKEN}"}}}"#, env).unwrap();
+        let next = c.apply_patch(&json!({"gateway":{"auth":{"token": REDACTED_SENTINEL}, "port": 19010}}), None).unwrap();
         assert_eq!(next.document()["gateway"]["auth"]["token"], "${GW_TOKEN}");
         assert!(!next.raw().contains("tok-env-value-77"));
     }
@@ -3229,17 +2553,16 @@ mod tests {
         let c = GatewayConfig::load_with_env(&path, no_env()).unwrap();
         assert!(!c.exists());
         let next = c
-            .apply_patch(&json!({ "gateway": { "port": 19020, "auth": { "token": "tok-save-1234" } }, "custom": { "x": [1, 2] } }), Some(c.hash()))
+            .apply_patch(
+                &json!({ "gateway": { "port": 19020, "auth": { "token": "tok-save-1234" } }, "custom": { "x": [1, 2] } }),
+                Some(c.hash()),
+            )
             .unwrap();
         next.save_atomic().unwrap();
 
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let dir_mode = std::fs::metadata(path.parent().unwrap())
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777;
+        let dir_mode = std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777;
         assert_eq!(dir_mode, 0o700);
 
         let reloaded = GatewayConfig::load_with_env(&path, no_env()).unwrap();
@@ -3251,45 +2574,24 @@ mod tests {
         assert_eq!(reloaded.view().auth_token.as_deref(), Some("tok-save-1234"));
         assert_eq!(reloaded.document()["custom"]["x"], json!([1, 2]));
         // Pretty JSON, two-space indent, like `openclaw config set`.
-        assert!(
-            reloaded
-                .raw()
-                .starts_with("{\n  \"gateway\": {\n    \"port\": 19020,"),
-            "{}",
-            reloaded.raw()
-        );
+        assert!(reloaded.raw().starts_with("{\n  \"gateway\": {\n    \"port\": 19020,"), "{}", reloaded.raw());
 
         // Overwrite an existing (hand-written, 0644) file: the mode becomes 0600 and no temp
         // files are left behind.
-        std::fs::write(
-            &path,
-            "// hand written\n{ gateway: { port: 19021 }, keep: 'me' }\n",
-        )
-        .unwrap();
+        std::fs::write(&path, "// hand written\n{ gateway: { port: 19021 }, keep: 'me' }\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let c = GatewayConfig::load_with_env(&path, no_env()).unwrap();
-        let next = c
-            .apply_patch(&json!({ "logging": { "level": "warn" } }), Some(c.hash()))
-            .unwrap();
+        let next = c.apply_patch(&json!({ "logging": { "level": "warn" } }), Some(c.hash())).unwrap();
         next.save_atomic().unwrap();
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        let entries: Vec<_> = std::fs::read_dir(path.parent().unwrap())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let entries: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(entries, vec![std::ffi::OsString::from("openclaw.json")]);
         let reloaded = GatewayConfig::load_with_env(&path, no_env()).unwrap();
         assert_eq!(reloaded.view().port, 19021);
         assert_eq!(reloaded.view().log_level, "warn");
         assert_eq!(reloaded.document()["keep"], "me");
         // The old hash no longer applies.
-        assert!(matches!(
-            reloaded.apply_patch(&json!({}), Some(c.hash())),
-            Err(ConfigError::BaseHashMismatch { .. })
-        ));
+        assert!(matches!(reloaded.apply_patch(&json!({}), Some(c.hash())), Err(ConfigError::BaseHashMismatch { .. })));
     }
 
     #[test]
@@ -3298,12 +2600,7 @@ mod tests {
         let blocker = dir.path().join("file");
         std::fs::write(&blocker, "x").unwrap();
         // The parent "directory" is a file.
-        assert_eq!(
-            GatewayConfig::load_with_env(blocker.join("openclaw.json"), no_env())
-                .unwrap_err()
-                .code(),
-            "CONFIG_IO"
-        );
+        assert_eq!(GatewayConfig::load_with_env(blocker.join("openclaw.json"), no_env()).unwrap_err().code(), "CONFIG_IO");
         let c = GatewayConfig::from_raw(blocker.join("openclaw.json"), "{}", no_env()).unwrap();
         let next = c.apply_patch(&json!({"a": 1}), None).unwrap();
         let e = next.save_atomic().unwrap_err();
@@ -3316,34 +2613,17 @@ mod tests {
         let keys: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(keys, vec!["schema", "uiHints", "version", "generatedAt"]);
         let schema = &s["schema"];
-        assert_eq!(
-            schema["$schema"],
-            "https://json-schema.org/draft/2020-12/schema"
-        );
+        assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
         assert_eq!(schema["type"], "object");
         assert_eq!(schema["additionalProperties"], true);
         let gw = &schema["properties"]["gateway"];
         assert_eq!(gw["additionalProperties"], true);
         assert_eq!(gw["properties"]["port"]["default"], 18789);
         assert_eq!(gw["properties"]["port"]["type"], "integer");
-        assert_eq!(
-            gw["properties"]["auth"]["properties"]["rateLimit"]["properties"]["lockoutMs"]
-                ["default"],
-            300_000
-        );
-        assert_eq!(
-            gw["properties"]["nodes"]["properties"]["allowCommands"]["deprecated"],
-            true
-        );
-        assert_eq!(
-            schema["properties"]["approvals"]["properties"]["exec"]["properties"]["askFallback"]
-                ["default"],
-            "deny"
-        );
-        assert_eq!(
-            schema["properties"]["logging"]["properties"]["level"]["default"],
-            "info"
-        );
+        assert_eq!(gw["properties"]["auth"]["properties"]["rateLimit"]["properties"]["lockoutMs"]["default"], 300_000);
+        assert_eq!(gw["properties"]["nodes"]["properties"]["allowCommands"]["deprecated"], true);
+        assert_eq!(schema["properties"]["approvals"]["properties"]["exec"]["properties"]["askFallback"]["default"], "deny");
+        assert_eq!(schema["properties"]["logging"]["properties"]["level"]["default"], "info");
         // Every known key is described, every object level is open.
         for key in KNOWN_KEYS {
             let mut node = schema;
@@ -3351,51 +2631,27 @@ mod tests {
                 assert_eq!(node["additionalProperties"], true, "{key}");
                 node = &node["properties"][seg];
             }
-            assert!(
-                node["description"].as_str().is_some_and(|d| !d.is_empty()),
-                "{key}"
-            );
+            assert!(node["description"].as_str().is_some_and(|d| !d.is_empty()), "{key}");
             assert!(s["uiHints"][*key]["label"].is_string(), "{key}");
         }
         assert_eq!(s["uiHints"]["gateway.auth.token"]["sensitive"], true);
-        assert_eq!(
-            s["uiHints"]["gateway.tickIntervalMs"]["tags"],
-            json!(["pincer-specific"])
-        );
+        assert_eq!(s["uiHints"]["gateway.tickIntervalMs"]["tags"], json!(["pincer-specific"]));
         assert!(s["uiHints"]["gateway.port"].get("sensitive").is_none());
         let at = s["generatedAt"].as_str().unwrap();
         assert_eq!(at.len(), 24, "{at}");
-        assert!(
-            at.starts_with("20") && at.ends_with('Z') && at.as_bytes()[10] == b'T',
-            "{at}"
-        );
+        assert!(at.starts_with("20") && at.ends_with('Z') && at.as_bytes()[10] == b'T', "{at}");
     }
 
     #[test]
     fn error_codes_are_stable() {
-        let io = ConfigError::Io {
-            path: "/x".into(),
-            action: "read",
-            source: std::io::Error::other("boom"),
-        };
+        let io = ConfigError::Io { path: "/x".into(), action: "read", source: std::io::Error::other("boom") };
         assert_eq!(io.code(), "CONFIG_IO");
         assert!(io.to_string().contains("cannot read config file /x"));
-        let p = ConfigError::Parse {
-            path: None,
-            line: None,
-            column: None,
-            message: "m".into(),
-        };
+        let p = ConfigError::Parse { path: None, line: None, column: None, message: "m".into() };
         assert_eq!(p.code(), "CONFIG_PARSE");
         assert_eq!(p.to_string(), "invalid JSON5 in config text: m");
-        assert_eq!(
-            ConfigError::invalid("a.b", "c").to_string(),
-            "invalid config: a.b: c"
-        );
-        assert_eq!(
-            ConfigError::BaseHashRequired { paths: vec![] }.to_string(),
-            "config base hash required; re-run config.get and retry"
-        );
+        assert_eq!(ConfigError::invalid("a.b", "c").to_string(), "invalid config: a.b: c");
+        assert_eq!(ConfigError::BaseHashRequired { paths: vec![] }.to_string(), "config base hash required; re-run config.get and retry");
     }
 
     #[test]
@@ -3413,9 +2669,6 @@ mod tests {
         std::fs::write(&path, r#"{ custom: "${PATH}", gateway: { port: 19040 } }"#).unwrap();
         let c = GatewayConfig::load(&path).unwrap();
         assert_eq!(c.view().port, 19040);
-        assert_eq!(
-            c.resolved()["custom"].as_str(),
-            std::env::var("PATH").ok().as_deref()
-        );
+        assert_eq!(c.resolved()["custom"].as_str(), std::env::var("PATH").ok().as_deref());
     }
 }

@@ -81,7 +81,11 @@ pub async fn run(state: SharedState, socket: WebSocket, peer: Peer) {
         }
         let req = match Frame::parse(text.as_str()) {
             Ok(Frame::Req(req)) => req,
-            Ok(_) | Err(FrameError::UnknownType(_)) | Err(FrameError::MissingType) | Err(FrameError::Shape { .. }) | Err(FrameError::NotAnObject) => {
+            Ok(_)
+            | Err(FrameError::UnknownType(_))
+            | Err(FrameError::MissingType)
+            | Err(FrameError::Shape { .. })
+            | Err(FrameError::NotAnObject) => {
                 send_close(&mut sink, close_code::POLICY_VIOLATION, "invalid request frame").await;
                 return;
             }

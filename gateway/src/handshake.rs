@@ -165,8 +165,7 @@ pub fn authenticate(state: &GatewayState, params: &ConnectParams, nonce: &str, p
     let now = now_ms();
 
     // Protocol version: nodes may still speak the previous one.
-    let role = Role::parse(params.role_str())
-        .ok_or_else(|| Rejection::policy(ErrorShape::invalid_request("invalid role")))?;
+    let role = Role::parse(params.role_str()).ok_or_else(|| Rejection::policy(ErrorShape::invalid_request("invalid role")))?;
     let is_node = role == Role::Node && params.client.mode == "node";
     let Some(protocol) = connect::negotiate_protocol(params.min_protocol, params.max_protocol, is_node) else {
         return Err(Rejection {
@@ -234,8 +233,7 @@ pub fn authenticate(state: &GatewayState, params: &ConnectParams, nonce: &str, p
             }
             if (now - d.signed_at).abs() > pincer_protocol::DEVICE_SIGNATURE_SKEW_MS {
                 return fail(Rejection::policy(
-                    ErrorShape::invalid_request("device signature expired")
-                        .with_detail_code(DetailCode::DeviceAuthSignatureExpired),
+                    ErrorShape::invalid_request("device signature expired").with_detail_code(DetailCode::DeviceAuthSignatureExpired),
                 ));
             }
             let fields = SignedFields {
@@ -318,8 +316,7 @@ pub fn authenticate(state: &GatewayState, params: &ConnectParams, nonce: &str, p
     let Some(device) = device else {
         if role == Role::Node {
             return Err(Rejection::policy(
-                ErrorShape::new(ErrorCode::NotPaired, "device identity required")
-                    .with_detail_code(DetailCode::DeviceIdentityRequired),
+                ErrorShape::new(ErrorCode::NotPaired, "device identity required").with_detail_code(DetailCode::DeviceIdentityRequired),
             ));
         }
         if mode == "ui" && !token_only_trusted(client_id, mode) {
@@ -386,10 +383,7 @@ pub fn authenticate(state: &GatewayState, params: &ConnectParams, nonce: &str, p
         approve_silently(state, params, &device, &device_id, paired.as_ref(), role, &wanted_scopes, peer, now)?;
     }
     let token_scopes = paired_scopes_after(state, &device_id, &wanted_scopes);
-    let token = state
-        .store
-        .issue_device_token(&device_id, role.as_str(), &token_scopes, now)
-        .map_err(|e| Rejection::policy(e.into()))?;
+    let token = state.store.issue_device_token(&device_id, role.as_str(), &token_scopes, now).map_err(|e| Rejection::policy(e.into()))?;
     touch_seen(state, &device_id, now);
     Ok(Accepted {
         role,

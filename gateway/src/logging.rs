@@ -22,7 +22,13 @@ pub fn init(state_dir: &Path, level: &str, file: Option<PathBuf>) -> std::io::Re
     let file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let _ = tracing_subscriber::registry()
-        .with(fmt::layer().with_writer(std::io::stderr).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).with_target(false).with_filter(filter()))
+        .with(
+            fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_target(false)
+                .with_filter(filter()),
+        )
         .with(fmt::layer().json().with_writer(Mutex::new(file)).with_filter(filter()))
         .try_init();
     Ok(path)

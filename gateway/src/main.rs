@@ -188,7 +188,9 @@ fn main() -> ExitCode {
                 NodesAction::Approve { request_id } => cli::NodesCmd::Approve(request_id),
                 NodesAction::Reject { request_id } => cli::NodesCmd::Reject(request_id),
                 NodesAction::Describe { node } => cli::NodesCmd::Describe(node),
-                NodesAction::Invoke { node, command, params, timeout } => cli::NodesCmd::Invoke { node, command, params, timeout_ms: timeout },
+                NodesAction::Invoke { node, command, params, timeout } => {
+                    cli::NodesCmd::Invoke { node, command, params, timeout_ms: timeout }
+                }
             };
             report(runtime.block_on(cli::nodes(&target, action)))
         }

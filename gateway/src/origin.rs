@@ -25,9 +25,7 @@ pub fn origin_allowed(origin: &str, host_header: Option<&str>, allowed: &[String
         return true;
     }
     match (host_of(origin), host_header) {
-        (Some((scheme, origin_host)), Some(host)) => {
-            matches!(scheme, "http" | "https") && origin_host.eq_ignore_ascii_case(host.trim())
-        }
+        (Some((scheme, origin_host)), Some(host)) => matches!(scheme, "http" | "https") && origin_host.eq_ignore_ascii_case(host.trim()),
         _ => false,
     }
 }

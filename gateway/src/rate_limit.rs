@@ -16,12 +16,7 @@ pub struct RateLimitPolicy {
 
 impl Default for RateLimitPolicy {
     fn default() -> Self {
-        RateLimitPolicy {
-            max_attempts: 10,
-            window: Duration::from_secs(60),
-            lockout: Duration::from_secs(300),
-            exempt_loopback: true,
-        }
+        RateLimitPolicy { max_attempts: 10, window: Duration::from_secs(60), lockout: Duration::from_secs(300), exempt_loopback: true }
     }
 }
 

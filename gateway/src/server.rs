@@ -152,7 +152,12 @@ async fn tick_loop(state: SharedState) {
     }
 }
 
-async fn root(ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>, State(state): State<SharedState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
+async fn root(
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+    State(state): State<SharedState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
     match ws {
         Ok(ws) => {
             let peer = peer_from(addr, &headers);

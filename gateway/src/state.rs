@@ -84,9 +84,11 @@ impl Settings {
             (Some(t), _) => AuthMode::Token(t.clone()),
             (None, Some(p)) => AuthMode::Password(p.clone()),
             (None, None) => match view.auth_mode.as_str() {
-                "password" => AuthMode::Password(view.auth_password.clone().ok_or(
-                    crate::error::GatewayError::MissingSecret { mode: "password", what: "password", env: "PASSWORD" },
-                )?),
+                "password" => AuthMode::Password(view.auth_password.clone().ok_or(crate::error::GatewayError::MissingSecret {
+                    mode: "password",
+                    what: "password",
+                    env: "PASSWORD",
+                })?),
                 "none" => AuthMode::None,
                 _ => AuthMode::Token(view.auth_token.clone().ok_or(crate::error::GatewayError::MissingSecret {
                     mode: "token",

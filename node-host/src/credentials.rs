@@ -56,8 +56,9 @@ impl FileSecretStore {
 
     fn load(&self) -> Result<BTreeMap<String, String>, CredentialError> {
         match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| CredentialError::Corrupt { path: self.path.clone(), reason: e.to_string() }),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| CredentialError::Corrupt { path: self.path.clone(), reason: e.to_string() })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
             Err(source) => Err(CredentialError::Read { path: self.path.clone(), source }),
         }

@@ -11,7 +11,11 @@ use pincer_node::credentials::SecretBackend;
 use pincer_node::{settings, standard_commands, NodeConfig, NodeEvents, NodeHost, Services, SetupCode, SharedAuth};
 
 #[derive(Parser)]
-#[command(name = "pincer-node", version, about = "Pincer's node host: pairs with an OpenClaw-protocol gateway and serves this machine's commands")]
+#[command(
+    name = "pincer-node",
+    version,
+    about = "Pincer's node host: pairs with an OpenClaw-protocol gateway and serves this machine's commands"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -81,7 +85,8 @@ struct RunArgs {
 }
 
 fn default_state_dir() -> PathBuf {
-    let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home =
+        std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
     home.join(".pincer").join("node")
 }
 

@@ -189,7 +189,10 @@ impl NodeHost {
                             return Ok(());
                         }
                         SessionEnd::Closed { code, reason } => {
-                            let error = format!("gateway closed the connection ({code}{})", if reason.is_empty() { String::new() } else { format!(": {reason}") });
+                            let error = format!(
+                                "gateway closed the connection ({code}{})",
+                                if reason.is_empty() { String::new() } else { format!(": {reason}") }
+                            );
                             self.offline(error, &mut backoff)
                         }
                         SessionEnd::TickTimeout => self.offline("no tick from the gateway for two intervals".into(), &mut backoff),
@@ -253,7 +256,9 @@ impl NodeHost {
         let detail = shape.detail_code();
         match detail {
             Some(DetailCode::AuthDeviceTokenMismatch) if used_device_token => {
-                tracing::warn!("the gateway no longer accepts this node's device token; dropping it and connecting with the shared credential");
+                tracing::warn!(
+                    "the gateway no longer accepts this node's device token; dropping it and connecting with the shared credential"
+                );
                 if let Err(e) = self.tokens.forget(&self.config.url, NODE_ROLE) {
                     tracing::error!(error = %e, "could not drop the stale device token");
                     return Retry::After(e.to_string(), None);

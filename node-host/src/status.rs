@@ -5,12 +5,25 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeStatus {
     Starting,
-    Connecting { url: String },
-    Connected { node_id: String, protocol: u32, commands: Vec<String> },
+    Connecting {
+        url: String,
+    },
+    Connected {
+        node_id: String,
+        protocol: u32,
+        commands: Vec<String>,
+    },
     /// The gateway wants a person to approve this device first.
-    PairingRequired { request_id: Option<String>, node_id: String, approve_hint: String },
+    PairingRequired {
+        request_id: Option<String>,
+        node_id: String,
+        approve_hint: String,
+    },
     /// Not connected; the next attempt is in `retry_in`.
-    Offline { error: String, retry_in: Duration },
+    Offline {
+        error: String,
+        retry_in: Duration,
+    },
     Stopped,
 }
 

@@ -106,11 +106,7 @@ impl ConnectAuth {
     /// The token that goes into the signature payload: `token`, else `deviceToken`, else
     /// `bootstrapToken`, else empty (password-only).
     pub fn signed_token(&self) -> &str {
-        self.token
-            .as_deref()
-            .or(self.device_token.as_deref())
-            .or(self.bootstrap_token.as_deref())
-            .unwrap_or("")
+        self.token.as_deref().or(self.device_token.as_deref()).or(self.bootstrap_token.as_deref()).unwrap_or("")
     }
 }
 

@@ -35,10 +35,7 @@ pub fn b64url_encode(bytes: &[u8]) -> String {
 /// Decode base64url, tolerating padding and the standard alphabet (peers differ).
 pub fn b64url_decode(text: &str) -> Option<Vec<u8>> {
     let trimmed = text.trim().trim_end_matches('=');
-    URL_SAFE_NO_PAD
-        .decode(trimmed)
-        .ok()
-        .or_else(|| STANDARD.decode(text.trim()).ok())
+    URL_SAFE_NO_PAD.decode(trimmed).ok().or_else(|| STANDARD.decode(text.trim()).ok())
 }
 
 /// Device id of a raw public key.
@@ -236,17 +233,11 @@ mod tests {
 
         let mut other = f.clone();
         other.nonce = "nonce-2";
-        assert_eq!(
-            verify_connect_signature(&block.public_key, &block.signature, &other),
-            Err(DeviceError::SignatureInvalid)
-        );
+        assert_eq!(verify_connect_signature(&block.public_key, &block.signature, &other), Err(DeviceError::SignatureInvalid));
         let wrong_id = "0".repeat(64);
         let mut other = f.clone();
         other.device_id = &wrong_id;
-        assert_eq!(
-            verify_connect_signature(&block.public_key, &block.signature, &other),
-            Err(DeviceError::DeviceIdMismatch)
-        );
+        assert_eq!(verify_connect_signature(&block.public_key, &block.signature, &other), Err(DeviceError::DeviceIdMismatch));
     }
 
     #[test]

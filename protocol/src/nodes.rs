@@ -156,8 +156,7 @@ mod tests {
         let none: NodeInvokeRequest =
             serde_json::from_value(json!({"id": "i", "nodeId": "n", "command": "c", "paramsJSON": null})).unwrap();
         assert_eq!(none.params_value().unwrap(), None);
-        let bad: NodeInvokeRequest =
-            serde_json::from_value(json!({"id": "i", "nodeId": "n", "command": "c", "paramsJSON": "{"})).unwrap();
+        let bad: NodeInvokeRequest = serde_json::from_value(json!({"id": "i", "nodeId": "n", "command": "c", "paramsJSON": "{"})).unwrap();
         assert!(bad.params_value().is_err());
     }
 
@@ -166,8 +165,7 @@ mod tests {
         let r: NodeInvokeResult =
             serde_json::from_value(json!({"id": "i", "nodeId": "n", "ok": true, "payloadJSON": "{\"a\":1}"})).unwrap();
         assert_eq!(r.payload_value().unwrap(), Some(json!({"a": 1})));
-        let r: NodeInvokeResult =
-            serde_json::from_value(json!({"id": "i", "nodeId": "n", "ok": true, "payload": {"a": 2}})).unwrap();
+        let r: NodeInvokeResult = serde_json::from_value(json!({"id": "i", "nodeId": "n", "ok": true, "payload": {"a": 2}})).unwrap();
         assert_eq!(r.payload_value().unwrap(), Some(json!({"a": 2})));
     }
 }

@@ -51,7 +51,8 @@ impl DesktopSession {
         if bus_address.is_empty() {
             return Err(other("dbus-daemon printed no address (is the dbus package installed?)"));
         }
-        let mut session = DesktopSession { display, bus_address, runtime_dir, _dir: dir, dunst: None, keyring: None, home: None, _bus: bus, _xvfb: xvfb };
+        let mut session =
+            DesktopSession { display, bus_address, runtime_dir, _dir: dir, dunst: None, keyring: None, home: None, _bus: bus, _xvfb: xvfb };
         if notifications {
             session.start_dunst()?;
         }
@@ -117,7 +118,14 @@ impl DesktopSession {
         while started.elapsed() < Duration::from_secs(20) {
             let owned = self
                 .command("dbus-send")
-                .args(["--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.NameHasOwner", "string:org.freedesktop.secrets"])
+                .args([
+                    "--session",
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    "string:org.freedesktop.secrets",
+                ])
                 .output()?;
             if String::from_utf8_lossy(&owned.stdout).contains("boolean true") {
                 return Ok(());
@@ -140,8 +148,8 @@ impl DesktopSession {
     /// move to its history).
     pub fn notifications(&self) -> Result<Vec<(String, String)>, SupportError> {
         self.dunstctl(&["close-all"])?;
-        let history: serde_json::Value = serde_json::from_str(&self.dunstctl(&["history"])?)
-            .map_err(|e| other(format!("dunstctl history is not JSON: {e}")))?;
+        let history: serde_json::Value =
+            serde_json::from_str(&self.dunstctl(&["history"])?).map_err(|e| other(format!("dunstctl history is not JSON: {e}")))?;
         let entries = history["data"][0].as_array().cloned().unwrap_or_default();
         Ok(entries
             .iter()
@@ -170,7 +178,9 @@ impl Drop for DesktopSession {
 /// capture (which connects several times in a row) can land in the reset and be refused.
 fn start_xvfb() -> Result<(ChildGuard, String), SupportError> {
     let mut cmd = Command::new("Xvfb");
-    cmd.args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"]).stdout(Stdio::piped()).stderr(Stdio::null());
+    cmd.args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     let mut child = ChildGuard::spawn("Xvfb", cmd)?;
     let stdout = child.stdout().ok_or_else(|| other("Xvfb has no stdout"))?;
     // Xvfb writes the display number once it accepts connections.

@@ -103,7 +103,9 @@ impl FakeConn {
         let next = async {
             loop {
                 match self.ws.next().await {
-                    Some(Ok(Message::Text(t))) => return serde_json::from_str(t.as_str()).map_err(|e| other(format!("client sent bad JSON: {e}"))),
+                    Some(Ok(Message::Text(t))) => {
+                        return serde_json::from_str(t.as_str()).map_err(|e| other(format!("client sent bad JSON: {e}")))
+                    }
                     Some(Ok(Message::Close(c))) => return Err(other(format!("client closed: {c:?}"))),
                     Some(Ok(_)) => continue,
                     Some(Err(e)) => return Err(other(format!("recv: {e}"))),

@@ -232,8 +232,8 @@ impl FakeNode {
 #[allow(clippy::result_large_err)]
 fn parse_invoke(event: &EventFrame) -> Result<InvokeRequest, ClientError> {
     let raw = event.payload.clone().unwrap_or(Value::Null);
-    let request: NodeInvokeRequest = serde_json::from_value(raw.clone())
-        .map_err(|e| ClientError::Protocol(format!("bad node.invoke.request payload: {e}: {raw}")))?;
+    let request: NodeInvokeRequest =
+        serde_json::from_value(raw.clone()).map_err(|e| ClientError::Protocol(format!("bad node.invoke.request payload: {e}: {raw}")))?;
     Ok(InvokeRequest { request, raw })
 }
 

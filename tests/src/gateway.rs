@@ -69,14 +69,7 @@ impl TestGateway {
         let task = tokio::spawn(gateway.serve(async move {
             let _ = rx.await;
         }));
-        Ok(TestGateway {
-            addr,
-            token: token.unwrap_or_default(),
-            state,
-            state_dir,
-            stop: Some(tx),
-            task: Some(task),
-        })
+        Ok(TestGateway { addr, token: token.unwrap_or_default(), state, state_dir, stop: Some(tx), task: Some(task) })
     }
 
     pub fn url(&self) -> String {

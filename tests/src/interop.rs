@@ -132,9 +132,7 @@ pub async fn run_captured(what: &str, mut cmd: Command, dir: &Path, timeout: Dur
     let n = CALLS.fetch_add(1, Ordering::Relaxed);
     let out_path = dir.join(format!("call-{n:03}.out"));
     let err_path = dir.join(format!("call-{n:03}.err"));
-    cmd.stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap());
+    cmd.stdin(Stdio::null()).stdout(std::fs::File::create(&out_path).unwrap()).stderr(std::fs::File::create(&err_path).unwrap());
     let started = Instant::now();
     let mut child = ChildGuard::spawn(what, cmd).unwrap();
     let status = loop {
@@ -298,9 +296,7 @@ impl Pincer {
 
     pub async fn run_verb(&self, args: &[&str], suffix: &str) -> Output {
         let mut cmd = Command::new(&self.bin);
-        cmd.args(args)
-            .args(["--url", &self.url(), "--token", TOKEN, "--json"])
-            .env_remove("PINCER_GATEWAY_PASSWORD");
+        cmd.args(args).args(["--url", &self.url(), "--token", TOKEN, "--json"]).env_remove("PINCER_GATEWAY_PASSWORD");
         run_captured(&format!("pincer-gateway {}{suffix}", args.join(" ")), cmd, &self.dir, CLI_TIMEOUT).await
     }
 }
@@ -476,10 +472,7 @@ pub fn assert_event_keys(name: &str, actual: &Value, optional: &[&str]) {
 pub fn expected_ls(path_env: Option<&str>) -> PathBuf {
     let ours = std::env::var("PATH").unwrap_or_default();
     let search = path_env.unwrap_or(&ours);
-    std::env::split_paths(search)
-        .map(|d| d.join("ls"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("no ls in {search}"))
+    std::env::split_paths(search).map(|d| d.join("ls")).find(|p| p.is_file()).unwrap_or_else(|| panic!("no ls in {search}"))
 }
 
 pub fn assert_which_ls(result: &Value, path_env: Option<&str>) {
@@ -505,7 +498,6 @@ pub fn strings(v: &Value) -> Vec<&str> {
 pub fn manual_pairing() -> Option<Value> {
     Some(json!({"gateway": {"nodes": {"pairing": {"autoApproveLocal": false}}}}))
 }
-
 
 /// The real `pincer-node` binary: `pincer-node run --url U --token T --state-dir D --name N
 /// --secrets file [extra…]`, output appended to `D/node.out` (kept across restarts).
@@ -593,11 +585,7 @@ impl PincerNode {
 
     /// The node's device id (`pincer-node id`), which gateways use as its node id.
     pub fn node_id(&self) -> String {
-        let out = Command::new(&self.bin)
-            .args(["id", "--secrets", "file", "--state-dir"])
-            .arg(&self.dir)
-            .output()
-            .unwrap();
+        let out = Command::new(&self.bin).args(["id", "--secrets", "file", "--state-dir"]).arg(&self.dir).output().unwrap();
         assert!(out.status.success(), "pincer-node id failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }

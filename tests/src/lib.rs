@@ -6,8 +6,8 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod bench;
 pub mod agent;
+pub mod bench;
 pub mod bins;
 pub mod desktop;
 pub mod expect;
@@ -15,16 +15,16 @@ pub mod fake_gateway;
 pub mod fake_node;
 pub mod gateway;
 pub mod interop;
-pub mod llm_script;
 pub mod llama;
+pub mod llm_script;
 pub mod openclaw;
 pub mod process;
 pub mod procfs;
 pub mod state;
 pub mod wait;
 
-pub use gateway::{TestGateway, TestGatewayOptions, TEST_TOKEN};
 pub use bins::{target_dir, workspace_bin, workspace_bin_in, workspace_root};
+pub use gateway::{TestGateway, TestGatewayOptions, TEST_TOKEN};
 pub use process::ChildGuard;
 pub use state::TempState;
 pub use wait::wait_for_health;

@@ -212,9 +212,7 @@ fn tail(path: &Path, lines: usize) -> String {
 /// `Connection: close`; returns the status and the whole body, de-chunked (for a streamed
 /// completion: the raw SSE text).
 pub async fn post_json(url: &str, body: &serde_json::Value, timeout: Duration) -> Result<(u16, String), SupportError> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| SupportError::Other(format!("only http:// URLs are supported: {url}")))?;
+    let rest = url.strip_prefix("http://").ok_or_else(|| SupportError::Other(format!("only http:// URLs are supported: {url}")))?;
     let (host, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),

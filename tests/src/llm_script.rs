@@ -154,11 +154,7 @@ impl Reply {
     {
         let calls = calls
             .into_iter()
-            .map(|(id, name, arguments)| ScriptedToolCall {
-                id: id.into(),
-                name: name.into(),
-                arguments: arguments.into(),
-            })
+            .map(|(id, name, arguments)| ScriptedToolCall { id: id.into(), name: name.into(), arguments: arguments.into() })
             .collect();
         Reply::stream(Vec::new(), calls, Ending::Complete)
     }
@@ -170,8 +166,7 @@ impl Reply {
 
     /// HTTP 400 with both dialects' context-overflow wording.
     pub fn context_length_exceeded() -> Reply {
-        Reply::status(400)
-            .message("This model's maximum context length is 8192 tokens (context_length_exceeded); prompt is too long")
+        Reply::status(400).message("This model's maximum context length is 8192 tokens (context_length_exceeded); prompt is too long")
     }
 
     /// 200 `text/event-stream` whose data is not JSON.
@@ -324,9 +319,7 @@ impl RecordedRequest {
         if let Some(system) = self.body.get("system") {
             return match system {
                 Value::String(s) => Some(s.clone()),
-                Value::Array(blocks) => {
-                    Some(blocks.iter().filter_map(|b| b.get("text").and_then(Value::as_str)).collect())
-                }
+                Value::Array(blocks) => Some(blocks.iter().filter_map(|b| b.get("text").and_then(Value::as_str)).collect()),
                 _ => None,
             };
         }
@@ -395,11 +388,7 @@ impl ScriptedAnthropic {
 impl ScriptedLlm {
     pub async fn start(dialect: Dialect, script: impl IntoIterator<Item = Reply>) -> Result<ScriptedLlm, SupportError> {
         let script: VecDeque<Reply> = script.into_iter().collect();
-        let shared = Arc::new(Shared {
-            scripted_total: Mutex::new(script.len()),
-            script: Mutex::new(script),
-            ..Shared::default()
-        });
+        let shared = Arc::new(Shared { scripted_total: Mutex::new(script.len()), script: Mutex::new(script), ..Shared::default() });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let app = axum::Router::new().fallback(handle).with_state((dialect, shared.clone()));
@@ -431,10 +420,8 @@ impl ScriptedLlm {
 
     /// A `models.providers.<id>` entry pointing at this server, listing `models` (text + image).
     pub fn provider_config(&self, api_key: Option<&str>, models: &[&str]) -> Value {
-        let models: Vec<Value> = models
-            .iter()
-            .map(|m| json!({"id": m, "name": m, "input": ["text", "image"], "contextWindow": 128000}))
-            .collect();
+        let models: Vec<Value> =
+            models.iter().map(|m| json!({"id": m, "name": m, "input": ["text", "image"], "contextWindow": 128000})).collect();
         let mut entry = json!({"api": self.api(), "baseUrl": self.base_url(), "models": models});
         if let Some(key) = api_key {
             entry["apiKey"] = json!(key);
@@ -509,14 +496,8 @@ async fn handle(
             })
             .or_insert(value);
     }
-    let body_json =
-        serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
-    let request = RecordedRequest {
-        method: method.to_string(),
-        path: uri.path().to_string(),
-        headers: recorded_headers,
-        body: body_json,
-    };
+    let body_json = serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+    let request = RecordedRequest { method: method.to_string(), path: uri.path().to_string(), headers: recorded_headers, body: body_json };
     let number = {
         let mut requests = lock(&shared.requests);
         requests.push(request.clone());
@@ -525,8 +506,7 @@ async fn handle(
     shared.arrived.notify_waiters();
 
     if method != Method::POST || uri.path() != dialect.path() {
-        let message =
-            format!("llm_script: unexpected {method} {} (this server serves POST {})", uri.path(), dialect.path());
+        let message = format!("llm_script: unexpected {method} {} (this server serves POST {})", uri.path(), dialect.path());
         return error_response(dialect, 404, &message, None, &[]);
     }
     let Some(reply) = lock(&shared.script).pop_front() else {
@@ -545,22 +525,17 @@ async fn handle(
             let text = message.clone().unwrap_or(default);
             error_response(dialect, *status, &text, body.clone(), &extra_headers(&reply))
         }
-        Kind::Garbage => {
-            sse_response(vec!["data: this is not json {\n\n".to_string()], Duration::ZERO, Ending::Close, &reply)
-        }
+        Kind::Garbage => sse_response(vec!["data: this is not json {\n\n".to_string()], Duration::ZERO, Ending::Close, &reply),
         Kind::StreamError { text, error_type, message } => {
             let mut frames = match dialect {
                 Dialect::OpenAi => openai::frames(&model, &[], text, &[]),
                 Dialect::Anthropic => anthropic::frames(&model, &reply, &[], text, &[]),
             };
             frames.push(match dialect {
-                Dialect::OpenAi => {
-                    openai::frame(&json!({"error": {"message": message, "type": error_type, "code": null}}))
+                Dialect::OpenAi => openai::frame(&json!({"error": {"message": message, "type": error_type, "code": null}})),
+                Dialect::Anthropic => {
+                    anthropic::frame("error", &json!({"type": "error", "error": {"type": error_type, "message": message}}))
                 }
-                Dialect::Anthropic => anthropic::frame(
-                    "error",
-                    &json!({"type": "error", "error": {"type": error_type, "message": message}}),
-                ),
             });
             sse_response(frames, reply.chunk_delay, Ending::Close, &reply)
         }
@@ -589,13 +564,7 @@ fn extra_headers(reply: &Reply) -> Vec<(String, String)> {
     headers
 }
 
-fn error_response(
-    dialect: Dialect,
-    status: u16,
-    message: &str,
-    body: Option<Value>,
-    headers: &[(String, String)],
-) -> Response {
+fn error_response(dialect: Dialect, status: u16, message: &str, body: Option<Value>, headers: &[(String, String)]) -> Response {
     let body = body.unwrap_or_else(|| match dialect {
         Dialect::OpenAi => {
             let (kind, code) = match status {
@@ -659,10 +628,8 @@ fn sse_response(frames: Vec<String>, delay: Duration, ending: Ending, reply: &Re
         }
     })
     .boxed();
-    let mut builder = Response::builder()
-        .status(StatusCode::OK)
-        .header("content-type", "text/event-stream")
-        .header("cache-control", "no-cache");
+    let mut builder =
+        Response::builder().status(StatusCode::OK).header("content-type", "text/event-stream").header("cache-control", "no-cache");
     for (name, value) in extra_headers(reply) {
         builder = builder.header(name, value);
     }
@@ -698,11 +665,7 @@ mod openai {
             let first = json!({"index": i, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}});
             out.push(chunk(model, json!({"tool_calls": [first]}), Value::Null));
             for piece in halves(&call.arguments) {
-                out.push(chunk(
-                    model,
-                    json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}),
-                    Value::Null,
-                ));
+                out.push(chunk(model, json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}), Value::Null));
             }
         }
         out
@@ -738,13 +701,7 @@ mod anthropic {
         format!("event: {event}\ndata: {data}\n\n")
     }
 
-    pub fn frames(
-        model: &str,
-        reply: &Reply,
-        thinking: &[String],
-        text: &[String],
-        calls: &[ScriptedToolCall],
-    ) -> Vec<String> {
+    pub fn frames(model: &str, reply: &Reply, thinking: &[String], text: &[String], calls: &[ScriptedToolCall]) -> Vec<String> {
         let (input, _, cached) = reply.usage;
         let mut out = vec![
             frame(
@@ -758,22 +715,15 @@ mod anthropic {
         ];
         let mut index = 0;
         let mut block = |out: &mut Vec<String>, start: Value, deltas: Vec<Value>| {
-            out.push(frame(
-                "content_block_start",
-                &json!({"type": "content_block_start", "index": index, "content_block": start}),
-            ));
+            out.push(frame("content_block_start", &json!({"type": "content_block_start", "index": index, "content_block": start})));
             for delta in deltas {
-                out.push(frame(
-                    "content_block_delta",
-                    &json!({"type": "content_block_delta", "index": index, "delta": delta}),
-                ));
+                out.push(frame("content_block_delta", &json!({"type": "content_block_delta", "index": index, "delta": delta})));
             }
             out.push(frame("content_block_stop", &json!({"type": "content_block_stop", "index": index})));
             index += 1;
         };
         if !thinking.is_empty() {
-            let mut deltas: Vec<Value> =
-                thinking.iter().map(|t| json!({"type": "thinking_delta", "thinking": t})).collect();
+            let mut deltas: Vec<Value> = thinking.iter().map(|t| json!({"type": "thinking_delta", "thinking": t})).collect();
             deltas.push(json!({"type": "signature_delta", "signature": "c2lnbmF0dXJl"}));
             block(&mut out, json!({"type": "thinking", "thinking": ""}), deltas);
         }
@@ -782,10 +732,7 @@ mod anthropic {
             block(&mut out, json!({"type": "text", "text": ""}), deltas);
         }
         for call in calls {
-            let deltas = halves(&call.arguments)
-                .into_iter()
-                .map(|p| json!({"type": "input_json_delta", "partial_json": p}))
-                .collect();
+            let deltas = halves(&call.arguments).into_iter().map(|p| json!({"type": "input_json_delta", "partial_json": p})).collect();
             block(&mut out, json!({"type": "tool_use", "id": call.id, "name": call.name, "input": {}}), deltas);
         }
         out

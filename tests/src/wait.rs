@@ -37,17 +37,12 @@ pub async fn wait_for_health(url: &str, token: &str, timeout: Duration) -> Resul
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    Err(SupportError::Timeout {
-        what: format!("health on {url} (last error: {})", last.unwrap_or_default()),
-        secs: timeout.as_secs_f64(),
-    })
+    Err(SupportError::Timeout { what: format!("health on {url} (last error: {})", last.unwrap_or_default()), secs: timeout.as_secs_f64() })
 }
 
 /// Minimal HTTP/1.1 GET over plain TCP (loopback readiness URLs only): status and body.
 pub async fn http_get(url: &str, timeout: Duration) -> Result<(u16, String), SupportError> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| SupportError::Other(format!("only http:// URLs are supported: {url}")))?;
+    let rest = url.strip_prefix("http://").ok_or_else(|| SupportError::Other(format!("only http:// URLs are supported: {url}")))?;
     let (host, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),

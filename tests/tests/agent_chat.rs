@@ -8,8 +8,8 @@ use std::time::Duration;
 use pincer_client::GatewayClient;
 use pincer_protocol::error::ErrorCode;
 use pincer_protocol::scopes::{PAIRING, READ, WRITE};
-use pincer_tests::expect::server_error;
 use pincer_tests::agent::{agent_gateway, agent_operator};
+use pincer_tests::expect::server_error;
 use pincer_tests::llm_script::{Reply, ScriptedAnthropic, ScriptedOpenAi};
 use serde_json::{json, Value};
 
@@ -81,7 +81,8 @@ async fn a_chat_turn_streams_deltas_then_final_and_is_stored() {
     // Replays of the key: ok once finished; other content under the same key is refused.
     let replay = client.request("chat.send", json!({"sessionKey": "main", "message": "hello", "idempotencyKey": "k1"})).await.unwrap();
     assert_eq!(replay, json!({"runId": "k1", "status": "ok"}));
-    let conflict = server_error(client.request("chat.send", json!({"sessionKey": "main", "message": "other", "idempotencyKey": "k1"})).await);
+    let conflict =
+        server_error(client.request("chat.send", json!({"sessionKey": "main", "message": "other", "idempotencyKey": "k1"})).await);
     assert_eq!(conflict.code, ErrorCode::InvalidRequest);
     assert_eq!(llm.request_count(), 1, "replays never reach the model");
 
@@ -127,12 +128,10 @@ async fn the_tool_loop_reads_a_workspace_file_and_feeds_the_result_back() {
 
 #[tokio::test]
 async fn anthropic_providers_stream_through_the_same_loop() {
-    let llm = ScriptedAnthropic::start([
-        Reply::tool_calls([("toolu_1", "read", r#"{"path":"IDENTITY.md"}"#)]),
-        Reply::text(["All ", "set"]),
-    ])
-    .await
-    .unwrap();
+    let llm =
+        ScriptedAnthropic::start([Reply::tool_calls([("toolu_1", "read", r#"{"path":"IDENTITY.md"}"#)]), Reply::text(["All ", "set"])])
+            .await
+            .unwrap();
     let gw = agent_gateway(&llm, json!({})).await;
     let client = agent_operator(&gw).await;
     client.request("chat.send", json!({"sessionKey": "main", "message": "who are you", "idempotencyKey": "a1"})).await.unwrap();
@@ -189,8 +188,7 @@ async fn api_keys_are_redacted_by_config_get_and_events_need_operator_read() {
     let events = chat_events(&reader, "w1").await;
     assert_eq!(events.last().unwrap()["state"], "final");
     assert_eq!(chat_events(&writer, "w1").await.last().unwrap()["state"], "final");
-    let leaked =
-        pairing_only.wait_event_where("chat event", Duration::from_millis(300), |e| e.event == "chat" || e.event == "agent").await;
+    let leaked = pairing_only.wait_event_where("chat event", Duration::from_millis(300), |e| e.event == "chat" || e.event == "agent").await;
     assert!(leaked.is_err(), "an operator without operator.read got {leaked:?}");
     // And a reader cannot send.
     let denied = server_error(reader.request("chat.send", json!({"sessionKey": "main", "message": "x", "idempotencyKey": "r1"})).await);

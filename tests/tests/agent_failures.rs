@@ -14,9 +14,9 @@ use base64::Engine;
 use pincer_client::GatewayClient;
 use pincer_protocol::error::ErrorCode;
 use pincer_protocol::scopes::{ADMIN, READ, WRITE};
+use pincer_tests::agent::{agent_config, agent_gateway, agent_operator, start_agent_gateway};
 use pincer_tests::expect::server_error;
 use pincer_tests::interop::{Pincer, Scene};
-use pincer_tests::agent::{agent_config, agent_gateway, agent_operator, start_agent_gateway};
 use pincer_tests::llm_script::{Reply, ScriptedLlm, ScriptedOpenAi};
 use pincer_tests::TestGateway;
 use serde_json::{json, Value};
@@ -26,9 +26,6 @@ async fn start_cfg(config: Value) -> TestGateway {
 }
 
 const T: Duration = Duration::from_secs(20);
-
-
-
 
 fn is_chat_of(e: &pincer_client::EventFrame, run_id: &str) -> bool {
     e.event == "chat" && e.payload.as_ref().is_some_and(|p| p["runId"] == run_id)

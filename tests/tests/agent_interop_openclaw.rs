@@ -137,7 +137,9 @@ async fn openclaw_cli_chats_with_pincers_agent_and_events_match_openclaws_shapes
     assert_eq!(waited["status"], "ok", "{waited}");
 
     // A bad message is refused with OpenClaw's wording, and nothing reaches the model.
-    let bad = cli.run(&["gateway", "call", "chat.send", "--params", r#"{"sessionKey":"main","message":"","idempotencyKey":"oc-k2"}"#, "--json"]).await;
+    let bad = cli
+        .run(&["gateway", "call", "chat.send", "--params", r#"{"sessionKey":"main","message":"","idempotencyKey":"oc-k2"}"#, "--json"])
+        .await;
     assert!(!bad.status.success(), "empty message must fail: {}", bad.stdout);
     assert!(format!("{}{}", bad.stdout, bad.stderr).contains("message or attachment required"), "{}{}", bad.stdout, bad.stderr);
     assert_eq!(llm.request_count(), 1);

@@ -38,7 +38,10 @@ async fn a_streamed_chat_turn_with_a_real_local_model() {
     let (client, _) = gw.operator(&[READ, WRITE]).await.unwrap();
 
     let ack = client
-        .request("chat.send", json!({"sessionKey": "main", "message": "What is the capital of France? Answer in one sentence.", "idempotencyKey": "llama-1"}))
+        .request(
+            "chat.send",
+            json!({"sessionKey": "main", "message": "What is the capital of France? Answer in one sentence.", "idempotencyKey": "llama-1"}),
+        )
         .await
         .unwrap();
     assert_eq!(ack["status"], "started");

@@ -23,11 +23,9 @@ const KEY: &str = "sk-test-provider-key-4242";
 fn config_with_env(providers: Value, model: Value, env: &[(&str, &str)]) -> Result<AgentConfig, AgentConfigError> {
     let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let doc = json!({"agents": {"defaults": {"model": model}}, "models": {"providers": providers}});
-    let mut cfg =
-        AgentConfig::from_document_with(&doc, Path::new("/tmp/pincer-state"), &|k| env.get(k).cloned(), &NoKeyring)?;
+    let mut cfg = AgentConfig::from_document_with(&doc, Path::new("/tmp/pincer-state"), &|k| env.get(k).cloned(), &NoKeyring)?;
     // Fast retries so failover tests take milliseconds, not seconds.
-    cfg.retry =
-        RetryConfig { base_delay: Duration::from_millis(20), max_delay: Duration::from_millis(50), ..cfg.retry };
+    cfg.retry = RetryConfig { base_delay: Duration::from_millis(20), max_delay: Duration::from_millis(50), ..cfg.retry };
     Ok(cfg)
 }
 
@@ -45,10 +43,7 @@ fn request(text: &str) -> ModelRequest {
     }
 }
 
-async fn stream(
-    client: &Arc<dyn ModelClient>,
-    request: &ModelRequest,
-) -> (Result<AssistantMessage, ProviderError>, Vec<StreamDelta>) {
+async fn stream(client: &Arc<dyn ModelClient>, request: &ModelRequest) -> (Result<AssistantMessage, ProviderError>, Vec<StreamDelta>) {
     let mut deltas = Vec::new();
     let mut sink = |d: StreamDelta| deltas.push(d);
     let result = client.stream(request, &CancellationToken::new(), &mut sink).await;
@@ -77,10 +72,7 @@ fn bare_client(server: &ScriptedLlm, extra: Value) -> Arc<dyn ModelClient> {
 
 #[tokio::test]
 async fn openai_text_streams_in_order_with_usage() {
-    let llm =
-        ScriptedOpenAi::start([Reply::text(["Hel", "lo", " world"]).thinking(["pondering"]).usage(42, 3).cached(40)])
-            .await
-            .unwrap();
+    let llm = ScriptedOpenAi::start([Reply::text(["Hel", "lo", " world"]).thinking(["pondering"]).usage(42, 3).cached(40)]).await.unwrap();
     let client = bare_client(&llm, json!({}));
     let (msg, deltas) = stream(&client, &request("hi")).await;
     let msg = msg.unwrap();
@@ -100,15 +92,11 @@ async fn openai_text_streams_in_order_with_usage() {
 
 #[tokio::test]
 async fn anthropic_text_streams_in_order_with_usage() {
-    let llm =
-        ScriptedAnthropic::start([Reply::text(["Hel", "lo"]).thinking(["hm"]).usage(30, 7).cached(5)]).await.unwrap();
+    let llm = ScriptedAnthropic::start([Reply::text(["Hel", "lo"]).thinking(["hm"]).usage(30, 7).cached(5)]).await.unwrap();
     let client = bare_client(&llm, json!({}));
     let (msg, deltas) = stream(&client, &request("hi")).await;
     let msg = msg.unwrap();
-    assert_eq!(
-        deltas,
-        vec![StreamDelta::Thinking("hm".into()), StreamDelta::Text("Hel".into()), StreamDelta::Text("lo".into())]
-    );
+    assert_eq!(deltas, vec![StreamDelta::Thinking("hm".into()), StreamDelta::Text("Hel".into()), StreamDelta::Text("lo".into())]);
     assert_eq!(msg.text(), "Hello");
     assert_eq!(msg.stop_reason, StopReason::Stop);
     assert_eq!(msg.api, "anthropic-messages");
@@ -133,24 +121,15 @@ async fn tool_calls_single_and_parallel_with_parsed_arguments() {
         let (msg, deltas) = stream(&client, &request("read a")).await;
         let msg = msg.unwrap();
         assert_eq!(msg.stop_reason, StopReason::ToolUse, "{dialect}");
-        assert_eq!(
-            deltas,
-            vec![StreamDelta::ToolCallStarted { id: "call_1".into(), name: "read".into() }],
-            "{dialect}"
-        );
-        let calls: Vec<_> =
-            msg.tool_calls().map(|c| (c.id.to_string(), c.name.to_string(), c.arguments.clone())).collect();
+        assert_eq!(deltas, vec![StreamDelta::ToolCallStarted { id: "call_1".into(), name: "read".into() }], "{dialect}");
+        let calls: Vec<_> = msg.tool_calls().map(|c| (c.id.to_string(), c.name.to_string(), c.arguments.clone())).collect();
         assert_eq!(calls, vec![("call_1".into(), "read".into(), json!({"path": "a.txt"}))], "{dialect}");
 
         let (msg, deltas) = stream(&client, &request("both")).await;
         let msg = msg.unwrap();
         assert_eq!(msg.text(), "Let me look.", "{dialect}");
         let calls: Vec<_> = msg.tool_calls().map(|c| (c.id.to_string(), c.arguments.clone())).collect();
-        assert_eq!(
-            calls,
-            vec![("call_2".into(), json!({"path": "b"})), ("call_3".into(), json!({"dir": "/", "all": true}))],
-            "{dialect}"
-        );
+        assert_eq!(calls, vec![("call_2".into(), json!({"path": "b"})), ("call_3".into(), json!({"dir": "/", "all": true}))], "{dialect}");
         let started: Vec<_> = deltas.iter().filter(|d| matches!(d, StreamDelta::ToolCallStarted { .. })).collect();
         assert_eq!(started.len(), 2, "{dialect}");
     }
@@ -159,12 +138,8 @@ async fn tool_calls_single_and_parallel_with_parsed_arguments() {
 #[tokio::test]
 async fn invalid_json_arguments_are_kept_raw() {
     for llm in [
-        ScriptedOpenAi::start([Reply::tool_calls([("c1", "write", r#"{"path": "a", "content": "unterminated"#)])])
-            .await
-            .unwrap(),
-        ScriptedAnthropic::start([Reply::tool_calls([("c1", "write", r#"{"path": "a", "content": "unterminated"#)])])
-            .await
-            .unwrap(),
+        ScriptedOpenAi::start([Reply::tool_calls([("c1", "write", r#"{"path": "a", "content": "unterminated"#)])]).await.unwrap(),
+        ScriptedAnthropic::start([Reply::tool_calls([("c1", "write", r#"{"path": "a", "content": "unterminated"#)])]).await.unwrap(),
     ] {
         let (msg, _) = stream(&bare_client(&llm, json!({})), &request("x")).await;
         let msg = msg.unwrap();
@@ -188,11 +163,7 @@ fn rich_request() -> ModelRequest {
             Message::Assistant(AssistantMessage {
                 content: vec![
                     Content::text("Taking a photo."),
-                    Content::ToolCall {
-                        id: "call_cam".into(),
-                        name: "camera".into(),
-                        arguments: json!({"facing": "back"}),
-                    },
+                    Content::ToolCall { id: "call_cam".into(), name: "camera".into(), arguments: json!({"facing": "back"}) },
                 ],
                 api: "openai-completions".into(),
                 provider: "p".into(),
@@ -205,10 +176,7 @@ fn rich_request() -> ModelRequest {
             Message::ToolResult(ToolResultMessage {
                 tool_call_id: "call_cam".into(),
                 tool_name: "camera".into(),
-                content: vec![
-                    Content::text("photo taken"),
-                    Content::Image { data: "/9j/4AAQ".into(), mime_type: "image/jpeg".into() },
-                ],
+                content: vec![Content::text("photo taken"), Content::Image { data: "/9j/4AAQ".into(), mime_type: "image/jpeg".into() }],
                 details: None,
                 is_error: false,
                 timestamp: 3,
@@ -236,10 +204,7 @@ async fn openai_request_carries_system_images_tools_and_results() {
     assert_eq!(req.body["max_tokens"], json!(777));
     let m = req.messages();
     assert_eq!(m[0], json!({"role": "system", "content": "SYSTEM PROMPT"}));
-    assert_eq!(
-        m[1]["content"][1],
-        json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}})
-    );
+    assert_eq!(m[1]["content"][1], json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}));
     assert_eq!(
         m[2]["tool_calls"][0],
         json!({"id": "call_cam", "type": "function", "function": {"name": "camera", "arguments": "{\"facing\":\"back\"}"}})
@@ -272,10 +237,7 @@ async fn anthropic_request_carries_system_images_tools_and_results() {
         m[0]["content"][1],
         json!({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}})
     );
-    assert_eq!(
-        m[1]["content"][1],
-        json!({"type": "tool_use", "id": "call_cam", "name": "camera", "input": {"facing": "back"}})
-    );
+    assert_eq!(m[1]["content"][1], json!({"type": "tool_use", "id": "call_cam", "name": "camera", "input": {"facing": "back"}}));
     assert_eq!(m[2]["content"][0]["type"], "tool_result");
     assert_eq!(m[2]["content"][0]["tool_use_id"], "call_cam");
     assert_eq!(m[2]["content"][0]["content"][1]["source"]["data"], "/9j/4AAQ");
@@ -300,8 +262,7 @@ async fn rate_limit_retry_after_is_honoured_then_succeeds() {
 #[tokio::test]
 async fn server_errors_are_retried_then_fail_over_and_the_primary_cools_down() {
     let primary = ScriptedOpenAi::start([Reply::status(500), Reply::status(502), Reply::status(503)]).await.unwrap();
-    let fallback =
-        ScriptedAnthropic::start([Reply::text(["from ", "fallback"]), Reply::text(["again"])]).await.unwrap();
+    let fallback = ScriptedAnthropic::start([Reply::text(["from ", "fallback"]), Reply::text(["again"])]).await.unwrap();
     let cfg = config(
         json!({"a": primary.provider_config(Some(KEY), &["big"]), "b": fallback.provider_config(Some(KEY), &["small"])}),
         json!({"primary": "a/big", "fallbacks": ["b/small"]}),
@@ -338,10 +299,7 @@ async fn auth_errors_fail_over_without_retrying() {
 async fn override_model_leads_the_chain() {
     let a = ScriptedOpenAi::start([]).await.unwrap();
     let b = ScriptedOpenAi::start([Reply::text(["b"])]).await.unwrap();
-    let cfg = config(
-        json!({"a": a.provider_config(Some(KEY), &["m"]), "b": b.provider_config(Some(KEY), &["m"])}),
-        json!("a/m"),
-    );
+    let cfg = config(json!({"a": a.provider_config(Some(KEY), &["m"]), "b": b.provider_config(Some(KEY), &["m"])}), json!("a/m"));
     let (msg, _) = stream(&failover_chain(&cfg, Some(&ModelRef::new("b", "m"))).unwrap(), &request("x")).await;
     assert_eq!(msg.unwrap().provider, "b");
     assert_eq!(a.request_count(), 0);
@@ -364,8 +322,7 @@ async fn context_length_errors_neither_retry_nor_fail_over() {
 #[tokio::test]
 async fn failures_before_output_are_retried_but_not_after_output() {
     // Broken before anything streamed: retried on the same model.
-    let llm =
-        ScriptedOpenAi::start([Reply::close_mid_stream(Vec::<String>::new()), Reply::text(["second"])]).await.unwrap();
+    let llm = ScriptedOpenAi::start([Reply::close_mid_stream(Vec::<String>::new()), Reply::text(["second"])]).await.unwrap();
     let cfg = config(json!({"p": llm.provider_config(Some(KEY), &["m"])}), json!("p/m"));
     let (msg, _) = stream(&failover_chain(&cfg, None).unwrap(), &request("x")).await;
     assert_eq!(msg.unwrap().text(), "second");
@@ -386,12 +343,9 @@ async fn failures_before_output_are_retried_but_not_after_output() {
 
 #[tokio::test]
 async fn in_stream_errors_are_classified_and_retried() {
-    let llm = ScriptedAnthropic::start([
-        Reply::stream_error(Vec::<String>::new(), "overloaded_error", "Overloaded"),
-        Reply::text(["ok"]),
-    ])
-    .await
-    .unwrap();
+    let llm = ScriptedAnthropic::start([Reply::stream_error(Vec::<String>::new(), "overloaded_error", "Overloaded"), Reply::text(["ok"])])
+        .await
+        .unwrap();
     let (msg, _) = stream(&bare_client(&llm, json!({})), &request("x")).await;
     assert!(matches!(msg, Err(ProviderError::Http { status: 529, .. })), "{msg:?}");
     let cfg = config(json!({"p": llm.provider_config(Some(KEY), &["m"])}), json!("p/m"));
@@ -401,10 +355,7 @@ async fn in_stream_errors_are_classified_and_retried() {
 
 #[tokio::test]
 async fn garbage_is_malformed() {
-    for llm in [
-        ScriptedOpenAi::start([Reply::garbage()]).await.unwrap(),
-        ScriptedAnthropic::start([Reply::garbage()]).await.unwrap(),
-    ] {
+    for llm in [ScriptedOpenAi::start([Reply::garbage()]).await.unwrap(), ScriptedAnthropic::start([Reply::garbage()]).await.unwrap()] {
         let (msg, _) = stream(&bare_client(&llm, json!({})), &request("x")).await;
         assert!(matches!(msg, Err(ProviderError::Malformed { .. })), "{}: {msg:?}", llm.api());
     }
@@ -453,8 +404,7 @@ async fn slow_response_headers_hit_the_first_byte_timeout() {
 
 #[tokio::test]
 async fn cancelling_mid_stream_aborts_promptly() {
-    let llm =
-        ScriptedOpenAi::start([Reply::slow(["a", "b", "c", "d", "e", "f"], Duration::from_millis(300))]).await.unwrap();
+    let llm = ScriptedOpenAi::start([Reply::slow(["a", "b", "c", "d", "e", "f"], Duration::from_millis(300))]).await.unwrap();
     let cfg = config(json!({"p": llm.provider_config(Some(KEY), &["m"])}), json!("p/m"));
     let client = failover_chain(&cfg, None).unwrap();
     let cancel = CancellationToken::new();
@@ -497,14 +447,10 @@ async fn cancelling_during_a_retry_backoff_aborts_promptly() {
 #[tokio::test]
 async fn private_network_base_urls_are_refused_unless_allowed() {
     for url in ["http://10.0.0.1:8000/v1", "http://192.168.1.20/v1", "http://169.254.169.254/latest"] {
-        let err = config_with_env(json!({"lan": {"api": "openai-completions", "baseUrl": url}}), json!("lan/m"), &[])
-            .unwrap_err();
+        let err = config_with_env(json!({"lan": {"api": "openai-completions", "baseUrl": url}}), json!("lan/m"), &[]).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("models.providers.lan.allowPrivateNetwork"), "{text}");
-        let cfg = config(
-            json!({"lan": {"api": "openai-completions", "baseUrl": url, "allowPrivateNetwork": true}}),
-            json!("lan/m"),
-        );
+        let cfg = config(json!({"lan": {"api": "openai-completions", "baseUrl": url, "allowPrivateNetwork": true}}), json!("lan/m"));
         client_for(&cfg, &ModelRef::new("lan", "m")).unwrap();
     }
     // Loopback is always fine.

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use pincer_client::GatewayClient;
 use pincer_protocol::scopes::{ADMIN, APPROVALS, READ, WRITE};
-use pincer_tests::fake_node::{connect_approved, FakeNode, FakeNodeSpec, InvokeRequest, Reply as NodeReply};
 use pincer_tests::agent::{agent_config, start_agent_gateway};
+use pincer_tests::fake_node::{connect_approved, FakeNode, FakeNodeSpec, InvokeRequest, Reply as NodeReply};
 use pincer_tests::llm_script::{RecordedRequest, Reply, ScriptedLlm, ScriptedOpenAi};
 use pincer_tests::{TempState, TestGateway};
 use serde_json::{json, Value};

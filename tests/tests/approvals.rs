@@ -113,10 +113,8 @@ async fn unanswered_approvals_expire_with_the_ask_fallback() {
     let gw = TestGateway::start().await.unwrap();
     let (requester, _) = gw.operator(&[APPROVALS]).await.unwrap();
     let approver = approval_client(&gw).await;
-    let decided = requester
-        .request("exec.approval.request", json!({"id": "exp-1", "command": "make deploy", "timeoutMs": 200}))
-        .await
-        .unwrap();
+    let decided =
+        requester.request("exec.approval.request", json!({"id": "exp-1", "command": "make deploy", "timeoutMs": 200})).await.unwrap();
     assert_eq!(decided["id"], "exp-1");
     assert_eq!(decided["decision"], Value::Null);
     assert_eq!(decided["effectiveDecision"], "deny");
@@ -138,10 +136,8 @@ async fn unanswered_approvals_expire_with_the_ask_fallback() {
     let gw = TestGateway::start_with(TestGatewayOptions { config: Some(config), ..Default::default() }).await.unwrap();
     let (requester, _) = gw.operator(&[APPROVALS]).await.unwrap();
     let _approver = approval_client(&gw).await;
-    let decided = requester
-        .request("exec.approval.request", json!({"id": "exp-2", "command": "make deploy", "timeoutMs": 200}))
-        .await
-        .unwrap();
+    let decided =
+        requester.request("exec.approval.request", json!({"id": "exp-2", "command": "make deploy", "timeoutMs": 200})).await.unwrap();
     assert_eq!(decided["decision"], Value::Null);
     assert_eq!(decided["effectiveDecision"], "allow-once");
     assert_eq!(audit_rows(&gw, "exp-2")[0].decision, "allow-once");
@@ -152,10 +148,7 @@ async fn without_an_approval_client_requests_expire_at_once() {
     let gw = TestGateway::start().await.unwrap();
     let (requester, _) = gw.operator(&[APPROVALS]).await.unwrap();
     let started = Instant::now();
-    let decided = requester
-        .request("exec.approval.request", json!({"id": "lonely", "command": "ls", "timeoutMs": 60000}))
-        .await
-        .unwrap();
+    let decided = requester.request("exec.approval.request", json!({"id": "lonely", "command": "ls", "timeoutMs": 60000})).await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     assert_eq!(decided["decision"], Value::Null);
     assert_eq!(decided["terminalReason"], "no-approval-route");
@@ -335,9 +328,7 @@ fn node_approvals_handler(store: Arc<Mutex<NodeApprovals>>) -> impl Fn(&InvokeRe
                 let params = req.params();
                 let current = node_snapshot(&s.file)["hash"].clone();
                 match params.get("baseHash") {
-                    None if s.file.is_some() => {
-                        Reply::error("INVALID_REQUEST", "exec approvals base hash required; reload and retry")
-                    }
+                    None if s.file.is_some() => Reply::error("INVALID_REQUEST", "exec approvals base hash required; reload and retry"),
                     Some(h) if *h != current => Reply::error("INVALID_REQUEST", "exec approvals changed; reload and retry"),
                     _ => {
                         s.file = Some(params["file"].clone());
@@ -365,10 +356,7 @@ async fn node_approvals_files_go_through_the_node() {
     assert_eq!(store.lock().unwrap().seen.last().unwrap(), &("system.execApprovals.get".to_string(), json!({})));
 
     let file = json!({"version": 1, "defaults": {"security": "allowlist"}, "agents": {}});
-    let set = admin
-        .request("exec.approvals.node.set", json!({"nodeId": node_id, "file": file, "baseHash": got["hash"]}))
-        .await
-        .unwrap();
+    let set = admin.request("exec.approvals.node.set", json!({"nodeId": node_id, "file": file, "baseHash": got["hash"]})).await.unwrap();
     assert_eq!(set["exists"], true);
     assert_eq!(set["file"], file);
     let (cmd, params) = store.lock().unwrap().seen.last().unwrap().clone();
@@ -377,9 +365,7 @@ async fn node_approvals_files_go_through_the_node() {
     assert_eq!(admin.request("exec.approvals.node.get", json!({"nodeId": node_id})).await.unwrap()["hash"], set["hash"]);
 
     // The node's CAS refusal comes back as a node error.
-    let e = server_error(
-        admin.request("exec.approvals.node.set", json!({"nodeId": node_id, "file": file, "baseHash": got["hash"]})).await,
-    );
+    let e = server_error(admin.request("exec.approvals.node.set", json!({"nodeId": node_id, "file": file, "baseHash": got["hash"]})).await);
     assert_eq!(e.code, ErrorCode::Unavailable);
     assert_eq!(e.message, "INVALID_REQUEST: exec approvals changed; reload and retry");
     assert_eq!(e.details.unwrap()["nodeError"]["code"], "INVALID_REQUEST");
@@ -392,9 +378,7 @@ async fn node_approvals_files_go_through_the_node() {
     // Raw node.invoke may not reach these commands.
     for cmd in ["system.execApprovals.get", "system.execApprovals.set"] {
         let e = server_error(
-            admin
-                .request("node.invoke", json!({"nodeId": node_id, "command": cmd, "params": {}, "idempotencyKey": cmd}))
-                .await,
+            admin.request("node.invoke", json!({"nodeId": node_id, "command": cmd, "params": {}, "idempotencyKey": cmd})).await,
         );
         assert_eq!(e.message, "node.invoke does not allow system.execApprovals.*; use exec.approvals.node.*");
     }

@@ -369,10 +369,8 @@ async fn cancel_of_an_in_flight_wait_decision_keeps_the_connection() {
     let (gw, bystander) = gateway_and_bystander().await;
     let mut raw = raw_connected(&gw, &ALL_SCOPES).await;
     // A pending approval nobody decides on: waitDecision blocks.
-    let req = raw
-        .send_request("exec.approval.request", json!({"command": "ls", "twoPhase": true, "requireDeliveryRoute": false}))
-        .await
-        .unwrap();
+    let req =
+        raw.send_request("exec.approval.request", json!({"command": "ls", "twoPhase": true, "requireDeliveryRoute": false})).await.unwrap();
     let accepted = raw.expect_response(&req, WAIT).await.unwrap();
     assert!(accepted.ok, "{accepted:?}");
     let approval_id = accepted.payload.unwrap()["id"].as_str().unwrap().to_string();

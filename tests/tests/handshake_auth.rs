@@ -9,7 +9,9 @@
 
 use std::time::Duration;
 
-use pincer_client::{ClientError, ConnectChallenge, ConnectOptions, DeviceIdentity, ErrorShape, Frame, GatewayClient, Incoming, RawSocket, ResponseFrame};
+use pincer_client::{
+    ClientError, ConnectChallenge, ConnectOptions, DeviceIdentity, ErrorShape, Frame, GatewayClient, Incoming, RawSocket, ResponseFrame,
+};
 use pincer_protocol::device::SignedFields;
 use pincer_protocol::now_ms;
 use pincer_protocol::scopes::{ADMIN, APPROVALS, PAIRING, READ, WRITE};
@@ -30,9 +32,7 @@ async fn gateway() -> TestGateway {
 }
 
 async fn gateway_with(config: Value) -> TestGateway {
-    TestGateway::start_with(TestGatewayOptions { config: Some(config), ..Default::default() })
-        .await
-        .expect("start gateway")
+    TestGateway::start_with(TestGatewayOptions { config: Some(config), ..Default::default() }).await.expect("start gateway")
 }
 
 /// Connect and expect `hello-ok`.
@@ -217,10 +217,7 @@ async fn hello_ok_has_the_openclaw_shape() {
 
     let snapshot = &hello["snapshot"];
     let presence = snapshot["presence"].as_array().expect("snapshot.presence is an array");
-    assert!(
-        presence.iter().any(|p| p["reason"] == "self" && p["mode"] == "gateway"),
-        "no gateway self entry in {presence:?}"
-    );
+    assert!(presence.iter().any(|p| p["reason"] == "self" && p["mode"] == "gateway"), "no gateway self entry in {presence:?}");
     assert_eq!(snapshot["health"]["ok"], true);
     assert!(snapshot["stateVersion"]["presence"].is_u64(), "{}", snapshot["stateVersion"]);
     assert!(snapshot["stateVersion"]["health"].is_u64(), "{}", snapshot["stateVersion"]);
@@ -532,10 +529,7 @@ async fn loopback_device_is_auto_approved_and_gets_a_device_token() {
     let admin = gw.admin().await.unwrap();
     let list = admin.request("device.pair.list", json!({})).await.unwrap();
     let paired = list["paired"].as_array().unwrap();
-    assert!(
-        paired.iter().any(|d| d["deviceId"] == identity.device_id()),
-        "device not paired: {list}"
-    );
+    assert!(paired.iter().any(|d| d["deviceId"] == identity.device_id()), "device not paired: {list}");
     assert!(list["pending"].as_array().unwrap().is_empty(), "auto-approval leaves no pending request: {list}");
 }
 
@@ -599,12 +593,7 @@ async fn wrong_device_token_without_shared_token_is_refused() {
         .with_scopes(&[READ])
         .with_request_timeout(WAIT);
     let (error, close) = rejected(opts).await;
-    assert_policy_reject(
-        &error,
-        &close,
-        "unauthorized: device token mismatch (rotate/reissue device token)",
-        "AUTH_DEVICE_TOKEN_MISMATCH",
-    );
+    assert_policy_reject(&error, &close, "unauthorized: device token mismatch (rotate/reissue device token)", "AUTH_DEVICE_TOKEN_MISMATCH");
     assert_eq!(details(&error)["authReason"], "device_token_mismatch");
 }
 
@@ -748,10 +737,7 @@ async fn read_only_operator_lacks_write_scope_for_voicewake_set() {
     let e = call_err(&client, "voicewake.set", json!({"triggers": ["hey"]})).await;
     assert_eq!(e.code.as_str(), "FORBIDDEN");
     assert_eq!(e.message, "missing scope: operator.write");
-    assert_eq!(
-        details(&e),
-        &json!({"code": "MISSING_SCOPE", "missingScope": "operator.write", "requiredScopes": ["operator.write"]})
-    );
+    assert_eq!(details(&e), &json!({"code": "MISSING_SCOPE", "missingScope": "operator.write", "requiredScopes": ["operator.write"]}));
     // Nothing changed.
     let triggers = client.request("voicewake.get", json!({})).await.unwrap();
     assert_eq!(triggers["triggers"], json!(["openclaw", "claude", "computer"]));
@@ -764,10 +750,7 @@ async fn unknown_method_without_admin_is_missing_admin_scope() {
     let e = call_err(&client, "foo.bar", json!({})).await;
     assert_eq!(e.code.as_str(), "FORBIDDEN");
     assert_eq!(e.message, "missing scope: operator.admin");
-    assert_eq!(
-        details(&e),
-        &json!({"code": "MISSING_SCOPE", "missingScope": "operator.admin", "requiredScopes": ["operator.admin"]})
-    );
+    assert_eq!(details(&e), &json!({"code": "MISSING_SCOPE", "missingScope": "operator.admin", "requiredScopes": ["operator.admin"]}));
 }
 
 #[tokio::test]

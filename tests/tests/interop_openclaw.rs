@@ -130,9 +130,8 @@ async fn real_node_pairs_silently_and_openclaw_cli_approves_and_invokes() {
     assert!(strings(&described["commands"]).contains(&"system.run"), "{described}");
     let path_env = described["pathEnv"].as_str().map(str::to_string);
 
-    let which = cli
-        .json(&["nodes", "invoke", "--node", &node_id, "--command", "system.which", "--params", r#"{"bins":["ls"]}"#, "--json"])
-        .await;
+    let which =
+        cli.json(&["nodes", "invoke", "--node", &node_id, "--command", "system.which", "--params", r#"{"bins":["ls"]}"#, "--json"]).await;
     assert_which_ls(&which, path_env.as_deref());
 
     // The CLI refuses `nodes invoke --command system.run` itself; the raw RPC is the way.
@@ -281,10 +280,8 @@ async fn real_node_manual_pairing_via_pincer_operator_verbs() {
     assert_eq!(described["approvalState"], "approved", "{described}");
     assert_eq!(described["connected"], true, "{described}");
 
-    let which = gw
-        .verb(&["nodes", "invoke", "--node", &node_id[..12], "--command", "system.which", "--params", r#"{"bins":["ls"]}"#])
-        .await
-        .json();
+    let which =
+        gw.verb(&["nodes", "invoke", "--node", &node_id[..12], "--command", "system.which", "--params", r#"{"bins":["ls"]}"#]).await.json();
     assert_which_ls(&which, described["pathEnv"].as_str());
 
     let devices = gw.verb(&["devices", "list"]).await.json();
@@ -308,7 +305,8 @@ async fn real_node_reconnects_after_pincer_gateway_restart() {
     let node_id = requested["nodeId"].as_str().unwrap().to_string();
     let approved = gw.verb(&["nodes", "approve", requested["requestId"].as_str().unwrap()]).await.json();
     assert_eq!(approved["node"]["nodeId"], node_id.as_str(), "{approved}");
-    let which = gw.verb(&["nodes", "invoke", "--node", &node_id, "--command", "system.which", "--params", r#"{"bins":["ls"]}"#]).await.json();
+    let which =
+        gw.verb(&["nodes", "invoke", "--node", &node_id, "--command", "system.which", "--params", r#"{"bins":["ls"]}"#]).await.json();
     assert_eq!(which["ok"], true, "{which}");
     let before = op.request("device.pair.list", json!({})).await.unwrap();
     let device_before = only(&before["paired"], "paired devices").clone();
@@ -333,8 +331,7 @@ async fn real_node_reconnects_after_pincer_gateway_restart() {
 
     // Through the real CLI this time.
     let cli = OpenClawCli::new(&scene, gw.url());
-    let which = cli
-        .json(&["nodes", "invoke", "--node", &node_id, "--command", "system.which", "--params", r#"{"bins":["ls"]}"#, "--json"])
-        .await;
+    let which =
+        cli.json(&["nodes", "invoke", "--node", &node_id, "--command", "system.which", "--params", r#"{"bins":["ls"]}"#, "--json"]).await;
     assert_which_ls(&which, entry["pathEnv"].as_str());
 }

@@ -35,7 +35,11 @@ async fn approve_surface(op: &GatewayClient, node_id: &str) -> Value {
 async fn invoke(op: &GatewayClient, node_id: &str, command: &str, params: Value) -> Result<Value, pincer_protocol::ErrorShape> {
     let key = uuid::Uuid::new_v4().to_string();
     let res = op
-        .request_response("node.invoke", json!({"nodeId": node_id, "command": command, "params": params, "idempotencyKey": key}), Duration::from_secs(60))
+        .request_response(
+            "node.invoke",
+            json!({"nodeId": node_id, "command": command, "params": params, "idempotencyKey": key}),
+            Duration::from_secs(60),
+        )
         .await
         .unwrap();
     match res.ok {
@@ -72,7 +76,10 @@ async fn silent_pairing_then_system_commands_with_local_approvals_and_a_real_not
     assert_eq!(entry["clientId"], "node-host");
     let mut commands: Vec<&str> = entry["commands"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     commands.sort();
-    assert_eq!(commands, ["system.execApprovals.get", "system.execApprovals.set", "system.notify", "system.run", "system.run.prepare", "system.which"]);
+    assert_eq!(
+        commands,
+        ["system.execApprovals.get", "system.execApprovals.set", "system.notify", "system.run", "system.run.prepare", "system.which"]
+    );
     assert_eq!(entry["caps"], json!(["system"]));
     assert_eq!(entry["permissions"]["camera"], false, "camera is off until enabled: {entry}");
 
@@ -105,7 +112,8 @@ async fn silent_pairing_then_system_commands_with_local_approvals_and_a_real_not
     assert!(lines.iter().any(|l| l["decision"] == "deny" && l["argv"] == json!(["id", "-u"])), "{audit}");
 
     // system.run.prepare: the canonical plan, nothing run.
-    let plan = invoke(&op, &node_id, "system.run.prepare", json!({"command": ["echo", "a b"], "sessionKey": "agent:main:main"})).await.unwrap();
+    let plan =
+        invoke(&op, &node_id, "system.run.prepare", json!({"command": ["echo", "a b"], "sessionKey": "agent:main:main"})).await.unwrap();
     assert_eq!(plan["cmdText"], "echo 'a b'");
     assert_eq!(plan["plan"]["argv"], json!(["echo", "a b"]));
     assert_eq!(plan["plan"]["agentId"], "main");
@@ -195,7 +203,11 @@ async fn enabled_capabilities_are_declared_and_answer_honestly() {
     let allow = json!({"gateway": {"nodes": {"commands": {"allow": ["camera.list", "camera.snap", "camera.clip", "screen.snapshot", "screen.record", "location.get"]}}}});
     let gw = Pincer::start(&scene, Some(allow)).await;
     let desktop = DesktopSession::start(false).unwrap();
-    let mut node = PincerNode::new(scene.dir("node"), &gw.url(), TOKEN, "caps-node").with_args(&["--enable-screen", "--enable-camera", "--enable-location"]);
+    let mut node = PincerNode::new(scene.dir("node"), &gw.url(), TOKEN, "caps-node").with_args(&[
+        "--enable-screen",
+        "--enable-camera",
+        "--enable-location",
+    ]);
     for (k, v) in desktop.env() {
         node = node.with_env(&k, &v);
     }

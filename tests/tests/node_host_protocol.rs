@@ -131,11 +131,23 @@ async fn garbage_from_the_gateway_is_ignored_and_bad_invokes_get_clear_errors() 
     assert_eq!(r["error"], json!({"code": "UNKNOWN_COMMAND", "message": "this node does not implement \"teleport.now\""}));
 
     // argv with a NUL byte, a missing cwd, a binary that does not exist.
-    conn.send_event("node.invoke.request", invoke_request("i3", &id, "system.run", Some(r#"{"command":["ec\u0000ho","x"]}"#), 5_000)).await.unwrap();
+    conn.send_event("node.invoke.request", invoke_request("i3", &id, "system.run", Some(r#"{"command":["ec\u0000ho","x"]}"#), 5_000))
+        .await
+        .unwrap();
     assert_eq!(result_for(&mut conn, "i3").await["error"]["message"], "command arguments must not contain NUL bytes");
-    conn.send_event("node.invoke.request", invoke_request("i4", &id, "system.run", Some(r#"{"command":["ls"],"cwd":"/no/such/dir"}"#), 5_000)).await.unwrap();
+    conn.send_event(
+        "node.invoke.request",
+        invoke_request("i4", &id, "system.run", Some(r#"{"command":["ls"],"cwd":"/no/such/dir"}"#), 5_000),
+    )
+    .await
+    .unwrap();
     assert_eq!(result_for(&mut conn, "i4").await["error"]["message"], "working directory not found: /no/such/dir");
-    conn.send_event("node.invoke.request", invoke_request("i5", &id, "system.run", Some(r#"{"command":["/no/such/pincer-binary"]}"#), 5_000)).await.unwrap();
+    conn.send_event(
+        "node.invoke.request",
+        invoke_request("i5", &id, "system.run", Some(r#"{"command":["/no/such/pincer-binary"]}"#), 5_000),
+    )
+    .await
+    .unwrap();
     let out = payload(&result_for(&mut conn, "i5").await);
     assert_eq!(out["success"], false);
     assert_eq!(out["error"], "command not found: /no/such/pincer-binary");
@@ -149,7 +161,12 @@ async fn garbage_from_the_gateway_is_ignored_and_bad_invokes_get_clear_errors() 
     assert!(!stdout.contains("/tmp/evil"), "{stdout}");
 
     // A command that prints gigabytes: capped at 200,000 bytes, killed by its timeout.
-    conn.send_event("node.invoke.request", invoke_request("i7", &id, "system.run", Some(r#"{"command":["yes"],"timeoutMs":1500}"#), 20_000)).await.unwrap();
+    conn.send_event(
+        "node.invoke.request",
+        invoke_request("i7", &id, "system.run", Some(r#"{"command":["yes"],"timeoutMs":1500}"#), 20_000),
+    )
+    .await
+    .unwrap();
     let out = payload(&result_for(&mut conn, "i7").await);
     assert_eq!(out["truncated"], true);
     assert_eq!(out["timedOut"], true);
@@ -157,13 +174,17 @@ async fn garbage_from_the_gateway_is_ignored_and_bad_invokes_get_clear_errors() 
 
     // A command that never exits, with only the caller's invoke timeout: cancelled in time.
     let started = Instant::now();
-    conn.send_event("node.invoke.request", invoke_request("i8", &id, "system.run", Some(r#"{"command":["sleep","600"]}"#), 1_000)).await.unwrap();
+    conn.send_event("node.invoke.request", invoke_request("i8", &id, "system.run", Some(r#"{"command":["sleep","600"]}"#), 1_000))
+        .await
+        .unwrap();
     let r = result_for(&mut conn, "i8").await;
     assert!(started.elapsed() < Duration::from_millis(1_500), "answer came after the caller's timeout: {:?}", started.elapsed());
     assert_eq!(r["error"], json!({"code": "TIMEOUT", "message": "system.run did not finish within 1000 ms"}));
 
     // An explicit cancel from the gateway.
-    conn.send_event("node.invoke.request", invoke_request("i9", &id, "system.run", Some(r#"{"command":["sleep","600"]}"#), 60_000)).await.unwrap();
+    conn.send_event("node.invoke.request", invoke_request("i9", &id, "system.run", Some(r#"{"command":["sleep","600"]}"#), 60_000))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     conn.send_event("node.invoke.cancel", json!({"invokeId": "i9", "nodeId": id})).await.unwrap();
     assert_eq!(result_for(&mut conn, "i9").await["error"]["code"], "CANCELLED");
@@ -188,7 +209,9 @@ async fn a_gateway_that_vanishes_mid_invoke_kills_the_work_and_the_node_reconnec
     drop(conn);
     // The node comes back by itself and serves the new connection.
     let (mut conn, _) = gw.accept_node(30_000, WAIT).await.unwrap();
-    conn.send_event("node.invoke.request", invoke_request("v2", &node.node_id, "system.which", Some(r#"{"bins":["sh"]}"#), 5_000)).await.unwrap();
+    conn.send_event("node.invoke.request", invoke_request("v2", &node.node_id, "system.which", Some(r#"{"bins":["sh"]}"#), 5_000))
+        .await
+        .unwrap();
     assert!(payload(&result_for(&mut conn, "v2").await)["bins"]["sh"].is_string());
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert!(!file.exists(), "the disconnected invoke's process tree kept running");
@@ -203,9 +226,12 @@ async fn falls_back_to_protocol_3_on_a_structured_mismatch() {
     conn.send_challenge().await.unwrap();
     let first = conn.recv_request("connect", WAIT).await.unwrap();
     assert_eq!(first["params"]["maxProtocol"], 4);
-    conn.reply_error(&first, json!({"code": "INVALID_REQUEST", "message": "protocol mismatch", "details": {"code": "PROTOCOL_MISMATCH", "expectedProtocol": 3}}))
-        .await
-        .unwrap();
+    conn.reply_error(
+        &first,
+        json!({"code": "INVALID_REQUEST", "message": "protocol mismatch", "details": {"code": "PROTOCOL_MISMATCH", "expectedProtocol": 3}}),
+    )
+    .await
+    .unwrap();
     let _ = conn.close(1002, "protocol mismatch").await;
     let mut conn = gw.accept(WAIT).await.unwrap();
     conn.send_challenge().await.unwrap();
@@ -224,13 +250,17 @@ async fn pairing_required_is_waited_out_and_a_silent_gateway_trips_the_tick_watc
     let mut conn = gw.accept(WAIT).await.unwrap();
     conn.send_challenge().await.unwrap();
     let connect = conn.recv_request("connect", WAIT).await.unwrap();
-    conn.reply_error(&connect, json!({"code": "NOT_PAIRED", "message": "pairing required: device is not approved yet",
-        "details": {"code": "PAIRING_REQUIRED", "reason": "not-paired", "requestId": "req-42", "deviceId": node.node_id}}))
-        .await
-        .unwrap();
+    conn.reply_error(
+        &connect,
+        json!({"code": "NOT_PAIRED", "message": "pairing required: device is not approved yet",
+        "details": {"code": "PAIRING_REQUIRED", "reason": "not-paired", "requestId": "req-42", "deviceId": node.node_id}}),
+    )
+    .await
+    .unwrap();
     let _ = conn.close(1008, "pairing required").await;
     let mut status = node.status.clone();
-    let seen = tokio::time::timeout(WAIT, status.wait_for(|s| matches!(s, NodeStatus::PairingRequired { .. }))).await.unwrap().unwrap().clone();
+    let seen =
+        tokio::time::timeout(WAIT, status.wait_for(|s| matches!(s, NodeStatus::PairingRequired { .. }))).await.unwrap().unwrap().clone();
     match seen {
         NodeStatus::PairingRequired { request_id, approve_hint, .. } => {
             assert_eq!(request_id.as_deref(), Some("req-42"));

@@ -33,14 +33,8 @@ const OPENCLAW_READY: Duration = Duration::from_secs(180);
 const NODE_RECONNECT: Duration = Duration::from_secs(120);
 
 /// The commands a default `pincer-node` (no screen/camera/location) declares, sorted.
-const DECLARED: [&str; 6] = [
-    "system.execApprovals.get",
-    "system.execApprovals.set",
-    "system.notify",
-    "system.run",
-    "system.run.prepare",
-    "system.which",
-];
+const DECLARED: [&str; 6] =
+    ["system.execApprovals.get", "system.execApprovals.set", "system.notify", "system.run", "system.run.prepare", "system.which"];
 
 // ------------------------------------------------------------------------------------------
 // Harness
@@ -173,9 +167,8 @@ fn logged_request_id(log: &str) -> Option<String> {
 
 /// `openclaw nodes invoke … system.which {"bins":["ls"]}` answered from pincer-node.
 async fn which_ls(cli: &OpenClawCli, node_id: &str, path_env: Option<&str>) {
-    let which = cli
-        .json(&["nodes", "invoke", "--node", node_id, "--command", "system.which", "--params", r#"{"bins":["ls"]}"#, "--json"])
-        .await;
+    let which =
+        cli.json(&["nodes", "invoke", "--node", node_id, "--command", "system.which", "--params", r#"{"bins":["ls"]}"#, "--json"]).await;
     assert_eq!(which["nodeId"], node_id, "{which}");
     assert_which_ls(&which, path_env);
 }
@@ -450,7 +443,10 @@ async fn pincer_node_reconnects_after_real_openclaw_restart() {
     let devices = cli_devices(&peer.cli).await;
     assert_eq!(devices["pending"], json!([]), "no new device request after the restart: {devices}");
     let device_after = only(&devices["paired"], "paired devices");
-    assert_eq!(device_after["approvedAtMs"], device_before["approvedAtMs"], "the device was not re-approved: {device_after}\nbefore: {device_before}");
+    assert_eq!(
+        device_after["approvedAtMs"], device_before["approvedAtMs"],
+        "the device was not re-approved: {device_after}\nbefore: {device_before}"
+    );
     // The reconnect authenticated with the stored device token (the same one: not re-issued).
     let token_after = only(&device_after["tokens"], "device tokens");
     assert_eq!(token_after["createdAtMs"], token_before["createdAtMs"], "{device_after}");

@@ -126,20 +126,14 @@ async fn node_errors_timeouts_disconnects_and_stray_results() {
     // A result arriving after that is acknowledged but ignored.
     let late = node.reply(&req, Reply::Ok(json!({"bins": {}}))).await.unwrap();
     assert_eq!(late, Some(json!({"ok": true, "ignored": true})));
-    let unknown = node
-        .client
-        .request("node.invoke.result", json!({"id": "no-such-invoke", "nodeId": node_id, "ok": true}))
-        .await
-        .unwrap();
+    let unknown = node.client.request("node.invoke.result", json!({"id": "no-such-invoke", "nodeId": node_id, "ok": true})).await.unwrap();
     assert_eq!(unknown, json!({"ok": true, "ignored": true}));
 
     // A result naming another node is refused, and does not complete the invoke.
     let call = spawn_invoke(invoke(&node_id, "system.which", json!({"bins": ["cat"]}), "m1"));
     let req = node.next_invoke(T).await.unwrap();
     let e = server_error(
-        node.client
-            .request("node.invoke.result", json!({"id": req.id(), "nodeId": "someone-else", "ok": true, "payload": {}}))
-            .await,
+        node.client.request("node.invoke.result", json!({"id": req.id(), "nodeId": "someone-else", "ok": true, "payload": {}})).await,
     );
     assert_eq!((e.code, e.message.as_str()), (ErrorCode::InvalidRequest, "nodeId mismatch"));
     node.reply(&req, standard_reply(&req)).await.unwrap();
@@ -183,8 +177,7 @@ async fn wait_disconnected(admin: &GatewayClient, node_id: &str) {
 
 #[tokio::test]
 async fn command_policy_is_enforced() {
-    let (gw, admin, node) =
-        setup(None, &["system.which", "system.run", "camera.snap", "system.execApprovals.get"]).await;
+    let (gw, admin, node) = setup(None, &["system.which", "system.run", "camera.snap", "system.execApprovals.get"]).await;
     let node_id = node.node_id();
     let denied = |e: &pincer_client::ErrorShape| (e.code.clone(), e.message.clone());
 
@@ -414,9 +407,7 @@ async fn nodes_coming_and_going_update_presence() {
 
     node.client.close(1000, "bye").await.unwrap();
     let left = reader
-        .wait_event_where("presence without the node", T, |e| {
-            e.event == "presence" && e.payload.as_ref().is_some_and(|p| !has_node(p))
-        })
+        .wait_event_where("presence without the node", T, |e| e.event == "presence" && e.payload.as_ref().is_some_and(|p| !has_node(p)))
         .await
         .unwrap();
     assert!(left.state_version.unwrap().presence > joined_version);

@@ -126,10 +126,7 @@ async fn pincer_client_interoperates_with_the_real_openclaw_gateway() {
     let res = raw.expect_response(&id, WAIT).await.unwrap();
     assert!(!res.ok, "{res:?}");
     let code = res.error.as_ref().and_then(|e| e.detail_code());
-    assert!(
-        matches!(code, Some(DetailCode::DeviceAuthNonceMismatch) | Some(DetailCode::DeviceAuthSignatureInvalid)),
-        "{res:?}"
-    );
+    assert!(matches!(code, Some(DetailCode::DeviceAuthNonceMismatch) | Some(DetailCode::DeviceAuthSignatureInvalid)), "{res:?}");
     assert_eq!(raw.expect_close(WAIT).await.unwrap().0, 1008);
 
     // 9. SIGTERM: the gateway says `shutdown` and closes every socket with 1012.

@@ -16,10 +16,7 @@ use serde_json::{json, Value};
 const T: Duration = Duration::from_secs(10);
 
 fn manual_config() -> TestGatewayOptions {
-    TestGatewayOptions {
-        config: Some(json!({"gateway": {"nodes": {"pairing": {"autoApproveLocal": false}}}})),
-        ..Default::default()
-    }
+    TestGatewayOptions { config: Some(json!({"gateway": {"nodes": {"pairing": {"autoApproveLocal": false}}}})), ..Default::default() }
 }
 
 /// The rejected connect's error (and close) of a device that still needs pairing.
@@ -166,8 +163,7 @@ async fn reconnecting_with_changed_scopes_or_metadata_supersedes_the_pending_req
     assert_eq!(wider.details.as_ref().unwrap()["requestedScopes"], json!([READ, WRITE]));
 
     let list = device_list(&admin).await;
-    let mine: Vec<&Value> =
-        list["pending"].as_array().unwrap().iter().filter(|p| p["deviceId"] == device.device_id()).collect();
+    let mine: Vec<&Value> = list["pending"].as_array().unwrap().iter().filter(|p| p["deviceId"] == device.device_id()).collect();
     assert_eq!(mine.len(), 1, "only the latest request stays pending: {list}");
     assert_eq!(mine[0]["requestId"], second.as_str());
     assert_eq!(mine[0]["scopes"], json!([READ, WRITE]));
@@ -370,11 +366,12 @@ async fn node_command_surface_needs_its_own_approval() {
 
     let list = pairer.request("node.pair.list", json!({})).await.unwrap();
     let pending = find(&list, "pending", "requestId", &request_id).expect("pending node request");
-    assert_keys_like("node.pair.list pending[]", pending, &fixture_payload("21-res.node.pair.list.json")["pending"][0], &[
-        "remoteIp",
-        "permissions",
-        "silent",
-    ]);
+    assert_keys_like(
+        "node.pair.list pending[]",
+        pending,
+        &fixture_payload("21-res.node.pair.list.json")["pending"][0],
+        &["remoteIp", "permissions", "silent"],
+    );
     assert_eq!(node_entry(&admin, &node_id).await["approvalState"], "pending-approval");
 
     // Until approved the node's surface updates are refused ...
@@ -434,7 +431,9 @@ async fn node_command_surface_needs_its_own_approval() {
     let e = server_error(admin.request("node.invoke", run.clone()).await);
     assert_eq!(e.code, ErrorCode::InvalidRequest);
     assert!(e.message.contains("pending approval"), "{}", e.message);
-    let ok = admin.request("node.invoke", json!({"nodeId": node_id, "command": "system.which", "params": {"bins": ["sh"]}, "idempotencyKey": "k2"})).await;
+    let ok = admin
+        .request("node.invoke", json!({"nodeId": node_id, "command": "system.which", "params": {"bins": ["sh"]}, "idempotencyKey": "k2"}))
+        .await;
     assert_eq!(ok.unwrap()["payload"], json!({"bins": {"sh": "/usr/bin/sh"}}));
     admin.request("node.pair.approve", json!({"requestId": reapproval_id})).await.unwrap();
     assert_eq!(node_entry(&admin, &node_id).await["approvalState"], "approved");
@@ -507,9 +506,7 @@ async fn rejected_node_surface_stays_unapproved() {
         assert_eq!(e.message, "unknown requestId", "{method}");
     }
     let e = server_error(
-        admin
-            .request("node.invoke", json!({"nodeId": node_id, "command": "system.notify", "params": {}, "idempotencyKey": "k"}))
-            .await,
+        admin.request("node.invoke", json!({"nodeId": node_id, "command": "system.notify", "params": {}, "idempotencyKey": "k"})).await,
     );
     assert_eq!(e.code, ErrorCode::InvalidRequest);
 }
@@ -561,7 +558,10 @@ async fn pairings_tokens_and_node_approvals_survive_a_restart() {
     let pairs = admin.request("node.pair.list", json!({})).await.unwrap();
     assert_eq!(find(&pairs, "paired", "nodeId", &node_id).unwrap()["displayName"], "Durable box");
     let result = admin
-        .request("node.invoke", json!({"nodeId": node_id, "command": "system.which", "params": {"bins": ["ls"]}, "idempotencyKey": "after-restart"}))
+        .request(
+            "node.invoke",
+            json!({"nodeId": node_id, "command": "system.which", "params": {"bins": ["ls"]}, "idempotencyKey": "after-restart"}),
+        )
         .await
         .unwrap();
     assert_eq!(result["payload"]["bins"]["ls"], "/usr/bin/ls");

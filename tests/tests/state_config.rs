@@ -69,9 +69,8 @@ async fn config_get_redacts_and_patch_takes_effect_immediately() {
     assert_eq!(snapshot["hash"], new_hash.as_str());
     assert_eq!(snapshot["config"]["gateway"]["nodes"]["commands"]["allow"], json!(["camera.snap"]));
 
-    let e = server_error(
-        admin.request("config.patch", json!({"raw": "{gateway: {nodes: {commands: {allow: []}}}}", "baseHash": hash})).await,
-    );
+    let e =
+        server_error(admin.request("config.patch", json!({"raw": "{gateway: {nodes: {commands: {allow: []}}}}", "baseHash": hash})).await);
     assert_eq!((e.code, e.message.as_str()), (ErrorCode::InvalidRequest, "config changed since last load; re-run config.get and retry"));
     let e = server_error(admin.request("config.patch", json!({"raw": "{gateway: {nodes: {commands: {allow: []}}}}"})).await);
     assert_eq!(e.code, ErrorCode::InvalidRequest);

@@ -40,11 +40,7 @@ pub fn messages_url(base_url: &str) -> String {
 }
 
 impl AnthropicClient {
-    pub fn new(
-        provider: &ProviderConfig,
-        model: ModelConfig,
-        http: reqwest::Client,
-    ) -> Result<AnthropicClient, ProviderError> {
+    pub fn new(provider: &ProviderConfig, model: ModelConfig, http: reqwest::Client) -> Result<AnthropicClient, ProviderError> {
         let mut transport = Transport::new(provider, http, |key| vec![("x-api-key", key.to_string())])?;
         if !transport.headers.contains_key("anthropic-version") {
             transport.headers.insert("anthropic-version", reqwest::header::HeaderValue::from_static(ANTHROPIC_VERSION));
@@ -99,11 +95,8 @@ pub fn request_body(model: &ModelConfig, request: &ModelRequest) -> Value {
     }
     body.insert("messages".into(), Value::Array(messages(&request.messages, model)));
     if !request.tools.is_empty() {
-        let tools = request
-            .tools
-            .iter()
-            .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.parameters}))
-            .collect();
+        let tools =
+            request.tools.iter().map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.parameters})).collect();
         body.insert("tools".into(), Value::Array(tools));
     }
     if let Some(t) = request.temperature {
@@ -115,8 +108,7 @@ pub fn request_body(model: &ModelConfig, request: &ModelRequest) -> Value {
 /// Anthropic tool ids must match `^[a-zA-Z0-9_-]+$`; ids made by other providers (after a
 /// failover, e.g. Kimi's `functions.read:0`) are mapped consistently for calls and results.
 fn tool_id(id: &str) -> String {
-    let clean: String =
-        id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
+    let clean: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
     if clean.is_empty() {
         "toolu_unknown".to_string()
     } else {
@@ -132,9 +124,7 @@ fn content_blocks(content: &[Content], model: &ModelConfig) -> Vec<Value> {
             Content::Image { data, mime_type } if model.accepts_images() => {
                 Some(json!({"type": "image", "source": {"type": "base64", "media_type": mime_type, "data": data}}))
             }
-            Content::Image { .. } => {
-                Some(json!({"type": "text", "text": format!("[image omitted: {} does not accept images]", model.id)}))
-            }
+            Content::Image { .. } => Some(json!({"type": "text", "text": format!("[image omitted: {} does not accept images]", model.id)})),
             _ => None,
         })
         .collect()
@@ -157,9 +147,10 @@ pub fn messages(transcript: &[Message], model: &ModelConfig) -> Vec<Value> {
                         _ => None,
                     })
                     .collect();
-                blocks.extend(a.tool_calls().map(|c| {
-                    json!({"type": "tool_use", "id": tool_id(c.id), "name": c.name, "input": arguments_object(c.arguments)})
-                }));
+                blocks.extend(
+                    a.tool_calls()
+                        .map(|c| json!({"type": "tool_use", "id": tool_id(c.id), "name": c.name, "input": arguments_object(c.arguments)})),
+                );
                 ("assistant", blocks)
             }
             Message::ToolResult(r) => {
@@ -167,16 +158,13 @@ pub fn messages(transcript: &[Message], model: &ModelConfig) -> Vec<Value> {
                 if inner.is_empty() {
                     inner.push(json!({"type": "text", "text": "(no output)"}));
                 }
-                let mut block =
-                    json!({"type": "tool_result", "tool_use_id": tool_id(&r.tool_call_id), "content": inner});
+                let mut block = json!({"type": "tool_result", "tool_use_id": tool_id(&r.tool_call_id), "content": inner});
                 if r.is_error {
                     block["is_error"] = json!(true);
                 }
                 ("user", vec![block])
             }
-            Message::CompactionSummary(s) => {
-                ("user", vec![json!({"type": "text", "text": super::summary_text(&s.summary)})])
-            }
+            Message::CompactionSummary(s) => ("user", vec![json!({"type": "text", "text": super::summary_text(&s.summary)})]),
         };
         if blocks.is_empty() {
             continue;
@@ -219,18 +207,12 @@ pub(crate) struct StreamState {
 impl StreamState {
     /// Feed one event's data; `Ok(true)` at `message_stop`. The type is read from the data (it
     /// repeats the `event:` name), which also covers proxies that drop `event:` lines.
-    pub(crate) fn on_event(
-        &mut self,
-        data: &str,
-        t: &Transport,
-        on_delta: DeltaSink<'_>,
-    ) -> Result<bool, ProviderError> {
+    pub(crate) fn on_event(&mut self, data: &str, t: &Transport, on_delta: DeltaSink<'_>) -> Result<bool, ProviderError> {
         let data = data.trim();
         if data.is_empty() {
             return Ok(false);
         }
-        let event: Value =
-            serde_json::from_str(data).map_err(|_| t.malformed(format!("not JSON: {}", excerpt(data))))?;
+        let event: Value = serde_json::from_str(data).map_err(|_| t.malformed(format!("not JSON: {}", excerpt(data))))?;
         let Some(kind) = event.get("type").and_then(Value::as_str) else {
             return Err(t.malformed(format!("event without a type: {}", excerpt(data))));
         };
@@ -254,9 +236,7 @@ impl StreamState {
                         Block::ToolUse { id, name, json: String::new() }
                     }
                     Some(_) => Block::Other,
-                    None => {
-                        return Err(t.malformed(format!("content_block_start without a block type: {}", excerpt(data))))
-                    }
+                    None => return Err(t.malformed(format!("content_block_start without a block type: {}", excerpt(data)))),
                 };
                 match &new {
                     Block::Text(s) if !s.is_empty() => on_delta(StreamDelta::Text(s.clone())),
@@ -277,9 +257,7 @@ impl StreamState {
                         s.push_str(field("thinking"));
                         on_delta(StreamDelta::Thinking(field("thinking").to_string()));
                     }
-                    (Some("input_json_delta"), Some(Block::ToolUse { json, .. })) => {
-                        json.push_str(field("partial_json"))
-                    }
+                    (Some("input_json_delta"), Some(Block::ToolUse { json, .. })) => json.push_str(field("partial_json")),
                     (Some("text_delta" | "thinking_delta" | "input_json_delta"), _) => {
                         return Err(t.malformed(format!("delta for a block that was not started: {}", excerpt(data))));
                     }
@@ -335,9 +313,7 @@ impl StreamState {
             match block {
                 Block::Text(text) if !text.is_empty() => content.push(Content::Text { text }),
                 Block::Thinking(thinking) if !thinking.is_empty() => content.push(Content::Thinking { thinking }),
-                Block::ToolUse { id, name, json } => {
-                    content.push(Content::ToolCall { id, name, arguments: parse_arguments(&json) })
-                }
+                Block::ToolUse { id, name, json } => content.push(Content::ToolCall { id, name, arguments: parse_arguments(&json) }),
                 _ => {}
             }
         }
@@ -464,20 +440,13 @@ mod tests {
             system_prompt: "sys".into(),
             messages: vec![
                 Message::User(UserMessage {
-                    content: vec![
-                        Content::text("look"),
-                        Content::Image { data: "AAA".into(), mime_type: "image/png".into() },
-                    ],
+                    content: vec![Content::text("look"), Content::Image { data: "AAA".into(), mime_type: "image/png".into() }],
                     timestamp: 0,
                 }),
                 Message::Assistant(AssistantMessage {
                     content: vec![
                         Content::Thinking { thinking: "t".into() },
-                        Content::ToolCall {
-                            id: "functions.read:0".into(),
-                            name: "read".into(),
-                            arguments: json!("{bad"),
-                        },
+                        Content::ToolCall { id: "functions.read:0".into(), name: "read".into(), arguments: json!("{bad") },
                     ],
                     api: API.into(),
                     provider: "a".into(),

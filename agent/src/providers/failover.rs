@@ -34,11 +34,7 @@ pub struct FailoverClient {
 
 impl FailoverClient {
     /// `candidates` in order of preference (must not be empty).
-    pub fn new(
-        candidates: Vec<Arc<dyn ModelClient>>,
-        policy: RetryConfig,
-        cooldowns: Arc<Cooldowns>,
-    ) -> FailoverClient {
+    pub fn new(candidates: Vec<Arc<dyn ModelClient>>, policy: RetryConfig, cooldowns: Arc<Cooldowns>) -> FailoverClient {
         FailoverClient { candidates, policy, cooldowns }
     }
 
@@ -240,21 +236,11 @@ mod tests {
     }
 
     fn policy() -> RetryConfig {
-        RetryConfig {
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(2),
-            ..RetryConfig::default()
-        }
+        RetryConfig { base_delay: Duration::from_millis(1), max_delay: Duration::from_millis(2), ..RetryConfig::default() }
     }
 
     fn request() -> ModelRequest {
-        ModelRequest {
-            system_prompt: String::new(),
-            messages: vec![],
-            tools: vec![],
-            max_tokens: None,
-            temperature: None,
-        }
+        ModelRequest { system_prompt: String::new(), messages: vec![], tools: vec![], max_tokens: None, temperature: None }
     }
 
     fn http(status: u16) -> ProviderError {

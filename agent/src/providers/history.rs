@@ -21,9 +21,7 @@ pub fn normalize(messages: &[Message]) -> Vec<Message> {
     for message in messages {
         match message {
             Message::ToolResult(result) => {
-                if pending.iter().any(|(id, _)| *id == result.tool_call_id)
-                    && answered.insert(result.tool_call_id.clone())
-                {
+                if pending.iter().any(|(id, _)| *id == result.tool_call_id) && answered.insert(result.tool_call_id.clone()) {
                     out.push(message.clone());
                 } else {
                     tracing::debug!(tool_call_id = %result.tool_call_id, "dropping a tool result without its call");
@@ -33,8 +31,7 @@ pub fn normalize(messages: &[Message]) -> Vec<Message> {
                 close_pending(&mut out, &mut pending, &mut answered, other.timestamp());
                 if let Message::Assistant(a) = other {
                     let has_calls = a.tool_calls().next().is_some();
-                    let has_text =
-                        a.content.iter().any(|c| matches!(c, Content::Text { text } if !text.trim().is_empty()));
+                    let has_text = a.content.iter().any(|c| matches!(c, Content::Text { text } if !text.trim().is_empty()));
                     // Errored/aborted turns with nothing in them (both APIs reject empty
                     // assistant turns); their partial text and calls are kept otherwise.
                     if !has_calls && !has_text {
@@ -50,12 +47,7 @@ pub fn normalize(messages: &[Message]) -> Vec<Message> {
     out
 }
 
-fn close_pending(
-    out: &mut Vec<Message>,
-    pending: &mut Vec<(String, String)>,
-    answered: &mut HashSet<String>,
-    timestamp: i64,
-) {
+fn close_pending(out: &mut Vec<Message>, pending: &mut Vec<(String, String)>, answered: &mut HashSet<String>, timestamp: i64) {
     for (id, name) in pending.drain(..) {
         if !answered.contains(&id) {
             out.push(Message::ToolResult(ToolResultMessage {
@@ -146,10 +138,7 @@ mod tests {
                 other => other.role().to_string(),
             })
             .collect();
-        assert_eq!(
-            shape,
-            ["user", "assistant", "result:b:false", "result:a:true", "user", "assistant", "result:c:true"]
-        );
+        assert_eq!(shape, ["user", "assistant", "result:b:false", "result:a:true", "user", "assistant", "result:c:true"]);
     }
 
     #[test]

@@ -29,10 +29,7 @@ pub fn build_client(provider: &ProviderConfig) -> Result<reqwest::Client, Provid
     reqwest::Client::builder()
         .user_agent(concat!("pincer/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
-        .dns_resolver(Arc::new(GuardedResolver {
-            provider: provider.id.clone(),
-            allow_private: provider.allow_private_network,
-        }))
+        .dns_resolver(Arc::new(GuardedResolver { provider: provider.id.clone(), allow_private: provider.allow_private_network }))
         .connect_timeout(provider.first_byte_timeout)
         .pool_idle_timeout(Duration::from_secs(90))
         .build()
@@ -59,9 +56,8 @@ impl Transport {
         auth: impl FnOnce(&str) -> Vec<(&'static str, String)>,
     ) -> Result<Transport, ProviderError> {
         let mut headers = HeaderMap::new();
-        let bad_header = |name: &str| ProviderError::Config {
-            message: format!("models.providers.{}.headers: invalid header {name:?}", provider.id),
-        };
+        let bad_header =
+            |name: &str| ProviderError::Config { message: format!("models.providers.{}.headers: invalid header {name:?}", provider.id) };
         if let Some(key) = &provider.api_key {
             for (name, value) in auth(key.secret.expose()) {
                 let mut value = HeaderValue::from_str(&value).map_err(|_| ProviderError::Config {
@@ -107,12 +103,7 @@ impl Transport {
     }
 
     /// POST `body` to `url` and open its event stream. Non-2xx answers become errors here.
-    pub async fn open_sse(
-        &self,
-        url: &reqwest::Url,
-        body: &Value,
-        cancel: &CancellationToken,
-    ) -> Result<SseStream, ProviderError> {
+    pub async fn open_sse(&self, url: &reqwest::Url, body: &Value, cancel: &CancellationToken) -> Result<SseStream, ProviderError> {
         let started = Instant::now();
         let deadline = started + self.request_timeout;
         let first_byte_deadline = deadline.min(started + self.first_byte_timeout);
@@ -198,14 +189,10 @@ impl Transport {
         let provider = self.provider.clone();
         let lower = body.to_ascii_lowercase();
         match status {
-            401 | 403 => {
-                ProviderError::Auth { provider, status, hint: format!("{}; server said: {message}", self.auth_hint()) }
-            }
+            401 | 403 => ProviderError::Auth { provider, status, hint: format!("{}; server said: {message}", self.auth_hint()) },
             // Quota exhaustion is a 429 that no retry will fix: keep it non-retryable (Http), so
             // the chain fails over right away.
-            429 if lower.contains("insufficient_quota") => {
-                ProviderError::Http { provider, status, message, retry_after }
-            }
+            429 if lower.contains("insufficient_quota") => ProviderError::Http { provider, status, message, retry_after },
             429 => ProviderError::RateLimited { provider, retry_after },
             400 | 413 | 422 if is_context_length(&lower) => ProviderError::ContextLength { provider, message },
             _ => ProviderError::Http { provider, status, message, retry_after },
@@ -232,13 +219,8 @@ impl Transport {
             ProviderError::ContextLength { provider, message }
         } else if lower.contains("rate_limit") || status == Some(429) {
             ProviderError::RateLimited { provider, retry_after: None }
-        } else if lower.contains("authentication") || lower.contains("permission") || matches!(status, Some(401 | 403))
-        {
-            ProviderError::Auth {
-                provider,
-                status: status.unwrap_or(401),
-                hint: format!("{}; server said: {message}", self.auth_hint()),
-            }
+        } else if lower.contains("authentication") || lower.contains("permission") || matches!(status, Some(401 | 403)) {
+            ProviderError::Auth { provider, status: status.unwrap_or(401), hint: format!("{}; server said: {message}", self.auth_hint()) }
         } else if lower.contains("overloaded") {
             ProviderError::Http { provider, status: 529, message, retry_after: None }
         } else if lower.contains("not_found") {
@@ -247,12 +229,7 @@ impl Transport {
             ProviderError::Http { provider, status: status.unwrap_or(400), message, retry_after: None }
         } else {
             // Unknown in-stream failures are usually server-side (`server_error`, `api_error`).
-            ProviderError::Http {
-                provider,
-                status: status.filter(|s| *s >= 400).unwrap_or(500),
-                message,
-                retry_after: None,
-            }
+            ProviderError::Http { provider, status: status.filter(|s| *s >= 400).unwrap_or(500), message, retry_after: None }
         }
     }
 }
@@ -346,22 +323,19 @@ fn guard_body<S, B>(body: S, first_byte_deadline: Instant, stall: Duration) -> i
 where
     S: Stream<Item = Result<B, reqwest::Error>> + Unpin,
 {
-    futures_util::stream::unfold(
-        (body, Some(first_byte_deadline), false),
-        move |(mut body, first, failed)| async move {
-            if failed {
-                return None;
-            }
-            let deadline = first.unwrap_or_else(|| Instant::now() + stall);
-            match tokio::time::timeout_at(deadline, body.next()).await {
-                Ok(Some(Ok(bytes))) => Some((Ok(bytes), (body, None, false))),
-                Ok(Some(Err(e))) => Some((Err(BodyError::Read(e)), (body, None, true))),
-                Ok(None) => None,
-                Err(_) if first.is_some() => Some((Err(BodyError::FirstByte), (body, None, true))),
-                Err(_) => Some((Err(BodyError::Stalled), (body, None, true))),
-            }
-        },
-    )
+    futures_util::stream::unfold((body, Some(first_byte_deadline), false), move |(mut body, first, failed)| async move {
+        if failed {
+            return None;
+        }
+        let deadline = first.unwrap_or_else(|| Instant::now() + stall);
+        match tokio::time::timeout_at(deadline, body.next()).await {
+            Ok(Some(Ok(bytes))) => Some((Ok(bytes), (body, None, false))),
+            Ok(Some(Err(e))) => Some((Err(BodyError::Read(e)), (body, None, true))),
+            Ok(None) => None,
+            Err(_) if first.is_some() => Some((Err(BodyError::FirstByte), (body, None, true))),
+            Err(_) => Some((Err(BodyError::Stalled), (body, None, true))),
+        }
+    })
 }
 
 type Events = Pin<Box<dyn Stream<Item = Result<Event, EventStreamError<BodyError>>> + Send>>;
@@ -390,22 +364,15 @@ impl SseStream {
         match item {
             None => Ok(None),
             Some(Ok(event)) => Ok(Some(event)),
-            Some(Err(EventStreamError::Transport(BodyError::FirstByte))) => {
-                Err(self.timeout("the first byte", self.first_byte_timeout))
-            }
-            Some(Err(EventStreamError::Transport(BodyError::Stalled))) => {
-                Err(self.timeout("the stream (no data)", self.stall_timeout))
-            }
+            Some(Err(EventStreamError::Transport(BodyError::FirstByte))) => Err(self.timeout("the first byte", self.first_byte_timeout)),
+            Some(Err(EventStreamError::Transport(BodyError::Stalled))) => Err(self.timeout("the stream (no data)", self.stall_timeout)),
             Some(Err(EventStreamError::Transport(BodyError::Read(e)))) => {
                 // The connection broke mid-response: from the caller's view the stream ended
                 // early, which is what Truncated says (and it is retryable like Transport).
                 tracing::debug!(provider = %self.provider, error = %error_chain(&e), "provider stream broke off");
                 Err(ProviderError::Truncated { provider: self.provider.clone() })
             }
-            Some(Err(e)) => Err(ProviderError::Malformed {
-                provider: self.provider.clone(),
-                message: format!("bad event stream: {e}"),
-            }),
+            Some(Err(e)) => Err(ProviderError::Malformed { provider: self.provider.clone(), message: format!("bad event stream: {e}") }),
         }
     }
 
@@ -424,10 +391,7 @@ mod tests {
             id: "p".into(),
             api: Api::OpenAiCompletions,
             base_url: "https://x".into(),
-            api_key: Some(ApiKey {
-                secret: SecretString::new("sk-secret-1"),
-                origin: KeyOrigin::Env("P_API_KEY".into()),
-            }),
+            api_key: Some(ApiKey { secret: SecretString::new("sk-secret-1"), origin: KeyOrigin::Env("P_API_KEY".into()) }),
             headers: Default::default(),
             models: vec![],
             allow_private_network: false,
@@ -445,17 +409,19 @@ mod tests {
         assert!(matches!(e, ProviderError::Auth { status: 401, .. }));
         let text = e.to_string();
         assert!(!text.contains("sk-secret-1") && text.contains("env P_API_KEY"), "{text}");
-        assert!(matches!(
-            t.http_error(429, Some(Duration::from_secs(2)), ""),
-            ProviderError::RateLimited { retry_after: Some(_), .. }
-        ));
-        assert!(matches!(
-            t.http_error(429, None, r#"{"error":{"code":"insufficient_quota"}}"#),
-            ProviderError::Http { status: 429, .. }
-        ));
-        let e = t.http_error(400, None, r#"{"error":{"message":"This model's maximum context length is 8192 tokens","code":"context_length_exceeded"}}"#);
+        assert!(matches!(t.http_error(429, Some(Duration::from_secs(2)), ""), ProviderError::RateLimited { retry_after: Some(_), .. }));
+        assert!(matches!(t.http_error(429, None, r#"{"error":{"code":"insufficient_quota"}}"#), ProviderError::Http { status: 429, .. }));
+        let e = t.http_error(
+            400,
+            None,
+            r#"{"error":{"message":"This model's maximum context length is 8192 tokens","code":"context_length_exceeded"}}"#,
+        );
         assert!(matches!(e, ProviderError::ContextLength { .. }));
-        let e = t.http_error(400, None, r#"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 250000 tokens"}}"#);
+        let e = t.http_error(
+            400,
+            None,
+            r#"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 250000 tokens"}}"#,
+        );
         assert!(matches!(e, ProviderError::ContextLength { .. }));
         let long = "x".repeat(5000);
         match t.http_error(502, None, &long) {
@@ -467,12 +433,9 @@ mod tests {
     #[test]
     fn in_stream_errors_are_classified() {
         let t = transport();
-        let v: Value =
-            serde_json::from_str(r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#)
-                .unwrap();
+        let v: Value = serde_json::from_str(r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#).unwrap();
         assert!(matches!(t.error_object(&v, None), ProviderError::Http { status: 529, .. }));
-        let v: Value =
-            serde_json::from_str(r#"{"error":{"message":"Rate limit reached","type":"rate_limit_error"}}"#).unwrap();
+        let v: Value = serde_json::from_str(r#"{"error":{"message":"Rate limit reached","type":"rate_limit_error"}}"#).unwrap();
         assert!(matches!(t.error_object(&v, None), ProviderError::RateLimited { .. }));
         let v: Value = serde_json::from_str(r#"{"error":{"message":"boom","code":502}}"#).unwrap();
         assert!(matches!(t.error_object(&v, None), ProviderError::Http { status: 502, .. }));

@@ -77,9 +77,9 @@ pub fn client_for(cfg: &AgentConfig, model: &ModelRef) -> Result<Arc<dyn ModelCl
 /// The models a run tries, in order: `override_model` (a session's model choice) or the
 /// configured primary, then the configured fallbacks (duplicates removed).
 pub fn chain_models(cfg: &AgentConfig, override_model: Option<&ModelRef>) -> Result<Vec<ModelRef>, ProviderError> {
-    let first = override_model.or(cfg.primary.as_ref()).ok_or_else(|| ProviderError::Config {
-        message: "no model configured: set agents.defaults.model to \"provider/model\"".into(),
-    })?;
+    let first = override_model
+        .or(cfg.primary.as_ref())
+        .ok_or_else(|| ProviderError::Config { message: "no model configured: set agents.defaults.model to \"provider/model\"".into() })?;
     let mut chain = vec![first.clone()];
     for fallback in &cfg.fallbacks {
         if !chain.contains(fallback) {
@@ -92,10 +92,7 @@ pub fn chain_models(cfg: &AgentConfig, override_model: Option<&ModelRef>) -> Res
 /// The client a run uses: retries and failover over [`chain_models`]. A first model that cannot
 /// be built is an error (a misconfiguration should surface, not hide behind a fallback); fallbacks
 /// that cannot be built are skipped with a warning.
-pub fn failover_chain(
-    cfg: &AgentConfig,
-    override_model: Option<&ModelRef>,
-) -> Result<Arc<dyn ModelClient>, ProviderError> {
+pub fn failover_chain(cfg: &AgentConfig, override_model: Option<&ModelRef>) -> Result<Arc<dyn ModelClient>, ProviderError> {
     let models = chain_models(cfg, override_model)?;
     let mut candidates = Vec::with_capacity(models.len());
     for (i, model) in models.iter().enumerate() {

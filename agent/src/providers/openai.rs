@@ -25,11 +25,7 @@ pub struct OpenAiClient {
 }
 
 impl OpenAiClient {
-    pub fn new(
-        provider: &ProviderConfig,
-        model: ModelConfig,
-        http: reqwest::Client,
-    ) -> Result<OpenAiClient, ProviderError> {
+    pub fn new(provider: &ProviderConfig, model: ModelConfig, http: reqwest::Client) -> Result<OpenAiClient, ProviderError> {
         let transport = Transport::new(provider, http, |key| vec![("authorization", format!("Bearer {key}"))])?;
         let url = reqwest::Url::parse(&format!("{}/chat/completions", provider.base_url.trim_end_matches('/')))
             .map_err(|e| ProviderError::Config { message: format!("models.providers.{}.baseUrl: {e}", provider.id) })?;
@@ -151,7 +147,9 @@ pub fn messages(system_prompt: &str, transcript: &[Message], model: &ModelConfig
                 m.insert("content".into(), if text.is_empty() { Value::Null } else { json!(text) });
                 let calls: Vec<Value> = a
                     .tool_calls()
-                    .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": arguments_text(c.arguments)}}))
+                    .map(
+                        |c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": arguments_text(c.arguments)}}),
+                    )
                     .collect();
                 if !calls.is_empty() {
                     m.insert("tool_calls".into(), Value::Array(calls));
@@ -163,9 +161,7 @@ pub fn messages(system_prompt: &str, transcript: &[Message], model: &ModelConfig
                 for c in &r.content {
                     match c {
                         Content::Text { text } => texts.push(text.clone()),
-                        Content::Image { data, mime_type } if model.accepts_images() => {
-                            tool_images.push(data_url(mime_type, data))
-                        }
+                        Content::Image { data, mime_type } if model.accepts_images() => tool_images.push(data_url(mime_type, data)),
                         Content::Image { .. } => texts.push(image_omitted(model)),
                         _ => {}
                     }
@@ -176,9 +172,7 @@ pub fn messages(system_prompt: &str, transcript: &[Message], model: &ModelConfig
                 }
                 out.push(json!({"role": "tool", "tool_call_id": r.tool_call_id, "content": text}));
             }
-            Message::CompactionSummary(s) => {
-                out.push(json!({"role": "user", "content": super::summary_text(&s.summary)}))
-            }
+            Message::CompactionSummary(s) => out.push(json!({"role": "user", "content": super::summary_text(&s.summary)})),
         }
     }
     flush_tool_images(&mut out, &mut tool_images);
@@ -217,12 +211,7 @@ pub(crate) struct StreamState {
 
 impl StreamState {
     /// Feed one `data:` payload; `Ok(true)` at `[DONE]`.
-    pub(crate) fn on_data(
-        &mut self,
-        data: &str,
-        t: &Transport,
-        on_delta: DeltaSink<'_>,
-    ) -> Result<bool, ProviderError> {
+    pub(crate) fn on_data(&mut self, data: &str, t: &Transport, on_delta: DeltaSink<'_>) -> Result<bool, ProviderError> {
         let data = data.trim();
         if data == "[DONE]" {
             self.done = true;
@@ -231,8 +220,7 @@ impl StreamState {
         if data.is_empty() {
             return Ok(false);
         }
-        let chunk: Value =
-            serde_json::from_str(data).map_err(|_| t.malformed(format!("not JSON: {}", excerpt(data))))?;
+        let chunk: Value = serde_json::from_str(data).map_err(|_| t.malformed(format!("not JSON: {}", excerpt(data))))?;
         let Some(obj) = chunk.as_object() else {
             return Err(t.malformed(format!("expected a JSON object: {}", excerpt(data))));
         };
@@ -258,13 +246,7 @@ impl StreamState {
         Ok(false)
     }
 
-    fn apply_delta(
-        &mut self,
-        delta: &Value,
-        t: &Transport,
-        on_delta: DeltaSink<'_>,
-        raw: &str,
-    ) -> Result<(), ProviderError> {
+    fn apply_delta(&mut self, delta: &Value, t: &Transport, on_delta: DeltaSink<'_>, raw: &str) -> Result<(), ProviderError> {
         let text_field = |key: &str| -> Result<Option<&str>, ProviderError> {
             match delta.get(key) {
                 None | Some(Value::Null) => Ok(None),
@@ -364,11 +346,7 @@ impl StreamState {
             content.push(Content::Text { text: self.text });
         }
         for call in self.calls.into_iter().filter(|c| !c.name.is_empty()) {
-            content.push(Content::ToolCall {
-                id: call.id,
-                name: call.name,
-                arguments: parse_arguments(&call.arguments),
-            });
+            content.push(Content::ToolCall { id: call.id, name: call.name, arguments: parse_arguments(&call.arguments) });
         }
         tracing::debug!(provider = %t.provider, model, input = self.usage.input, output = self.usage.output, stop = stop_reason.as_str(), "chat completion done");
         Ok(AssistantMessage {
@@ -389,13 +367,7 @@ fn parse_usage(u: &Value) -> Usage {
     let prompt = n(u.get("prompt_tokens"));
     let completion = n(u.get("completion_tokens"));
     let cached = n(u.get("prompt_tokens_details").and_then(|d| d.get("cached_tokens"))).min(prompt);
-    Usage {
-        input: prompt - cached,
-        output: completion,
-        cache_read: cached,
-        cache_write: 0,
-        total_tokens: prompt + completion,
-    }
+    Usage { input: prompt - cached, output: completion, cache_read: cached, cache_write: 0, total_tokens: prompt + completion }
 }
 
 #[cfg(test)]
@@ -452,12 +424,8 @@ mod tests {
         let msg = msg.unwrap();
         assert_eq!(msg.stop_reason, StopReason::ToolUse);
         assert_eq!(msg.text(), "Hi");
-        let calls: Vec<_> =
-            msg.tool_calls().map(|c| (c.id.to_string(), c.name.to_string(), c.arguments.clone())).collect();
-        assert_eq!(
-            calls,
-            vec![("c1".into(), "read".into(), json!({"path": "a"})), ("c2".into(), "ls".into(), json!({}))]
-        );
+        let calls: Vec<_> = msg.tool_calls().map(|c| (c.id.to_string(), c.name.to_string(), c.arguments.clone())).collect();
+        assert_eq!(calls, vec![("c1".into(), "read".into(), json!({"path": "a"})), ("c2".into(), "ls".into(), json!({}))]);
         assert_eq!(msg.usage, Usage { input: 6, output: 5, cache_read: 4, cache_write: 0, total_tokens: 15 });
         assert_eq!(
             deltas,
@@ -475,18 +443,12 @@ mod tests {
         assert!(matches!(feed(&["nope"]).0, Err(ProviderError::Malformed { .. })));
         assert!(matches!(feed(&[r#"{"choices":{}}"#]).0, Err(ProviderError::Malformed { .. })));
         assert!(matches!(feed(&[r#"{"choices":[{"delta":{"content":5}}]}"#]).0, Err(ProviderError::Malformed { .. })));
-        assert!(matches!(
-            feed(&[r#"{"choices":[{"delta":{"content":"a"}}]}"#]).0,
-            Err(ProviderError::Truncated { .. })
-        ));
+        assert!(matches!(feed(&[r#"{"choices":[{"delta":{"content":"a"}}]}"#]).0, Err(ProviderError::Truncated { .. })));
         assert!(matches!(
             feed(&[r#"{"choices":[{"delta":{"content":"a"},"finish_reason":"content_filter"}]}"#]).0,
             Err(ProviderError::Refusal { .. })
         ));
-        assert!(matches!(
-            feed(&[r#"{"error":{"message":"boom","type":"server_error"}}"#]).0,
-            Err(ProviderError::Http { status: 500, .. })
-        ));
+        assert!(matches!(feed(&[r#"{"error":{"message":"boom","type":"server_error"}}"#]).0, Err(ProviderError::Http { status: 500, .. })));
         // Invalid JSON arguments are kept raw; a stream without finish_reason but with [DONE] is fine.
         let (msg, _) = feed(&[
             r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"x","arguments":"{oops"}}]}}]}"#,
@@ -503,18 +465,11 @@ mod tests {
             system_prompt: "be brief".into(),
             messages: vec![
                 Message::User(UserMessage {
-                    content: vec![
-                        Content::text("look"),
-                        Content::Image { data: "AAA".into(), mime_type: "image/png".into() },
-                    ],
+                    content: vec![Content::text("look"), Content::Image { data: "AAA".into(), mime_type: "image/png".into() }],
                     timestamp: 0,
                 }),
                 Message::Assistant(AssistantMessage {
-                    content: vec![Content::ToolCall {
-                        id: "c1".into(),
-                        name: "shot".into(),
-                        arguments: json!({"a": 1}),
-                    }],
+                    content: vec![Content::ToolCall { id: "c1".into(), name: "shot".into(), arguments: json!({"a": 1}) }],
                     api: API.into(),
                     provider: "p".into(),
                     model: "gpt".into(),
@@ -526,20 +481,13 @@ mod tests {
                 Message::ToolResult(ToolResultMessage {
                     tool_call_id: "c1".into(),
                     tool_name: "shot".into(),
-                    content: vec![
-                        Content::text("done"),
-                        Content::Image { data: "BBB".into(), mime_type: "image/jpeg".into() },
-                    ],
+                    content: vec![Content::text("done"), Content::Image { data: "BBB".into(), mime_type: "image/jpeg".into() }],
                     details: None,
                     is_error: false,
                     timestamp: 2,
                 }),
             ],
-            tools: vec![ToolSpec {
-                name: "shot".into(),
-                description: "d".into(),
-                parameters: json!({"type": "object"}),
-            }],
+            tools: vec![ToolSpec { name: "shot".into(), description: "d".into(), parameters: json!({"type": "object"}) }],
             max_tokens: None,
             temperature: None,
         };

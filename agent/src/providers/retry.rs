@@ -101,10 +101,7 @@ mod tests {
         assert_eq!(parse_retry_after("-1", now), None);
         let date = httpdate::fmt_http_date(now + Duration::from_secs(30));
         assert_eq!(parse_retry_after(&date, now), Some(Duration::from_secs(30)));
-        assert_eq!(
-            parse_retry_after(&httpdate::fmt_http_date(now), now + Duration::from_secs(5)),
-            Some(Duration::ZERO)
-        );
+        assert_eq!(parse_retry_after(&httpdate::fmt_http_date(now), now + Duration::from_secs(5)), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         let mut h = HeaderMap::new();
         h.insert("retry-after", HeaderValue::from_static("7"));
@@ -115,11 +112,7 @@ mod tests {
 
     #[test]
     fn cooldowns_double_up_to_the_cap_and_reset_on_success() {
-        let p = RetryConfig {
-            cooldown: Duration::from_secs(60),
-            max_cooldown: Duration::from_secs(150),
-            ..RetryConfig::default()
-        };
+        let p = RetryConfig { cooldown: Duration::from_secs(60), max_cooldown: Duration::from_secs(150), ..RetryConfig::default() };
         let c = Cooldowns::default();
         assert_eq!(c.record_failure("a/b", &p, None), Duration::from_secs(60));
         assert!(c.cooling_until("a/b").is_some());

@@ -33,10 +33,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::common::{
-    args_object, blocking_mutation, create_parent_dirs, req_string, stage_file, MutationLock,
-    TextFile, ABORTED,
-};
+use super::common::{args_object, blocking_mutation, create_parent_dirs, req_string, stage_file, MutationLock, TextFile, ABORTED};
 use crate::provider::ToolSpec;
 use crate::tool::{Tool, ToolContext, ToolOutput};
 use crate::workspace::{Workspace, WorkspaceError};
@@ -65,34 +62,19 @@ pub enum PatchError {
 }
 
 fn parse_err(line: usize, message: impl Into<String>) -> PatchError {
-    PatchError::Parse {
-        line,
-        message: message.into(),
-    }
+    PatchError::Parse { line, message: message.into() }
 }
 
 fn apply_err(path: &str, message: impl Into<String>) -> PatchError {
-    PatchError::Apply {
-        path: path.to_string(),
-        message: message.into(),
-    }
+    PatchError::Apply { path: path.to_string(), message: message.into() }
 }
 
 /// One file operation of a patch.
 #[derive(Debug, Clone, PartialEq)]
 enum FileOp {
-    Add {
-        path: String,
-        contents: String,
-    },
-    Delete {
-        path: String,
-    },
-    Update {
-        path: String,
-        move_to: Option<String>,
-        chunks: Vec<Chunk>,
-    },
+    Add { path: String, contents: String },
+    Delete { path: String },
+    Update { path: String, move_to: Option<String>, chunks: Vec<Chunk> },
 }
 
 /// One `@@` hunk of an update.
@@ -154,9 +136,7 @@ Example:\n*** Begin Patch\n*** Update File: notes/todo.md\n@@ ## Shopping\n milk
 
     fn call<'a>(&'a self, args: Value, ctx: ToolContext<'a>) -> BoxFuture<'a, ToolOutput> {
         Box::pin(async move {
-            let input = match args_object("apply_patch", args)
-                .and_then(|map| req_string("apply_patch", &map, &["input", "patch"]))
-            {
+            let input = match args_object("apply_patch", args).and_then(|map| req_string("apply_patch", &map, &["input", "patch"])) {
                 Ok(i) => i,
                 Err(e) => return ToolOutput::error(e),
             };
@@ -168,13 +148,9 @@ Example:\n*** Begin Patch\n*** Update File: notes/todo.md\n@@ ## Shopping\n milk
             };
             let ws = self.ws.clone();
             let cancel = ctx.cancel.clone();
-            blocking_mutation(ctx.cancel, move || {
-                match apply_patch(&ws, &input, &cancel) {
-                    Ok(out) => out,
-                    Err(e) => {
-                        ToolOutput::error(format!("apply_patch failed, no files were changed: {e}"))
-                    }
-                }
+            blocking_mutation(ctx.cancel, move || match apply_patch(&ws, &input, &cancel) {
+                Ok(out) => out,
+                Err(e) => ToolOutput::error(format!("apply_patch failed, no files were changed: {e}")),
             })
             .await
         })
@@ -205,16 +181,10 @@ fn parse_patch(input: &str) -> Result<Vec<FileOp>, PatchError> {
         return Err(parse_err(1, "the patch is empty"));
     };
     if first.trim() != BEGIN_PATCH {
-        return Err(parse_err(
-            1,
-            format!("the first line must be '{BEGIN_PATCH}'"),
-        ));
+        return Err(parse_err(1, format!("the first line must be '{BEGIN_PATCH}'")));
     }
     if lines.len() < 2 || lines[lines.len() - 1].trim() != END_PATCH {
-        return Err(parse_err(
-            lines.len(),
-            format!("the last line must be '{END_PATCH}'"),
-        ));
+        return Err(parse_err(lines.len(), format!("the last line must be '{END_PATCH}'")));
     }
     let body = &lines[1..lines.len() - 1];
     // Body index i is patch line i + 2 (1-based, after the Begin line).
@@ -238,9 +208,7 @@ fn parse_patch(input: &str) -> Result<Vec<FileOp>, PatchError> {
             }
             ops.push(FileOp::Add { path, contents });
         } else if let Some(p) = t.strip_prefix(DELETE_FILE) {
-            ops.push(FileOp::Delete {
-                path: header_path(p, line_no(i))?,
-            });
+            ops.push(FileOp::Delete { path: header_path(p, line_no(i))? });
             i += 1;
         } else if let Some(p) = t.strip_prefix(UPDATE_FILE) {
             let path = header_path(p, line_no(i))?;
@@ -263,23 +231,13 @@ fn parse_patch(input: &str) -> Result<Vec<FileOp>, PatchError> {
                 i += used;
             }
             if chunks.is_empty() && move_to.is_none() {
-                return Err(parse_err(
-                    line_no(i.saturating_sub(1)),
-                    format!("'{UPDATE_FILE} {path}' has no hunks"),
-                ));
+                return Err(parse_err(line_no(i.saturating_sub(1)), format!("'{UPDATE_FILE} {path}' has no hunks")));
             }
-            ops.push(FileOp::Update {
-                path,
-                move_to,
-                chunks,
-            });
+            ops.push(FileOp::Update { path, move_to, chunks });
         } else {
             return Err(parse_err(
                 line_no(i),
-                format!(
-                    "unexpected line '{}': expected '{ADD_FILE} <path>', '{DELETE_FILE} <path>' or '{UPDATE_FILE} <path>'",
-                    shorten(t)
-                ),
+                format!("unexpected line '{}': expected '{ADD_FILE} <path>', '{DELETE_FILE} <path>' or '{UPDATE_FILE} <path>'", shorten(t)),
             ));
         }
     }
@@ -298,12 +256,7 @@ fn header_path(rest: &str, line: usize) -> Result<String, PatchError> {
 }
 
 /// Parse one hunk starting at `lines[0]`; returns it and the number of lines used.
-fn parse_chunk(
-    lines: &[&str],
-    line: usize,
-    first_of_file: bool,
-    path: &str,
-) -> Result<(Chunk, usize), PatchError> {
+fn parse_chunk(lines: &[&str], line: usize, first_of_file: bool, path: &str) -> Result<(Chunk, usize), PatchError> {
     let mut idx = 0;
     let mut context = None;
     let head = lines[0];
@@ -313,20 +266,9 @@ fn parse_chunk(
         context = header_context(c);
         idx = 1;
     } else if !first_of_file {
-        return Err(parse_err(
-            line,
-            format!(
-                "expected a hunk header '@@' in the update of {path}, got '{}'",
-                shorten(head)
-            ),
-        ));
+        return Err(parse_err(line, format!("expected a hunk header '@@' in the update of {path}, got '{}'", shorten(head))));
     }
-    let mut chunk = Chunk {
-        context,
-        old: Vec::new(),
-        new: Vec::new(),
-        eof: false,
-    };
+    let mut chunk = Chunk { context, old: Vec::new(), new: Vec::new(), eof: false };
     let mut parsed = 0;
     // Blank lines right before the next header are layout, not context the file must have.
     let mut trailing_blank = 0;
@@ -334,10 +276,7 @@ fn parse_chunk(
         let l = lines[idx];
         if l.trim_end() == END_OF_FILE {
             if parsed == 0 {
-                return Err(parse_err(
-                    line + idx,
-                    format!("a hunk in the update of {path} has no lines"),
-                ));
+                return Err(parse_err(line + idx, format!("a hunk in the update of {path} has no lines")));
             }
             chunk.eof = true;
             idx += 1;
@@ -385,10 +324,7 @@ fn parse_chunk(
         }
     }
     if parsed == 0 {
-        return Err(parse_err(
-            line,
-            format!("a hunk in the update of {path} has no lines"),
-        ));
+        return Err(parse_err(line, format!("a hunk in the update of {path} has no lines")));
     }
     Ok((chunk, idx))
 }
@@ -398,11 +334,9 @@ fn header_context(c: &str) -> Option<String> {
     let c = c.trim();
     let c = c.strip_suffix("@@").map(str::trim_end).unwrap_or(c);
     let is_range = c.starts_with('-')
-        && c.split_whitespace().take(2).all(|part| {
-            part.trim_start_matches(['-', '+'])
-                .split(',')
-                .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        });
+        && c.split_whitespace()
+            .take(2)
+            .all(|part| part.trim_start_matches(['-', '+']).split(',').all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())));
     if c.is_empty() || is_range {
         None
     } else {
@@ -480,21 +414,14 @@ fn seek(lines: &[&str], pattern: &[&str], start: usize, eof: bool) -> Seek {
             }
         }
         if let Some(i) = first {
-            return if count == 1 {
-                Seek::Found(i)
-            } else {
-                Seek::Ambiguous { count, first: i }
-            };
+            return if count == 1 { Seek::Found(i) } else { Seek::Ambiguous { count, first: i } };
         }
     }
     Seek::Missing
 }
 
 fn matches_at(lines: &[&str], pattern: &[&str], at: usize, level: u8) -> bool {
-    pattern
-        .iter()
-        .enumerate()
-        .all(|(k, p)| normalized(level, lines[at + k]) == normalized(level, p))
+    pattern.iter().enumerate().all(|(k, p)| normalized(level, lines[at + k]) == normalized(level, p))
 }
 
 /// Apply the hunks of an update to `text` (LF line endings). Keeps whether the file ended with
@@ -502,11 +429,7 @@ fn matches_at(lines: &[&str], pattern: &[&str], at: usize, level: u8) -> bool {
 fn apply_chunks(text: &str, chunks: &[Chunk], shown: &str) -> Result<String, PatchError> {
     let ends_with_newline = text.is_empty() || text.ends_with('\n');
     let body = text.strip_suffix('\n').unwrap_or(text);
-    let lines: Vec<&str> = if text.is_empty() {
-        Vec::new()
-    } else {
-        body.split('\n').collect()
-    };
+    let lines: Vec<&str> = if text.is_empty() { Vec::new() } else { body.split('\n').collect() };
     let mut replacements: Vec<(usize, usize, Vec<String>)> = Vec::new();
     let mut pos = 0;
     for chunk in chunks {
@@ -514,33 +437,19 @@ fn apply_chunks(text: &str, chunks: &[Chunk], shown: &str) -> Result<String, Pat
             match seek(&lines, &[ctx.as_str()], pos, false) {
                 Seek::Found(i) => pos = i + 1,
                 Seek::Missing => {
-                    return Err(apply_err(
-                        shown,
-                        format!(
-                            "could not find the line '@@ {}' (searched from line {})",
-                            shorten(ctx),
-                            pos + 1
-                        ),
-                    ))
+                    return Err(apply_err(shown, format!("could not find the line '@@ {}' (searched from line {})", shorten(ctx), pos + 1)))
                 }
                 Seek::Ambiguous { count, .. } => {
                     return Err(apply_err(
                         shown,
-                        format!(
-                            "the line '@@ {}' occurs {count} times; use a more specific @@ line",
-                            shorten(ctx)
-                        ),
+                        format!("the line '@@ {}' occurs {count} times; use a more specific @@ line", shorten(ctx)),
                     ))
                 }
             }
         }
         if chunk.old.is_empty() {
             // Pure insertion: after the @@ line when there is one, else at the end of the file.
-            let at = if chunk.context.is_some() && !chunk.eof {
-                pos
-            } else {
-                lines.len()
-            };
+            let at = if chunk.context.is_some() && !chunk.eof { pos } else { lines.len() };
             let added = chunk
                 .new
                 .iter()
@@ -588,9 +497,7 @@ fn apply_chunks(text: &str, chunks: &[Chunk], shown: &str) -> Result<String, Pat
         for (j, l) in chunk.new.iter().enumerate() {
             match l {
                 // The file's own text for unchanged lines, not the patch's re-typed copy.
-                NewLine::Context(k) if *k < pattern.len() => {
-                    replacement.push(lines[at + k].to_string())
-                }
+                NewLine::Context(k) if *k < pattern.len() => replacement.push(lines[at + k].to_string()),
                 // The blank line dropped from the pattern above: it goes too when it ends the
                 // hunk (else the hunk would add a blank line nobody wrote), kept otherwise.
                 NewLine::Context(k) => {
@@ -659,24 +566,13 @@ impl Plan {
         }
         let on_disk = match fs::symlink_metadata(path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(source) => {
-                return Err(PatchError::Io {
-                    path: shown.into(),
-                    source,
-                })
-            }
+            Err(source) => return Err(PatchError::Io { path: shown.into(), source }),
             Ok(m) if m.is_dir() => return Err(apply_err(shown, "is a directory")),
             Ok(m) if m.file_type().is_symlink() => {
                 // Resolved paths only end in a symlink via resolve_entry (deletes).
-                return Err(apply_err(
-                    shown,
-                    "is a symbolic link; apply_patch only deletes regular files",
-                ));
+                return Err(apply_err(shown, "is a symbolic link; apply_patch only deletes regular files"));
             }
-            Ok(_) => Some(fs::read(path).map_err(|source| PatchError::Io {
-                path: shown.into(),
-                source,
-            })?),
+            Ok(_) => Some(fs::read(path).map_err(|source| PatchError::Io { path: shown.into(), source })?),
         };
         self.original.insert(path.clone(), on_disk.clone());
         Ok(on_disk)
@@ -690,11 +586,7 @@ impl Plan {
     }
 }
 
-fn apply_patch(
-    ws: &Workspace,
-    input: &str,
-    cancel: &CancellationToken,
-) -> Result<ToolOutput, PatchError> {
+fn apply_patch(ws: &Workspace, input: &str, cancel: &CancellationToken) -> Result<ToolOutput, PatchError> {
     let ops = parse_patch(input)?;
     let mut plan = Plan::default();
     let mut summary = Summary::default();
@@ -723,22 +615,12 @@ fn apply_patch(
                 plan.set(real, None);
                 record(&mut summary.deleted, path);
             }
-            FileOp::Update {
-                path,
-                move_to,
-                chunks,
-            } => {
+            FileOp::Update { path, move_to, chunks } => {
                 let real = ws.resolve(path)?;
                 let Some(bytes) = plan.current(&real, path)? else {
-                    return Err(apply_err(
-                        path,
-                        format!(
-                            "cannot update: file not found (use '{ADD_FILE} {path}' to create it)"
-                        ),
-                    ));
+                    return Err(apply_err(path, format!("cannot update: file not found (use '{ADD_FILE} {path}' to create it)")));
                 };
-                let file = TextFile::decode(&bytes)
-                    .ok_or_else(|| apply_err(path, "cannot update: not a UTF-8 text file"))?;
+                let file = TextFile::decode(&bytes).ok_or_else(|| apply_err(path, "cannot update: not a UTF-8 text file"))?;
                 let text = apply_chunks(&file.text, chunks, path)?;
                 let new_bytes = file.encode(&text);
                 match move_to {
@@ -749,10 +631,7 @@ fn apply_patch(
                             record(&mut summary.modified, path);
                         } else {
                             if plan.current(&real_dest, dest)?.is_some() {
-                                return Err(apply_err(
-                                    dest,
-                                    "cannot move there: the file already exists",
-                                ));
+                                return Err(apply_err(dest, "cannot move there: the file already exists"));
                             }
                             plan.set(real_dest, Some(new_bytes));
                             plan.set(real, None);
@@ -778,15 +657,9 @@ fn apply_patch(
         })
         .collect();
     if changes.is_empty() {
-        let what = if unchanged.is_empty() {
-            "the patch".to_string()
-        } else {
-            unchanged.join(", ")
-        };
-        return Ok(ToolOutput::text(format!(
-            "No changes made to {what}: the result is identical to the current content."
-        ))
-        .with_details(json!({"summary": {"added": [], "modified": [], "deleted": []}})));
+        let what = if unchanged.is_empty() { "the patch".to_string() } else { unchanged.join(", ") };
+        return Ok(ToolOutput::text(format!("No changes made to {what}: the result is identical to the current content."))
+            .with_details(json!({"summary": {"added": [], "modified": [], "deleted": []}})));
     }
     commit(&changes, &plan.original, cancel)?;
     tracing::debug!(files = changes.len(), "apply_patch changed files");
@@ -814,10 +687,7 @@ fn commit(
 ) -> Result<(), PatchError> {
     let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut created_dirs: Vec<PathBuf> = Vec::new();
-    let io_err = |p: &PathBuf, source| PatchError::Io {
-        path: p.display().to_string(),
-        source,
-    };
+    let io_err = |p: &PathBuf, source| PatchError::Io { path: p.display().to_string(), source };
     let cleanup = |staged: &[(PathBuf, PathBuf)], dirs: &[PathBuf]| {
         for (_, tmp) in staged {
             let _ = fs::remove_file(tmp);
@@ -905,14 +775,10 @@ pub(super) mod test_api {
     }
 
     pub(crate) fn apply_to_text(text: &str, patch_body: &str) -> Result<String, String> {
-        let ops = super::parse_patch(&format!(
-            "*** Begin Patch\n*** Update File: f\n{patch_body}\n*** End Patch"
-        ))
-        .map_err(|e| e.to_string())?;
+        let ops =
+            super::parse_patch(&format!("*** Begin Patch\n*** Update File: f\n{patch_body}\n*** End Patch")).map_err(|e| e.to_string())?;
         match &ops[0] {
-            super::FileOp::Update { chunks, .. } => {
-                super::apply_chunks(text, chunks, "f").map_err(|e| e.to_string())
-            }
+            super::FileOp::Update { chunks, .. } => super::apply_chunks(text, chunks, "f").map_err(|e| e.to_string()),
             _ => Err("not an update".into()),
         }
     }
@@ -927,11 +793,6 @@ pub(super) mod test_api {
         original: &[(std::path::PathBuf, Option<Vec<u8>>)],
     ) -> Result<(), String> {
         let original = original.iter().cloned().collect();
-        super::commit(
-            changes,
-            &original,
-            &tokio_util::sync::CancellationToken::new(),
-        )
-        .map_err(|e| e.to_string())
+        super::commit(changes, &original, &tokio_util::sync::CancellationToken::new()).map_err(|e| e.to_string())
     }
 }

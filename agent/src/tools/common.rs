@@ -18,10 +18,7 @@ pub(crate) struct MutationLock(Arc<tokio::sync::Mutex<()>>);
 
 impl MutationLock {
     /// The lock, or `None` if the run is cancelled while waiting for it.
-    pub(crate) async fn lock(
-        &self,
-        cancel: &CancellationToken,
-    ) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    pub(crate) async fn lock(&self, cancel: &CancellationToken) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         tokio::select! {
             biased;
             _ = cancel.cancelled() => None,
@@ -40,14 +37,11 @@ pub(crate) fn args_object(tool: &str, args: Value) -> Result<Map<String, Value>,
         Value::Null => Ok(Map::new()),
         Value::String(s) => match serde_json::from_str::<Value>(&s) {
             Ok(Value::Object(map)) => Ok(map),
-            _ => Err(format!(
-                "Invalid arguments for {tool}: expected a JSON object with named fields, got text that is not a JSON object."
-            )),
+            _ => {
+                Err(format!("Invalid arguments for {tool}: expected a JSON object with named fields, got text that is not a JSON object."))
+            }
         },
-        other => Err(format!(
-            "Invalid arguments for {tool}: expected a JSON object with named fields, got {}.",
-            type_name(&other)
-        )),
+        other => Err(format!("Invalid arguments for {tool}: expected a JSON object with named fields, got {}.", type_name(&other))),
     }
 }
 
@@ -64,45 +58,25 @@ fn type_name(v: &Value) -> &'static str {
 
 /// A required string field; `names[0]` is the documented name, the rest are accepted aliases
 /// (Claude-style `file_path`, `old_string`, … that models trained on other agents send).
-pub(crate) fn req_string(
-    tool: &str,
-    map: &Map<String, Value>,
-    names: &[&str],
-) -> Result<String, String> {
+pub(crate) fn req_string(tool: &str, map: &Map<String, Value>, names: &[&str]) -> Result<String, String> {
     let primary = names.first().copied().unwrap_or("?");
     match names.iter().find_map(|n| map.get(*n)) {
         Some(Value::String(s)) => Ok(s.clone()),
-        None | Some(Value::Null) => Err(format!(
-            "Invalid arguments for {tool}: missing required argument \"{primary}\" (a string)."
-        )),
-        Some(other) => Err(format!(
-            "Invalid arguments for {tool}: \"{primary}\" must be a string, got {}.",
-            type_name(other)
-        )),
+        None | Some(Value::Null) => Err(format!("Invalid arguments for {tool}: missing required argument \"{primary}\" (a string).")),
+        Some(other) => Err(format!("Invalid arguments for {tool}: \"{primary}\" must be a string, got {}.", type_name(other))),
     }
 }
 
 /// An optional non-negative integer; integral floats and numeric strings are accepted because
 /// small models send `"10"` and `10.0`.
-pub(crate) fn opt_uint(
-    tool: &str,
-    map: &Map<String, Value>,
-    name: &str,
-) -> Result<Option<u64>, String> {
-    let bad = |what: String| {
-        Err(format!(
-            "Invalid arguments for {tool}: \"{name}\" must be a whole number ≥ 0, got {what}."
-        ))
-    };
+pub(crate) fn opt_uint(tool: &str, map: &Map<String, Value>, name: &str) -> Result<Option<u64>, String> {
+    let bad = |what: String| Err(format!("Invalid arguments for {tool}: \"{name}\" must be a whole number ≥ 0, got {what}."));
     match map.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => {
             if let Some(u) = n.as_u64() {
                 Ok(Some(u))
-            } else if let Some(f) = n
-                .as_f64()
-                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
-            {
+            } else if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64) {
                 Ok(Some(f as u64))
             } else {
                 bad(n.to_string())
@@ -144,9 +118,7 @@ where
     if cancel.is_cancelled() {
         return ToolOutput::error(ABORTED);
     }
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(join_failed)
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(join_failed)
 }
 
 fn join_failed(e: tokio::task::JoinError) -> ToolOutput {
@@ -157,24 +129,13 @@ fn join_failed(e: tokio::task::JoinError) -> ToolOutput {
 /// Write `bytes` next to `path` in a fresh temporary file (same directory, so the later rename
 /// is atomic), with the permissions of the file it will replace. Returns the temp path.
 pub(crate) fn stage_file(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| io::Error::other("the path has no parent directory"))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let dir = path.parent().ok_or_else(|| io::Error::other("the path has no parent directory"))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     // Bounded so the temp name stays under NAME_MAX even for long file names.
     let short: String = name.chars().take(80).collect();
-    let tmp = dir.join(format!(
-        ".{short}.pincer-tmp-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
+    let tmp = dir.join(format!(".{short}.pincer-tmp-{}", uuid::Uuid::new_v4().simple()));
     let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
+        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         if let Ok(meta) = fs::metadata(path) {
             f.set_permissions(meta.permissions())?;
         }
@@ -238,22 +199,12 @@ impl TextFile {
             None => (false, s),
         };
         // The first line ending decides, as editors do.
-        let crlf = s
-            .find('\n')
-            .is_some_and(|i| i > 0 && s.as_bytes()[i - 1] == b'\r');
-        Some(TextFile {
-            bom,
-            crlf,
-            text: s.replace("\r\n", "\n"),
-        })
+        let crlf = s.find('\n').is_some_and(|i| i > 0 && s.as_bytes()[i - 1] == b'\r');
+        Some(TextFile { bom, crlf, text: s.replace("\r\n", "\n") })
     }
 
     pub(crate) fn encode(&self, text: &str) -> Vec<u8> {
-        let body = if self.crlf {
-            text.replace('\n', "\r\n")
-        } else {
-            text.to_string()
-        };
+        let body = if self.crlf { text.replace('\n', "\r\n") } else { text.to_string() };
         let mut out = String::with_capacity(body.len() + 3);
         if self.bom {
             out.push('\u{feff}');
@@ -289,13 +240,7 @@ pub(crate) fn line_diff(old: &str, new: &str) -> LineDiff {
     let b: Vec<&str> = new.split('\n').collect();
     let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
     let max_suffix = a.len().min(b.len()) - prefix;
-    let suffix = a
-        .iter()
-        .rev()
-        .zip(b.iter().rev())
-        .take(max_suffix)
-        .take_while(|(x, y)| x == y)
-        .count();
+    let suffix = a.iter().rev().zip(b.iter().rev()).take(max_suffix).take_while(|(x, y)| x == y).count();
     let removed = &a[prefix..a.len() - suffix];
     let added = &b[prefix..b.len() - suffix];
     let width = a.len().max(b.len()).to_string().len();
@@ -303,12 +248,7 @@ pub(crate) fn line_diff(old: &str, new: &str) -> LineDiff {
     if prefix > DIFF_CONTEXT {
         lines.push(format!(" {:>width$} ...", ""));
     }
-    for (i, text) in a
-        .iter()
-        .enumerate()
-        .take(prefix)
-        .skip(prefix.saturating_sub(DIFF_CONTEXT))
-    {
+    for (i, text) in a.iter().enumerate().take(prefix).skip(prefix.saturating_sub(DIFF_CONTEXT)) {
         lines.push(format!(" {:>width$} {text}", i + 1));
     }
     push_side(&mut lines, '-', removed, prefix, width);
@@ -321,12 +261,7 @@ pub(crate) fn line_diff(old: &str, new: &str) -> LineDiff {
     if suffix > DIFF_CONTEXT {
         lines.push(format!(" {:>width$} ...", ""));
     }
-    LineDiff {
-        diff: lines.join("\n"),
-        first_changed_line: prefix + 1,
-        added: added.len(),
-        removed: removed.len(),
-    }
+    LineDiff { diff: lines.join("\n"), first_changed_line: prefix + 1, added: added.len(), removed: removed.len() }
 }
 
 fn push_side(lines: &mut Vec<String>, sign: char, side: &[&str], start: usize, width: usize) {
@@ -334,11 +269,7 @@ fn push_side(lines: &mut Vec<String>, sign: char, side: &[&str], start: usize, w
         lines.push(format!("{sign}{:>width$} {text}", start + i + 1));
     }
     if side.len() > DIFF_MAX_SIDE_LINES {
-        lines.push(format!(
-            "{sign}{:>width$} … {} more lines",
-            "",
-            side.len() - DIFF_MAX_SIDE_LINES
-        ));
+        lines.push(format!("{sign}{:>width$} … {} more lines", "", side.len() - DIFF_MAX_SIDE_LINES));
     }
 }
 

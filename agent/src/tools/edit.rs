@@ -8,10 +8,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::common::{
-    args_object, atomic_write, blocking_mutation, line_diff, req_string, to_lf, MutationLock,
-    TextFile, ABORTED,
-};
+use super::common::{args_object, atomic_write, blocking_mutation, line_diff, req_string, to_lf, MutationLock, TextFile, ABORTED};
 use crate::provider::ToolSpec;
 use crate::tool::{Tool, ToolContext, ToolOutput};
 use crate::workspace::Workspace;
@@ -75,21 +72,12 @@ impl Tool for EditTool {
             };
             let ws = self.ws.clone();
             let cancel = ctx.cancel.clone();
-            blocking_mutation(ctx.cancel, move || {
-                edit_blocking(&ws, &path, &old_text, &new_text, &cancel)
-            })
-            .await
+            blocking_mutation(ctx.cancel, move || edit_blocking(&ws, &path, &old_text, &new_text, &cancel)).await
         })
     }
 }
 
-fn edit_blocking(
-    ws: &Workspace,
-    user_path: &str,
-    old_text: &str,
-    new_text: &str,
-    cancel: &CancellationToken,
-) -> ToolOutput {
+fn edit_blocking(ws: &Workspace, user_path: &str, old_text: &str, new_text: &str, cancel: &CancellationToken) -> ToolOutput {
     let path = match ws.resolve(user_path) {
         Ok(p) => p,
         Err(e) => return ToolOutput::error(e.to_string()),
@@ -98,13 +86,9 @@ fn edit_blocking(
     let bytes = match fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return ToolOutput::error(format!(
-                "File not found: {shown}. To create a new file use write."
-            ))
+            return ToolOutput::error(format!("File not found: {shown}. To create a new file use write."))
         }
-        Err(e) if path.is_dir() => {
-            return ToolOutput::error(format!("Cannot edit {shown}: it is a directory ({e})."))
-        }
+        Err(e) if path.is_dir() => return ToolOutput::error(format!("Cannot edit {shown}: it is a directory ({e}).")),
         Err(e) => return ToolOutput::error(format!("Cannot read {shown}: {e}")),
     };
     let Some(file) = TextFile::decode(&bytes) else {
@@ -113,19 +97,12 @@ fn edit_blocking(
     let content = &file.text;
     let old = to_lf(old_text);
     let new = to_lf(new_text);
-    let positions: Vec<usize> = content
-        .match_indices(old.as_str())
-        .map(|(i, _)| i)
-        .collect();
+    let positions: Vec<usize> = content.match_indices(old.as_str()).map(|(i, _)| i).collect();
     match positions.len() {
         0 => return ToolOutput::error(no_match_message(shown, content, &old)),
         1 => {}
         n => {
-            let lines: Vec<String> = positions
-                .iter()
-                .take(LIST_MATCHES)
-                .map(|&i| (line_of(content, i)).to_string())
-                .collect();
+            let lines: Vec<String> = positions.iter().take(LIST_MATCHES).map(|&i| (line_of(content, i)).to_string()).collect();
             return ToolOutput::error(format!(
                 "Found {n} occurrences of oldText in {shown} (at lines {}{}). The text must be unique: include more surrounding lines in oldText.",
                 lines.join(", "),
@@ -136,9 +113,7 @@ fn edit_blocking(
     let at = positions[0];
     let updated = format!("{}{}{}", &content[..at], new, &content[at + old.len()..]);
     if updated == *content {
-        return ToolOutput::error(format!(
-            "No changes made to {shown}: oldText and newText are identical."
-        ));
+        return ToolOutput::error(format!("No changes made to {shown}: oldText and newText are identical."));
     }
     if cancel.is_cancelled() {
         return ToolOutput::error(ABORTED);
@@ -174,28 +149,17 @@ fn no_match_message(shown: &str, content: &str, old: &str) -> String {
     let wanted: Vec<&str> = old.split('\n').map(str::trim).collect();
     // Leading/trailing blank lines in oldText are ignored for the hint.
     let wanted: Vec<&str> = {
-        let start = wanted
-            .iter()
-            .position(|l| !l.is_empty())
-            .unwrap_or(wanted.len());
-        let end = wanted
-            .iter()
-            .rposition(|l| !l.is_empty())
-            .map_or(start, |e| e + 1);
+        let start = wanted.iter().position(|l| !l.is_empty()).unwrap_or(wanted.len());
+        let end = wanted.iter().rposition(|l| !l.is_empty()).map_or(start, |e| e + 1);
         wanted[start..end].to_vec()
     };
     if wanted.is_empty() {
         return base;
     }
     let lines: Vec<&str> = content.split('\n').map(str::trim).collect();
-    let hit = lines
-        .windows(wanted.len())
-        .position(|w| w == wanted.as_slice());
+    let hit = lines.windows(wanted.len()).position(|w| w == wanted.as_slice());
     match hit {
-        Some(i) => format!(
-            "{base} A passage that differs only in whitespace/indentation starts at line {}; use its exact text.",
-            i + 1
-        ),
+        Some(i) => format!("{base} A passage that differs only in whitespace/indentation starts at line {}; use its exact text.", i + 1),
         None => base,
     }
 }

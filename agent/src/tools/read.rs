@@ -68,39 +68,23 @@ impl Tool for ReadTool {
     fn call<'a>(&'a self, args: Value, ctx: ToolContext<'a>) -> BoxFuture<'a, ToolOutput> {
         Box::pin(async move {
             let parsed = args_object("read", args).and_then(|map| {
-                Ok((
-                    req_string("read", &map, &["path", "file_path"])?,
-                    opt_uint("read", &map, "offset")?,
-                    opt_uint("read", &map, "limit")?,
-                ))
+                Ok((req_string("read", &map, &["path", "file_path"])?, opt_uint("read", &map, "offset")?, opt_uint("read", &map, "limit")?))
             });
             let (path, offset, limit) = match parsed {
                 Ok(p) => p,
                 Err(e) => return ToolOutput::error(e),
             };
             if limit == Some(0) {
-                return ToolOutput::error(
-                    "Invalid arguments for read: \"limit\" must be at least 1.",
-                );
+                return ToolOutput::error("Invalid arguments for read: \"limit\" must be at least 1.");
             }
             let ws = self.ws.clone();
             let cancel = ctx.cancel.clone();
-            blocking(ctx.cancel, move || {
-                read_blocking(&ws, &path, offset, limit, &cancel)
-            })
-            .await
-            .unwrap_or_else(|e| e)
+            blocking(ctx.cancel, move || read_blocking(&ws, &path, offset, limit, &cancel)).await.unwrap_or_else(|e| e)
         })
     }
 }
 
-fn read_blocking(
-    ws: &Workspace,
-    user_path: &str,
-    offset: Option<u64>,
-    limit: Option<u64>,
-    cancel: &CancellationToken,
-) -> ToolOutput {
+fn read_blocking(ws: &Workspace, user_path: &str, offset: Option<u64>, limit: Option<u64>, cancel: &CancellationToken) -> ToolOutput {
     let path = match ws.resolve(user_path) {
         Ok(p) => p,
         Err(e) => return ToolOutput::error(e.to_string()),
@@ -108,9 +92,7 @@ fn read_blocking(
     let shown = user_path.trim();
     let meta = match fs::metadata(&path) {
         Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return ToolOutput::error(format!("File not found: {shown}"))
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return ToolOutput::error(format!("File not found: {shown}")),
         Err(e) => return ToolOutput::error(format!("Cannot read {shown}: {e}")),
     };
     if meta.is_dir() {
@@ -178,19 +160,11 @@ pub(crate) fn image_mime(head: &[u8]) -> Option<&'static str> {
     }
 }
 
-fn read_image(
-    mut file: File,
-    shown: &str,
-    mime: &'static str,
-    size: u64,
-) -> io::Result<ToolOutput> {
+fn read_image(mut file: File, shown: &str, mime: &'static str, size: u64) -> io::Result<ToolOutput> {
     // Decoding a huge file only to shrink it is pointless; beyond this it is not a photo.
     const DECODE_LIMIT: u64 = 64 * 1024 * 1024;
     if size > DECODE_LIMIT {
-        return Ok(ToolOutput::error(format!(
-            "{shown} is a {} image; that is too large to show.",
-            format_size(size)
-        )));
+        return Ok(ToolOutput::error(format!("{shown} is a {} image; that is too large to show.", format_size(size))));
     }
     file.rewind()?;
     let mut bytes = Vec::with_capacity(size as usize);
@@ -225,10 +199,7 @@ fn read_image(
     Ok(ToolOutput {
         content: vec![
             Content::text(text),
-            Content::Image {
-                data: base64::engine::general_purpose::STANDARD.encode(&data),
-                mime_type: mime_out.into(),
-            },
+            Content::Image { data: base64::engine::general_purpose::STANDARD.encode(&data), mime_type: mime_out.into() },
         ],
         is_error: false,
         details: Some(details),
@@ -253,9 +224,7 @@ fn downscale(bytes: &[u8], mime: &str) -> Result<(Vec<u8>, u32, u32), String> {
         // JPEG has no alpha; transparent areas become black, acceptable for the model's view.
         let rgb = scaled.to_rgb8();
         let mut out = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
-            .encode_image(&rgb)
-            .map_err(|e| e.to_string())?;
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality).encode_image(&rgb).map_err(|e| e.to_string())?;
         if out.len() <= IMAGE_MAX_BYTES {
             return Ok((out, rgb.width(), rgb.height()));
         }
@@ -263,13 +232,7 @@ fn downscale(bytes: &[u8], mime: &str) -> Result<(Vec<u8>, u32, u32), String> {
     Err("still too large after downscaling".into())
 }
 
-fn read_text(
-    file: File,
-    shown: &str,
-    offset: Option<u64>,
-    limit: Option<u64>,
-    cancel: &CancellationToken,
-) -> io::Result<ToolOutput> {
+fn read_text(file: File, shown: &str, offset: Option<u64>, limit: Option<u64>, cancel: &CancellationToken) -> io::Result<ToolOutput> {
     let start = offset.unwrap_or(1).max(1);
     let mut reader = BufReader::new(file);
     let mut buf = Vec::new();
@@ -322,17 +285,14 @@ fn read_text(
     let total = line_no;
     if total == 0 {
         if offset.is_some_and(|o| o > 1) {
-            return Ok(ToolOutput::error(format!(
-                "Offset {start} is beyond the end of {shown}: the file is empty."
-            )));
+            return Ok(ToolOutput::error(format!("Offset {start} is beyond the end of {shown}: the file is empty.")));
         }
-        return Ok(ToolOutput::text(format!("[{shown} is empty.]"))
-            .with_details(json!({"path": shown, "totalLines": 0, "truncated": false})));
+        return Ok(
+            ToolOutput::text(format!("[{shown} is empty.]")).with_details(json!({"path": shown, "totalLines": 0, "truncated": false}))
+        );
     }
     if start > total {
-        return Ok(ToolOutput::error(format!(
-            "Offset {start} is beyond the end of {shown} ({total} lines in total)."
-        )));
+        return Ok(ToolOutput::error(format!("Offset {start} is beyond the end of {shown} ({total} lines in total).")));
     }
     let end = start + shown_lines - 1;
     let next = end + 1;
@@ -341,31 +301,16 @@ fn read_text(
             "\n\n[Line {start} is {}, longer than the {} KB limit; showing only its beginning.{}]",
             format_size(len as u64),
             MAX_BYTES / 1024,
-            if next <= total {
-                format!(" Use offset={next} to continue with the next line.")
-            } else {
-                String::new()
-            }
+            if next <= total { format!(" Use offset={next} to continue with the next line.") } else { String::new() }
         ));
     } else if let Some(by) = truncated_by {
-        let why = if by == "bytes" {
-            format!(" ({} KB limit)", MAX_BYTES / 1024)
-        } else {
-            String::new()
-        };
-        out.push_str(&format!(
-            "\n\n[Showing lines {start}-{end} of {total}{why}. Use offset={next} to continue.]"
-        ));
+        let why = if by == "bytes" { format!(" ({} KB limit)", MAX_BYTES / 1024) } else { String::new() };
+        out.push_str(&format!("\n\n[Showing lines {start}-{end} of {total}{why}. Use offset={next} to continue.]"));
     } else if end < total {
-        out.push_str(&format!(
-            "\n\n[{} more lines in the file. Use offset={next} to continue.]",
-            total - end
-        ));
+        out.push_str(&format!("\n\n[{} more lines in the file. Use offset={next} to continue.]", total - end));
     }
     if lossy {
-        out.push_str(
-            "\n\n[Note: the file is not valid UTF-8; undecodable bytes are shown as \u{fffd}.]",
-        );
+        out.push_str("\n\n[Note: the file is not valid UTF-8; undecodable bytes are shown as \u{fffd}.]");
     }
     let details = json!({
         "path": shown,
@@ -414,14 +359,10 @@ fn list_dir(path: &Path, shown: &str) -> ToolOutput {
         text.push('\n');
     }
     if total > LIST_MAX_ENTRIES {
-        text.push_str(&format!(
-            "[… {} more entries not shown]\n",
-            total - LIST_MAX_ENTRIES
-        ));
+        text.push_str(&format!("[… {} more entries not shown]\n", total - LIST_MAX_ENTRIES));
     }
     if total == 0 {
         text = format!("{shown} is an empty directory.");
     }
-    ToolOutput::text(text.trim_end().to_string())
-        .with_details(json!({"path": shown, "directory": true, "entries": total}))
+    ToolOutput::text(text.trim_end().to_string()).with_details(json!({"path": shown, "directory": true, "entries": total}))
 }

@@ -34,14 +34,7 @@ impl Fixture {
         let ws = Arc::new(f(Workspace::open(dir.path().join("ws")).unwrap()));
         let tools = workspace_tools(ws.clone());
         let by_name = |n: &str| tools.iter().find(|t| t.spec().name == n).unwrap().clone();
-        Fixture {
-            read: by_name("read"),
-            write: by_name("write"),
-            edit: by_name("edit"),
-            patch: by_name("apply_patch"),
-            ws,
-            _dir: dir,
-        }
+        Fixture { read: by_name("read"), write: by_name("write"), edit: by_name("edit"), patch: by_name("apply_patch"), ws, _dir: dir }
     }
 
     fn path(&self, rel: &str) -> std::path::PathBuf {
@@ -65,25 +58,11 @@ async fn call(tool: &Arc<dyn Tool>, args: Value) -> ToolOutput {
 
 async fn call_with(tool: &Arc<dyn Tool>, args: Value, cancel: &CancellationToken) -> ToolOutput {
     let progress = |_: Value| {};
-    tool.call(
-        args,
-        ToolContext {
-            session_key: "s",
-            run_id: "r",
-            tool_call_id: "c",
-            cancel,
-            progress: &progress,
-        },
-    )
-    .await
+    tool.call(args, ToolContext { session_key: "s", run_id: "r", tool_call_id: "c", cancel, progress: &progress }).await
 }
 
 fn text(out: &ToolOutput) -> String {
-    out.content
-        .iter()
-        .filter_map(Content::as_text)
-        .collect::<Vec<_>>()
-        .join("")
+    out.content.iter().filter_map(Content::as_text).collect::<Vec<_>>().join("")
 }
 
 fn ok(out: ToolOutput) -> ToolOutput {
@@ -106,41 +85,14 @@ fn tool_set_names_and_schemas_match_openclaw() {
     assert_eq!(names, ["read", "write", "edit", "apply_patch"]);
     let props = |t: &Arc<dyn Tool>| {
         let spec = t.spec();
-        assert!(
-            spec.description.len() > 100,
-            "{} needs a useful description",
-            spec.name
-        );
-        let mut keys: Vec<String> = spec.parameters["properties"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect();
+        assert!(spec.description.len() > 100, "{} needs a useful description", spec.name);
+        let mut keys: Vec<String> = spec.parameters["properties"].as_object().unwrap().keys().cloned().collect();
         keys.sort();
         (keys, spec.parameters["required"].clone())
     };
-    assert_eq!(
-        props(&f.read),
-        (
-            vec!["limit".into(), "offset".into(), "path".into()],
-            json!(["path"])
-        )
-    );
-    assert_eq!(
-        props(&f.write),
-        (
-            vec!["content".into(), "path".into()],
-            json!(["path", "content"])
-        )
-    );
-    assert_eq!(
-        props(&f.edit),
-        (
-            vec!["newText".into(), "oldText".into(), "path".into()],
-            json!(["path", "oldText", "newText"])
-        )
-    );
+    assert_eq!(props(&f.read), (vec!["limit".into(), "offset".into(), "path".into()], json!(["path"])));
+    assert_eq!(props(&f.write), (vec!["content".into(), "path".into()], json!(["path", "content"])));
+    assert_eq!(props(&f.edit), (vec!["newText".into(), "oldText".into(), "path".into()], json!(["path", "oldText", "newText"])));
     assert_eq!(props(&f.patch), (vec!["input".into()], json!(["input"])));
 }
 
@@ -164,10 +116,7 @@ async fn bad_arguments_are_named() {
     let e = err(call(&f.edit, json!({"path": "a", "oldText": "", "newText": "x"})).await);
     assert!(e.contains("\"oldText\" is empty"), "{e}");
     let e = err(call(&f.patch, json!({"input": ["x"]})).await);
-    assert!(
-        e.contains("\"input\" must be a string, got an array"),
-        "{e}"
-    );
+    assert!(e.contains("\"input\" must be a string, got an array"), "{e}");
     let e = err(call(&f.patch, json!({"input": "  "})).await);
     assert!(e.contains("empty"), "{e}");
     let e = err(call(&f.read, json!("{not json")).await);
@@ -181,18 +130,10 @@ async fn lenient_argument_forms() {
     let f = Fixture::new();
     f.put("a.txt", "1\n2\n3\n");
     // Double-encoded JSON, a numeric string, an integral float, Claude-style names.
-    let out = ok(call(
-        &f.read,
-        Value::String(r#"{"path":"a.txt","offset":"2","limit":1.0}"#.into()),
-    )
-    .await);
+    let out = ok(call(&f.read, Value::String(r#"{"path":"a.txt","offset":"2","limit":1.0}"#.into())).await);
     assert!(text(&out).starts_with("2\n"), "{}", text(&out));
     ok(call(&f.read, json!({"file_path": "a.txt"})).await);
-    ok(call(
-        &f.edit,
-        json!({"file_path": "a.txt", "old_string": "2\n", "new_string": "two\n"}),
-    )
-    .await);
+    ok(call(&f.edit, json!({"file_path": "a.txt", "old_string": "2\n", "new_string": "two\n"})).await);
     assert_eq!(f.get("a.txt"), "1\ntwo\n3\n");
 }
 
@@ -205,37 +146,20 @@ async fn read_whole_file_and_pages() {
     let out = ok(call(&f.read, json!({"path": "notes/a.md"})).await);
     assert_eq!(text(&out), "alpha\nbeta\ngamma\ndelta");
     assert_eq!(out.details.as_ref().unwrap()["totalLines"], 4);
-    let out = ok(call(
-        &f.read,
-        json!({"path": "notes/a.md", "offset": 2, "limit": 2}),
-    )
-    .await);
-    assert_eq!(
-        text(&out),
-        "beta\ngamma\n\n[1 more lines in the file. Use offset=4 to continue.]"
-    );
+    let out = ok(call(&f.read, json!({"path": "notes/a.md", "offset": 2, "limit": 2})).await);
+    assert_eq!(text(&out), "beta\ngamma\n\n[1 more lines in the file. Use offset=4 to continue.]");
     let out = ok(call(&f.read, json!({"path": "notes/a.md", "offset": 4})).await);
     assert_eq!(text(&out), "delta");
     let e = err(call(&f.read, json!({"path": "notes/a.md", "offset": 5})).await);
-    assert!(
-        e.contains("Offset 5 is beyond the end") && e.contains("4 lines"),
-        "{e}"
-    );
+    assert!(e.contains("Offset 5 is beyond the end") && e.contains("4 lines"), "{e}");
     // offset 0 is read as the first line.
     assert_eq!(
-        text(&ok(call(
-            &f.read,
-            json!({"path": "notes/a.md", "offset": 0, "limit": 1})
-        )
-        .await)),
+        text(&ok(call(&f.read, json!({"path": "notes/a.md", "offset": 0, "limit": 1})).await)),
         "alpha\n\n[3 more lines in the file. Use offset=2 to continue.]"
     );
     // No trailing newline: the last line still counts.
     f.put("b.txt", "x\ny");
-    assert_eq!(
-        text(&ok(call(&f.read, json!({"path": "b.txt"})).await)),
-        "x\ny"
-    );
+    assert_eq!(text(&ok(call(&f.read, json!({"path": "b.txt"})).await)), "x\ny");
     f.put("empty.txt", "");
     assert!(text(&ok(call(&f.read, json!({"path": "empty.txt"})).await)).contains("is empty"));
     let e = err(call(&f.read, json!({"path": "nope.txt"})).await);
@@ -251,38 +175,31 @@ async fn read_truncates_by_lines_and_bytes() {
     let t = text(&out);
     assert!(t.starts_with("line 1\n"));
     assert!(
-        t.contains(&format!(
-            "line {MAX_LINES}\n\n[Showing lines 1-{MAX_LINES} of 3000. Use offset={} to continue.]",
-            MAX_LINES + 1
-        )),
+        t.contains(&format!("line {MAX_LINES}\n\n[Showing lines 1-{MAX_LINES} of 3000. Use offset={} to continue.]", MAX_LINES + 1)),
         "{}",
         &t[t.len() - 200..]
     );
     assert_eq!(out.details.as_ref().unwrap()["truncatedBy"], "lines");
-    let t = text(&ok(call(
-        &f.read,
-        json!({"path": "many.txt", "offset": 2001}),
-    )
-    .await));
+    let t = text(&ok(call(&f.read, json!({"path": "many.txt", "offset": 2001})).await));
     assert!(t.starts_with("line 2001\n") && t.ends_with("line 3000"));
 
-    let wide: String = (0..200)
-        .map(|i| format!("{i:04}{}\n", "w".repeat(996)))
-        .collect(); // 1 KB lines
+    let wide: String = (0..200).map(|i| format!("{i:04}{}\n", "w".repeat(996))).collect(); // 1 KB lines
     f.put("wide.txt", &wide);
     let out = ok(call(&f.read, json!({"path": "wide.txt"})).await);
     let t = text(&out);
     let body = t.split("\n\n[").next().unwrap();
     assert!(body.len() <= MAX_BYTES);
-    assert!(
-        t.contains("[Showing lines 1-40 of 200 (40 KB limit). Use offset=41 to continue.]"),
-        "{}",
-        &t[t.len() - 120..]
-    );
+    assert!(t.contains("[Showing lines 1-40 of 200 (40 KB limit). Use offset=41 to continue.]"), "{}", &t[t.len() - 120..]);
 
     f.put("long-line.txt", format!("{}\nnext\n", "é".repeat(40_000)));
     let t = text(&ok(call(&f.read, json!({"path": "long-line.txt"})).await));
-    assert!(t.contains("[Line 1 is 78.1 KB, longer than the 40 KB limit; showing only its beginning. Use offset=2 to continue with the next line.]"), "{}", &t[t.len() - 200..]);
+    assert!(
+        t.contains(
+            "[Line 1 is 78.1 KB, longer than the 40 KB limit; showing only its beginning. Use offset=2 to continue with the next line.]"
+        ),
+        "{}",
+        &t[t.len() - 200..]
+    );
 }
 
 #[tokio::test]
@@ -293,17 +210,10 @@ async fn read_images_and_binaries() {
     let out = ok(call(&f.read, json!({"path": "pics/dot.data"})).await);
     assert_eq!(out.content.len(), 2);
     assert_eq!(text(&out), "Read image file [image/png]");
-    let Content::Image { data, mime_type } = &out.content[1] else {
-        panic!("no image part")
-    };
+    let Content::Image { data, mime_type } = &out.content[1] else { panic!("no image part") };
     assert_eq!(mime_type, "image/png");
     use base64::Engine as _;
-    assert_eq!(
-        base64::engine::general_purpose::STANDARD
-            .decode(data)
-            .unwrap(),
-        png
-    );
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(data).unwrap(), png);
 
     f.put("blob.bin", [0u8, 1, 2, 3, 0, 5]);
     let e = err(call(&f.read, json!({"path": "blob.bin"})).await);
@@ -311,10 +221,7 @@ async fn read_images_and_binaries() {
 
     f.put("latin1.txt", b"caf\xe9\n");
     let t = text(&ok(call(&f.read, json!({"path": "latin1.txt"})).await));
-    assert!(
-        t.starts_with("caf\u{fffd}") && t.contains("not valid UTF-8"),
-        "{t}"
-    );
+    assert!(t.starts_with("caf\u{fffd}") && t.contains("not valid UTF-8"), "{t}");
 
     assert_eq!(image_mime(b"GIF89a...."), Some("image/gif"));
     assert_eq!(image_mime(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
@@ -339,14 +246,11 @@ async fn read_downscales_large_images() {
         image::Rgb(px)
     });
     let mut png = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .unwrap();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
     assert!(png.len() > IMAGE_MAX_BYTES, "{}", png.len());
     f.put("big.png", &png);
     let out = ok(call(&f.read, json!({"path": "big.png"})).await);
-    let Content::Image { data, mime_type } = &out.content[1] else {
-        panic!()
-    };
+    let Content::Image { data, mime_type } = &out.content[1] else { panic!() };
     assert_eq!(mime_type, "image/jpeg");
     assert!(data.len() * 3 / 4 <= IMAGE_MAX_BYTES);
     assert!(text(&out).contains("downscaled"), "{}", text(&out));
@@ -356,8 +260,7 @@ async fn read_downscales_large_images() {
 fn tiny_png() -> Vec<u8> {
     let img = image::RgbImage::from_pixel(2, 2, image::Rgb([255, 0, 0]));
     let mut png = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .unwrap();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
     png
 }
 
@@ -369,10 +272,7 @@ async fn read_lists_directories() {
     let t = text(&ok(call(&f.read, json!({"path": "dir"})).await));
     assert_eq!(t, "dir is a directory with 2 entries:\na/\nb.txt");
     fs::create_dir_all(f.path("void")).unwrap();
-    assert_eq!(
-        text(&ok(call(&f.read, json!({"path": "void"})).await)),
-        "void is an empty directory."
-    );
+    assert_eq!(text(&ok(call(&f.read, json!({"path": "void"})).await)), "void is an empty directory.");
 }
 
 #[tokio::test]
@@ -394,34 +294,16 @@ async fn symlinks_out_of_the_workspace_are_refused_for_every_tool() {
     fs::write(outside.join("secret.txt"), "top secret\n").unwrap();
     symlink(&outside, f.path("link")).unwrap();
     let e = err(call(&f.read, json!({"path": "link/secret.txt"})).await);
-    assert!(
-        e.contains("symbolic link") && !e.contains("top secret"),
-        "{e}"
-    );
+    assert!(e.contains("symbolic link") && !e.contains("top secret"), "{e}");
     err(call(&f.write, json!({"path": "link/new.txt", "content": "x"})).await);
-    err(call(
-        &f.write,
-        json!({"path": "link/sub/new.txt", "content": "x"}),
-    )
-    .await);
-    err(call(
-        &f.edit,
-        json!({"path": "link/secret.txt", "oldText": "top", "newText": "no"}),
-    )
-    .await);
+    err(call(&f.write, json!({"path": "link/sub/new.txt", "content": "x"})).await);
+    err(call(&f.edit, json!({"path": "link/secret.txt", "oldText": "top", "newText": "no"})).await);
     let patch = "*** Begin Patch\n*** Add File: link/p.txt\n+x\n*** End Patch";
     err(call(&f.patch, json!({"input": patch})).await);
     let patch = "*** Begin Patch\n*** Delete File: link/secret.txt\n*** End Patch";
     err(call(&f.patch, json!({"input": patch})).await);
-    assert_eq!(
-        fs::read_to_string(outside.join("secret.txt")).unwrap(),
-        "top secret\n"
-    );
-    assert!(
-        !outside.join("new.txt").exists()
-            && !outside.join("sub").exists()
-            && !outside.join("p.txt").exists()
-    );
+    assert_eq!(fs::read_to_string(outside.join("secret.txt")).unwrap(), "top secret\n");
+    assert!(!outside.join("new.txt").exists() && !outside.join("sub").exists() && !outside.join("p.txt").exists());
 }
 
 #[tokio::test]
@@ -433,23 +315,13 @@ async fn protected_files_are_refused() {
     f.put("openclaw.json", "{\"token\": \"s3cret\"}");
     let e = err(call(&f.read, json!({"path": "openclaw.json"})).await);
     assert!(e.contains("protected") && !e.contains("s3cret"), "{e}");
-    err(call(
-        &f.write,
-        json!({"path": "exec-approvals.json", "content": "{}"}),
-    )
-    .await);
-    err(call(
-        &f.edit,
-        json!({"path": "openclaw.json", "oldText": "s3cret", "newText": "x"}),
-    )
-    .await);
-    let patch = "*** Begin Patch\n*** Add File: ok.txt\n+fine\n*** Update File: openclaw.json\n@@\n-{\"token\": \"s3cret\"}\n+{}\n*** End Patch";
+    err(call(&f.write, json!({"path": "exec-approvals.json", "content": "{}"})).await);
+    err(call(&f.edit, json!({"path": "openclaw.json", "oldText": "s3cret", "newText": "x"})).await);
+    let patch =
+        "*** Begin Patch\n*** Add File: ok.txt\n+fine\n*** Update File: openclaw.json\n@@\n-{\"token\": \"s3cret\"}\n+{}\n*** End Patch";
     let e = err(call(&f.patch, json!({"input": patch})).await);
     assert!(e.contains("protected"), "{e}");
-    assert!(
-        !f.path("ok.txt").exists(),
-        "nothing is written when any path is refused"
-    );
+    assert!(!f.path("ok.txt").exists(), "nothing is written when any path is refused");
     assert!(!f.path("exec-approvals.json").exists());
     assert_eq!(f.get("openclaw.json"), "{\"token\": \"s3cret\"}");
 }
@@ -459,21 +331,14 @@ async fn protected_files_are_refused() {
 #[tokio::test]
 async fn write_creates_dirs_and_replaces_atomically() {
     let f = Fixture::new();
-    let out = ok(call(
-        &f.write,
-        json!({"path": "deep/er/new.md", "content": "héllo\n"}),
-    )
-    .await);
+    let out = ok(call(&f.write, json!({"path": "deep/er/new.md", "content": "héllo\n"})).await);
     assert_eq!(text(&out), "Successfully wrote 7 bytes to deep/er/new.md.");
     assert_eq!(out.details.unwrap()["created"], true);
     assert_eq!(f.get("deep/er/new.md"), "héllo\n");
     let out = ok(call(&f.write, json!({"path": "deep/er/new.md", "content": ""})).await);
     assert_eq!(out.details.unwrap()["created"], false);
     assert_eq!(f.get("deep/er/new.md"), "");
-    let leftovers: Vec<_> = fs::read_dir(f.path("deep/er"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let leftovers: Vec<_> = fs::read_dir(f.path("deep/er")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers.len(), 1, "no temp files left: {leftovers:?}");
     fs::create_dir_all(f.path("adir")).unwrap();
     let e = err(call(&f.write, json!({"path": "adir", "content": "x"})).await);
@@ -490,15 +355,8 @@ async fn write_keeps_the_mode_of_the_file_it_replaces() {
     let f = Fixture::new();
     f.put("run.sh", "#!/bin/sh\n");
     fs::set_permissions(f.path("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
-    ok(call(
-        &f.write,
-        json!({"path": "run.sh", "content": "#!/bin/sh\necho hi\n"}),
-    )
-    .await);
-    assert_eq!(
-        fs::metadata(f.path("run.sh")).unwrap().permissions().mode() & 0o777,
-        0o755
-    );
+    ok(call(&f.write, json!({"path": "run.sh", "content": "#!/bin/sh\necho hi\n"})).await);
+    assert_eq!(fs::metadata(f.path("run.sh")).unwrap().permissions().mode() & 0o777, 0o755);
 }
 
 #[tokio::test]
@@ -511,12 +369,7 @@ async fn cancelled_runs_write_nothing() {
     let patch = "*** Begin Patch\n*** Add File: y.txt\n+y\n*** End Patch";
     err(call_with(&f.patch, json!({"input": patch}), &cancel).await);
     f.put("z.txt", "a");
-    err(call_with(
-        &f.edit,
-        json!({"path": "z.txt", "oldText": "a", "newText": "b"}),
-        &cancel,
-    )
-    .await);
+    err(call_with(&f.edit, json!({"path": "z.txt", "oldText": "a", "newText": "b"}), &cancel).await);
     err(call_with(&f.read, json!({"path": "z.txt"}), &cancel).await);
     assert!(!f.path("x.txt").exists() && !f.path("y.txt").exists());
     assert_eq!(f.get("z.txt"), "a");
@@ -527,97 +380,42 @@ async fn cancelled_runs_write_nothing() {
 #[tokio::test]
 async fn edit_replaces_a_unique_match_and_reports_a_diff() {
     let f = Fixture::new();
-    f.put(
-        "doc.md",
-        "# Title\n\nintro\n\n## Shopping\n- milk\n- eggs\n- bread\n\n## End\n",
-    );
+    f.put("doc.md", "# Title\n\nintro\n\n## Shopping\n- milk\n- eggs\n- bread\n\n## End\n");
     let out = ok(call(&f.edit, json!({"path": "doc.md", "oldText": "- eggs\n", "newText": "- eggs (a dozen)\n- $1 & $& literal\n"})).await);
     assert_eq!(f.get("doc.md"), "# Title\n\nintro\n\n## Shopping\n- milk\n- eggs (a dozen)\n- $1 & $& literal\n- bread\n\n## End\n");
-    assert_eq!(
-        text(&out),
-        "Successfully replaced text in doc.md (line 7: -1 +2 lines)."
-    );
+    assert_eq!(text(&out), "Successfully replaced text in doc.md (line 7: -1 +2 lines).");
     let d = out.details.unwrap();
     assert_eq!(d["firstChangedLine"], 7);
     let diff = d["diff"].as_str().unwrap();
-    assert!(
-        diff.contains("- 7 - eggs\n+ 7 - eggs (a dozen)\n+ 8 - $1 & $& literal"),
-        "{diff}"
-    );
-    assert!(
-        diff.contains("  6 - milk") && diff.contains("  9 - bread"),
-        "{diff}"
-    );
+    assert!(diff.contains("- 7 - eggs\n+ 7 - eggs (a dozen)\n+ 8 - $1 & $& literal"), "{diff}");
+    assert!(diff.contains("  6 - milk") && diff.contains("  9 - bread"), "{diff}");
 }
 
 #[tokio::test]
 async fn edit_errors_explain_what_to_do() {
     let f = Fixture::new();
-    f.put(
-        "code.py",
-        "def a():\n    return 1\n\ndef b():\n    return 1\n",
-    );
-    let e = err(call(
-        &f.edit,
-        json!({"path": "code.py", "oldText": "return 1", "newText": "return 2"}),
-    )
-    .await);
-    assert!(
-        e.contains("Found 2 occurrences") && e.contains("lines 2, 5"),
-        "{e}"
-    );
-    let e = err(call(
-        &f.edit,
-        json!({"path": "code.py", "oldText": "def b():\n  return 1", "newText": "x"}),
-    )
-    .await);
-    assert!(
-        e.contains("Could not find oldText") && e.contains("starts at line 4"),
-        "{e}"
-    );
-    let e = err(call(
-        &f.edit,
-        json!({"path": "code.py", "oldText": "zzz", "newText": "x"}),
-    )
-    .await);
-    assert!(
-        e.contains("Could not find oldText") && !e.contains("starts at line"),
-        "{e}"
-    );
-    let e = err(call(
-        &f.edit,
-        json!({"path": "code.py", "oldText": "def a", "newText": "def a"}),
-    )
-    .await);
+    f.put("code.py", "def a():\n    return 1\n\ndef b():\n    return 1\n");
+    let e = err(call(&f.edit, json!({"path": "code.py", "oldText": "return 1", "newText": "return 2"})).await);
+    assert!(e.contains("Found 2 occurrences") && e.contains("lines 2, 5"), "{e}");
+    let e = err(call(&f.edit, json!({"path": "code.py", "oldText": "def b():\n  return 1", "newText": "x"})).await);
+    assert!(e.contains("Could not find oldText") && e.contains("starts at line 4"), "{e}");
+    let e = err(call(&f.edit, json!({"path": "code.py", "oldText": "zzz", "newText": "x"})).await);
+    assert!(e.contains("Could not find oldText") && !e.contains("starts at line"), "{e}");
+    let e = err(call(&f.edit, json!({"path": "code.py", "oldText": "def a", "newText": "def a"})).await);
     assert!(e.contains("identical"), "{e}");
-    let e = err(call(
-        &f.edit,
-        json!({"path": "missing.py", "oldText": "a", "newText": "b"}),
-    )
-    .await);
+    let e = err(call(&f.edit, json!({"path": "missing.py", "oldText": "a", "newText": "b"})).await);
     assert!(e.contains("File not found") && e.contains("write"), "{e}");
     f.put("bin.dat", [0xffu8, 0xfe, 0x00]);
-    let e = err(call(
-        &f.edit,
-        json!({"path": "bin.dat", "oldText": "a", "newText": "b"}),
-    )
-    .await);
+    let e = err(call(&f.edit, json!({"path": "bin.dat", "oldText": "a", "newText": "b"})).await);
     assert!(e.contains("not a UTF-8 text file"), "{e}");
-    assert_eq!(
-        f.get("code.py"),
-        "def a():\n    return 1\n\ndef b():\n    return 1\n"
-    );
+    assert_eq!(f.get("code.py"), "def a():\n    return 1\n\ndef b():\n    return 1\n");
 }
 
 #[tokio::test]
 async fn edit_keeps_crlf_and_bom() {
     let f = Fixture::new();
     f.put("win.txt", "\u{feff}one\r\ntwo\r\nthree\r\n");
-    ok(call(
-        &f.edit,
-        json!({"path": "win.txt", "oldText": "two\nthree", "newText": "2\n3"}),
-    )
-    .await);
+    ok(call(&f.edit, json!({"path": "win.txt", "oldText": "two\nthree", "newText": "2\n3"})).await);
     assert_eq!(f.get("win.txt"), "\u{feff}one\r\n2\r\n3\r\n");
 }
 
@@ -634,10 +432,7 @@ async fn concurrent_edits_of_one_file_both_apply() {
     }
     let after = f.get("list.txt");
     for i in 0..20 {
-        assert!(
-            after.contains(&format!("ITEM {}\n", i * 10)),
-            "edit {i} was lost"
-        );
+        assert!(after.contains(&format!("ITEM {}\n", i * 10)), "edit {i} was lost");
     }
 }
 
@@ -646,10 +441,7 @@ async fn concurrent_edits_of_one_file_both_apply() {
 #[tokio::test]
 async fn patch_adds_updates_moves_and_deletes() {
     let f = Fixture::new();
-    f.put(
-        "src/app.py",
-        "import os\n\ndef greet():\n    print(\"Hi\")\n\ndef main():\n    greet()\n",
-    );
+    f.put("src/app.py", "import os\n\ndef greet():\n    print(\"Hi\")\n\ndef main():\n    greet()\n");
     f.put("old.txt", "bye\n");
     f.put("rename-me.txt", "a\nb\n");
     let patch = "\
@@ -674,10 +466,7 @@ async fn patch_adds_updates_moves_and_deletes() {
 *** Delete File: old.txt
 *** End Patch";
     let out = ok(call(&f.patch, json!({"input": patch})).await);
-    assert_eq!(
-        text(&out),
-        "Success. Updated the following files:\nA docs/hello.txt\nM src/app.py\nM moved/renamed.txt\nD old.txt"
-    );
+    assert_eq!(text(&out), "Success. Updated the following files:\nA docs/hello.txt\nM src/app.py\nM moved/renamed.txt\nD old.txt");
     assert_eq!(
         out.details.unwrap()["summary"],
         json!({"added": ["docs/hello.txt"], "modified": ["src/app.py", "moved/renamed.txt"], "deleted": ["old.txt"]})
@@ -710,20 +499,14 @@ async fn patch_is_all_or_nothing() {
 *** End Patch";
     let e = err(call(&f.patch, json!({"input": patch})).await);
     assert!(e.contains("no files were changed"), "{e}");
-    assert!(
-        e.contains("b.txt: cannot update: file not found"),
-        "later ops see earlier ones: {e}"
-    );
+    assert!(e.contains("b.txt: cannot update: file not found"), "later ops see earlier ones: {e}");
     assert_eq!(f.get("a.txt"), "one\ntwo\n");
     assert_eq!(f.get("b.txt"), "three\nfour\n");
     assert!(!f.path("new").exists());
 
     let patch = "*** Begin Patch\n*** Update File: a.txt\n@@\n-one\n+ONE\n*** Update File: b.txt\n@@\n-nope\n+x\n*** End Patch";
     let e = err(call(&f.patch, json!({"input": patch})).await);
-    assert!(
-        e.contains("b.txt: could not find these lines") && e.contains("nope"),
-        "{e}"
-    );
+    assert!(e.contains("b.txt: could not find these lines") && e.contains("nope"), "{e}");
     assert_eq!(f.get("a.txt"), "one\ntwo\n");
 }
 
@@ -732,11 +515,7 @@ async fn patch_is_all_or_nothing() {
 async fn patch_rolls_back_when_a_commit_step_fails() {
     use std::os::unix::fs::PermissionsExt;
     // Root ignores directory permissions, so the failure cannot be provoked that way.
-    if fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
-        .unwrap_or(1)
-        == 0
-    {
+    if fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap_or(1) == 0 {
         return;
     }
     let f = Fixture::new();
@@ -747,11 +526,7 @@ async fn patch_rolls_back_when_a_commit_step_fails() {
     let e = err(call(&f.patch, json!({"input": patch})).await);
     fs::set_permissions(f.path("locked"), fs::Permissions::from_mode(0o755)).unwrap();
     assert!(e.contains("locked/b.txt"), "{e}");
-    assert_eq!(
-        f.get("a.txt"),
-        "one\n",
-        "the already renamed file was restored"
-    );
+    assert_eq!(f.get("a.txt"), "one\n", "the already renamed file was restored");
     assert_eq!(f.get("locked/b.txt"), "two\n");
 }
 
@@ -762,32 +537,15 @@ fn commit_rolls_back_written_files_when_a_later_step_fails() {
     fs::create_dir_all(f.path("dir/inner")).unwrap();
     let (a, fresh, dir) = (f.path("a.txt"), f.path("new/sub/fresh.txt"), f.path("dir"));
     // Deleting a directory with remove_file fails for every user, root included.
-    let changes = vec![
-        (a.clone(), Some(b"ONE\n".to_vec())),
-        (fresh.clone(), Some(b"x".to_vec())),
-        (dir.clone(), None),
-    ];
-    let original = vec![
-        (a.clone(), Some(b"one\n".to_vec())),
-        (fresh.clone(), None),
-        (dir.clone(), Some(Vec::new())),
-    ];
+    let changes = vec![(a.clone(), Some(b"ONE\n".to_vec())), (fresh.clone(), Some(b"x".to_vec())), (dir.clone(), None)];
+    let original = vec![(a.clone(), Some(b"one\n".to_vec())), (fresh.clone(), None), (dir.clone(), Some(Vec::new()))];
     let e = test_api::commit(&changes, &original).unwrap_err();
     assert!(e.contains("dir"), "{e}");
     assert_eq!(f.get("a.txt"), "one\n", "the renamed file was restored");
-    assert!(
-        !fresh.exists() && !f.path("new").exists(),
-        "created files and directories were removed"
-    );
+    assert!(!fresh.exists() && !f.path("new").exists(), "created files and directories were removed");
     assert!(dir.join("inner").is_dir());
-    let names: Vec<_> = fs::read_dir(f.ws.root())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(
-        names.iter().all(|n| !n.contains("pincer-tmp")),
-        "temp files cleaned up: {names:?}"
-    );
+    let names: Vec<_> = fs::read_dir(f.ws.root()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.iter().all(|n| !n.contains("pincer-tmp")), "temp files cleaned up: {names:?}");
 }
 
 #[tokio::test]
@@ -795,38 +553,24 @@ async fn patch_refuses_conflicts() {
     let f = Fixture::new();
     f.put("exists.txt", "x\n");
     f.put("other.txt", "y\n");
-    let e = err(call(
-        &f.patch,
-        json!({"input": "*** Begin Patch\n*** Add File: exists.txt\n+z\n*** End Patch"}),
-    )
-    .await);
+    let e = err(call(&f.patch, json!({"input": "*** Begin Patch\n*** Add File: exists.txt\n+z\n*** End Patch"})).await);
     assert!(e.contains("already exists"), "{e}");
+    let e = err(call(&f.patch, json!({"input": "*** Begin Patch\n*** Delete File: ghost.txt\n*** End Patch"})).await);
+    assert!(e.contains("ghost.txt: cannot delete: file not found"), "{e}");
     let e = err(call(
         &f.patch,
-        json!({"input": "*** Begin Patch\n*** Delete File: ghost.txt\n*** End Patch"}),
+        json!({"input": "*** Begin Patch\n*** Update File: exists.txt\n*** Move to: other.txt\n@@\n-x\n+z\n*** End Patch"}),
     )
     .await);
-    assert!(
-        e.contains("ghost.txt: cannot delete: file not found"),
-        "{e}"
-    );
-    let e = err(call(&f.patch, json!({"input": "*** Begin Patch\n*** Update File: exists.txt\n*** Move to: other.txt\n@@\n-x\n+z\n*** End Patch"})).await);
     assert!(e.contains("other.txt: cannot move there"), "{e}");
-    let e = err(call(
-        &f.patch,
-        json!({"input": "*** Begin Patch\n*** Add File: ../escape.txt\n+z\n*** End Patch"}),
-    )
-    .await);
+    let e = err(call(&f.patch, json!({"input": "*** Begin Patch\n*** Add File: ../escape.txt\n+z\n*** End Patch"})).await);
     assert!(e.contains("outside the workspace"), "{e}");
     fs::create_dir_all(f.path("somedir")).unwrap();
-    let e = err(call(
-        &f.patch,
-        json!({"input": "*** Begin Patch\n*** Delete File: somedir\n*** End Patch"}),
-    )
-    .await);
+    let e = err(call(&f.patch, json!({"input": "*** Begin Patch\n*** Delete File: somedir\n*** End Patch"})).await);
     assert!(e.contains("is a directory"), "{e}");
     // Delete then re-add in one patch is fine.
-    ok(call(&f.patch, json!({"input": "*** Begin Patch\n*** Delete File: exists.txt\n*** Add File: exists.txt\n+new\n*** End Patch"})).await);
+    ok(call(&f.patch, json!({"input": "*** Begin Patch\n*** Delete File: exists.txt\n*** Add File: exists.txt\n+new\n*** End Patch"}))
+        .await);
     assert_eq!(f.get("exists.txt"), "new\n");
 }
 
@@ -849,10 +593,7 @@ async fn patch_wrappers_crlf_and_noop() {
 async fn patch_paths_may_be_absolute_inside_the_workspace() {
     let f = Fixture::new();
     let abs = f.path("abs.txt");
-    let patch = format!(
-        "*** Begin Patch\n*** Add File: {}\n+x\n*** End Patch",
-        abs.display()
-    );
+    let patch = format!("*** Begin Patch\n*** Add File: {}\n+x\n*** End Patch", abs.display());
     ok(call(&f.patch, json!({"input": patch})).await);
     assert_eq!(fs::read_to_string(&abs).unwrap(), "x\n");
 }
@@ -860,44 +601,20 @@ async fn patch_paths_may_be_absolute_inside_the_workspace() {
 #[test]
 fn patch_parser_errors() {
     assert!(test_api::parse_error("").unwrap().contains("empty"));
-    assert!(test_api::parse_error("*** Update File: a\n*** End Patch")
-        .unwrap()
-        .contains("first line must be '*** Begin Patch'"));
-    assert!(
-        test_api::parse_error("*** Begin Patch\n*** Add File: a\n+x")
-            .unwrap()
-            .contains("last line must be '*** End Patch'")
-    );
+    assert!(test_api::parse_error("*** Update File: a\n*** End Patch").unwrap().contains("first line must be '*** Begin Patch'"));
+    assert!(test_api::parse_error("*** Begin Patch\n*** Add File: a\n+x").unwrap().contains("last line must be '*** End Patch'"));
     let e = test_api::parse_error("*** Begin Patch\n*** Frobnicate: a\n*** End Patch").unwrap();
-    assert!(
-        e.contains("line 2") && e.contains("unexpected line '*** Frobnicate: a'"),
-        "{e}"
-    );
-    let e =
-        test_api::parse_error("*** Begin Patch\n*** Update File: a\n@@\n x\n\tbad\n*** End Patch")
-            .unwrap();
-    assert!(
-        e.contains("line 5") && e.contains("must start with ' '"),
-        "{e}"
-    );
+    assert!(e.contains("line 2") && e.contains("unexpected line '*** Frobnicate: a'"), "{e}");
+    let e = test_api::parse_error("*** Begin Patch\n*** Update File: a\n@@\n x\n\tbad\n*** End Patch").unwrap();
+    assert!(e.contains("line 5") && e.contains("must start with ' '"), "{e}");
     let e = test_api::parse_error("*** Begin Patch\n*** Update File: a\n*** End Patch").unwrap();
     assert!(e.contains("has no hunks"), "{e}");
     let e = test_api::parse_error("*** Begin Patch\n*** Add File:\n+x\n*** End Patch").unwrap();
     assert!(e.contains("missing its path"), "{e}");
-    let e = test_api::parse_error(
-        "*** Begin Patch\n*** Update File: a\n@@\n-x\n*** End of File\n-y\n*** End Patch",
-    )
-    .unwrap();
+    let e = test_api::parse_error("*** Begin Patch\n*** Update File: a\n@@\n-x\n*** End of File\n-y\n*** End Patch").unwrap();
     assert!(e.contains("expected a hunk header"), "{e}");
-    assert!(test_api::parse_error("*** Begin Patch\n*** End Patch")
-        .unwrap()
-        .contains("no file operations"));
-    assert_eq!(
-        test_api::parse_ok(
-            "*** Begin Patch\n\n*** Add File: a\n*** Delete File: b\n\n*** End Patch\n"
-        ),
-        2
-    );
+    assert!(test_api::parse_error("*** Begin Patch\n*** End Patch").unwrap().contains("no file operations"));
+    assert_eq!(test_api::parse_ok("*** Begin Patch\n\n*** Add File: a\n*** Delete File: b\n\n*** End Patch\n"), 2);
 }
 
 #[test]
@@ -911,16 +628,9 @@ fn patch_hunk_matching() {
     // Whitespace-tolerant match keeps the file's own context lines; after an @@ anchor the
     // first match wins (the anchor is the disambiguation).
     let out = test_api::apply_to_text(file, "@@ fn a() {\n  one();  \n+    added();\n }").unwrap();
-    assert_eq!(
-        out,
-        "fn a() {\n    one();\n    added();\n}\n\nfn b() {\n    one();\n}\n"
-    );
+    assert_eq!(out, "fn a() {\n    one();\n    added();\n}\n\nfn b() {\n    one();\n}\n");
     // Typographic punctuation in the patch still matches.
-    let out = test_api::apply_to_text(
-        "say \"hi\" - ok\n",
-        "@@\n-say \u{201c}hi\u{201d} \u{2013} ok\n+say hello",
-    )
-    .unwrap();
+    let out = test_api::apply_to_text("say \"hi\" - ok\n", "@@\n-say \u{201c}hi\u{201d} \u{2013} ok\n+say hello").unwrap();
     assert_eq!(out, "say hello\n");
     // End of file: pure insertion appends; an anchored hunk matches the last occurrence.
     let out = test_api::apply_to_text("x\ny\nx\n", "@@\n+z").unwrap();
@@ -941,29 +651,16 @@ fn patch_hunk_matching() {
     assert_eq!(out, "a\n\nB\n");
     // Hunks apply in order, each searched after the previous one; an unanchored hunk that
     // matches twice is refused (OpenClaw's rule) instead of guessing.
-    let out = test_api::apply_to_text(
-        "a\nk\nv\nb\nk\nv\n",
-        "@@\n a\n k\n-v\n+1\n@@\n b\n k\n-v\n+2",
-    )
-    .unwrap();
+    let out = test_api::apply_to_text("a\nk\nv\nb\nk\nv\n", "@@\n a\n k\n-v\n+1\n@@\n b\n k\n-v\n+2").unwrap();
     assert_eq!(out, "a\nk\n1\nb\nk\n2\n");
     let e = test_api::apply_to_text("k\nv\nk\nv\n", "@@\n k\n-v\n+1").unwrap_err();
     assert!(e.contains("occur 2 times"), "{e}");
     let e = test_api::apply_to_text("a\nb\n", "@@\n-b\n+B\n@@\n-a\n+A").unwrap_err();
-    assert!(
-        e.contains("could not find these lines"),
-        "hunks out of order: {e}"
-    );
+    assert!(e.contains("could not find these lines"), "hunks out of order: {e}");
     let e = test_api::apply_to_text("a\n", "@@ missing line\n-a\n+b").unwrap_err();
-    assert!(
-        e.contains("could not find the line '@@ missing line'"),
-        "{e}"
-    );
+    assert!(e.contains("could not find the line '@@ missing line'"), "{e}");
     // An empty file gets content and a final newline.
-    assert_eq!(
-        test_api::apply_to_text("", "@@\n+first").unwrap(),
-        "first\n"
-    );
+    assert_eq!(test_api::apply_to_text("", "@@\n+first").unwrap(), "first\n");
 }
 
 #[test]
@@ -971,10 +668,7 @@ fn unified_diff_range_headers_locate_nothing() {
     assert_eq!(test_api::header_context("-3,7 +3,8 @@"), None);
     assert_eq!(test_api::header_context("-1 +1 @@"), None);
     assert_eq!(test_api::header_context("  "), None);
-    assert_eq!(
-        test_api::header_context("def main(): @@"),
-        Some("def main():".into())
-    );
+    assert_eq!(test_api::header_context("def main(): @@"), Some("def main():".into()));
     assert_eq!(test_api::header_context("- item"), Some("- item".into()));
     let out = test_api::apply_to_text("a\nb\n", "@@ -1,2 +1,2 @@\n a\n-b\n+c").unwrap();
     assert_eq!(out, "a\nc\n");
@@ -1002,10 +696,7 @@ fn line_diff_shapes() {
     let old: String = (1..=20).map(|i| format!("{i}\n")).collect();
     let new = old.replace("10\n", "");
     let d = line_diff(&old, &new);
-    assert_eq!(
-        d.diff,
-        "    ...\n  7 7\n  8 8\n  9 9\n-10 10\n 10 11\n 11 12\n 12 13\n    ..."
-    );
+    assert_eq!(d.diff, "    ...\n  7 7\n  8 8\n  9 9\n-10 10\n 10 11\n 11 12\n 12 13\n    ...");
     assert_eq!((d.added, d.removed), (0, 1));
 }
 

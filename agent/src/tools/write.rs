@@ -8,10 +8,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::common::{
-    args_object, atomic_write, blocking_mutation, create_parent_dirs, req_string, MutationLock,
-    ABORTED,
-};
+use super::common::{args_object, atomic_write, blocking_mutation, create_parent_dirs, req_string, MutationLock, ABORTED};
 use crate::provider::ToolSpec;
 use crate::tool::{Tool, ToolContext, ToolOutput};
 use crate::workspace::Workspace;
@@ -48,12 +45,8 @@ impl Tool for WriteTool {
 
     fn call<'a>(&'a self, args: Value, ctx: ToolContext<'a>) -> BoxFuture<'a, ToolOutput> {
         Box::pin(async move {
-            let parsed = args_object("write", args).and_then(|map| {
-                Ok((
-                    req_string("write", &map, &["path", "file_path"])?,
-                    req_string("write", &map, &["content"])?,
-                ))
-            });
+            let parsed = args_object("write", args)
+                .and_then(|map| Ok((req_string("write", &map, &["path", "file_path"])?, req_string("write", &map, &["content"])?)));
             let (path, content) = match parsed {
                 Ok(p) => p,
                 Err(e) => return ToolOutput::error(e),
@@ -63,32 +56,20 @@ impl Tool for WriteTool {
             };
             let ws = self.ws.clone();
             let cancel = ctx.cancel.clone();
-            blocking_mutation(ctx.cancel, move || {
-                write_blocking(&ws, &path, &content, &cancel)
-            })
-            .await
+            blocking_mutation(ctx.cancel, move || write_blocking(&ws, &path, &content, &cancel)).await
         })
     }
 }
 
-fn write_blocking(
-    ws: &Workspace,
-    user_path: &str,
-    content: &str,
-    cancel: &CancellationToken,
-) -> ToolOutput {
+fn write_blocking(ws: &Workspace, user_path: &str, content: &str, cancel: &CancellationToken) -> ToolOutput {
     let path = match ws.resolve(user_path) {
         Ok(p) => p,
         Err(e) => return ToolOutput::error(e.to_string()),
     };
     let shown = user_path.trim();
     let existed = match fs::metadata(&path) {
-        Ok(m) if m.is_dir() => {
-            return ToolOutput::error(format!("Cannot write {shown}: it is a directory."))
-        }
-        Ok(m) if !m.is_file() => {
-            return ToolOutput::error(format!("Cannot write {shown}: not a regular file."))
-        }
+        Ok(m) if m.is_dir() => return ToolOutput::error(format!("Cannot write {shown}: it is a directory.")),
+        Ok(m) if !m.is_file() => return ToolOutput::error(format!("Cannot write {shown}: not a regular file.")),
         Ok(_) => true,
         Err(e) if e.kind() == io::ErrorKind::NotFound => false,
         Err(e) => return ToolOutput::error(format!("Cannot write {shown}: {e}")),
@@ -104,9 +85,6 @@ fn write_blocking(
         return ToolOutput::error(format!("Cannot write {shown}: {e}"));
     }
     tracing::debug!(path = %path.display(), bytes = content.len(), "write tool wrote a file");
-    ToolOutput::text(format!(
-        "Successfully wrote {} bytes to {shown}.",
-        content.len()
-    ))
-    .with_details(json!({"path": shown, "bytes": content.len(), "created": !existed}))
+    ToolOutput::text(format!("Successfully wrote {} bytes to {shown}.", content.len()))
+        .with_details(json!({"path": shown, "bytes": content.len(), "created": !existed}))
 }

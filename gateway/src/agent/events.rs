@@ -177,10 +177,8 @@ impl RunObserver for RunEmitter {
             RunEvent::ToolUpdate { tool_call_id, name, data } => {
                 self.agent("tool", json!({"phase": "update", "name": name, "toolCallId": tool_call_id, "partialResult": data}))
             }
-            RunEvent::ToolResult { tool_call_id, name, is_error, result } => self.agent(
-                "tool",
-                json!({"phase": "result", "name": name, "toolCallId": tool_call_id, "isError": is_error, "result": result}),
-            ),
+            RunEvent::ToolResult { tool_call_id, name, is_error, result } => self
+                .agent("tool", json!({"phase": "result", "name": name, "toolCallId": tool_call_id, "isError": is_error, "result": result})),
         }
     }
 

@@ -82,10 +82,7 @@ impl AgentHost {
     }
 
     pub fn active_for_session(&self, session_key: &str) -> Vec<Arc<ActiveRun>> {
-        self.active
-            .lock()
-            .map(|m| m.values().filter(|r| r.session_key == session_key).cloned().collect())
-            .unwrap_or_default()
+        self.active.lock().map(|m| m.values().filter(|r| r.session_key == session_key).cloned().collect()).unwrap_or_default()
     }
 
     /// Abort every run (gateway shutdown).
@@ -102,10 +99,7 @@ impl AgentHost {
 
     /// Runs executing now (queued ones not counted).
     pub fn started_count(&self) -> usize {
-        self.active
-            .lock()
-            .map(|m| m.values().filter(|r| r.started.load(std::sync::atomic::Ordering::Acquire)).count())
-            .unwrap_or(0)
+        self.active.lock().map(|m| m.values().filter(|r| r.started.load(std::sync::atomic::Ordering::Acquire)).count()).unwrap_or(0)
     }
 
     pub fn active_count(&self) -> usize {
@@ -139,7 +133,6 @@ impl AgentHost {
             active.remove(run_id);
         }
     }
-
 }
 
 /// The agent config for the gateway's current config document.
@@ -233,7 +226,13 @@ pub fn recover(state: &SharedState) -> Result<(), crate::store::StoreError> {
                 if let Message::ToolResult(r) = m {
                     let stored = transcript.iter().any(|t| matches!(t, Message::ToolResult(s) if s.tool_call_id == r.tool_call_id));
                     if !stored {
-                        state.store.append_message(&run.session_key, &session.session_id, Some(&run.run_id), &serde_json::to_value(m)?, now)?;
+                        state.store.append_message(
+                            &run.session_key,
+                            &session.session_id,
+                            Some(&run.run_id),
+                            &serde_json::to_value(m)?,
+                            now,
+                        )?;
                     }
                 }
             }
@@ -438,12 +437,7 @@ pub async fn compact_session(
 /// Files the agent's file tools must never write, wherever the workspace is.
 fn protected_paths(state: &SharedState) -> Vec<std::path::PathBuf> {
     let config_path = state.options.config_path.clone();
-    vec![
-        config_path,
-        state.exec_approvals_path(),
-        state.options.state_dir.join("pincer.sqlite"),
-        state.options.state_dir.join("node.json"),
-    ]
+    vec![config_path, state.exec_approvals_path(), state.options.state_dir.join("pincer.sqlite"), state.options.state_dir.join("node.json")]
 }
 
 enum Outcome {

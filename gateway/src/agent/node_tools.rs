@@ -105,9 +105,9 @@ fn pick_node(state: &SharedState, requested: Option<&str>, command: &str) -> Res
     if let Some(wanted) = requested.map(str::trim).filter(|s| !s.is_empty()) {
         let lower = wanted.to_lowercase();
         let found = nodes.iter().find(|n| n.node_id == wanted).or_else(|| {
-            nodes.iter().find(|n| {
-                n.conn.client.display_name.as_deref().is_some_and(|d| d.to_lowercase() == lower) || n.node_id.starts_with(wanted)
-            })
+            nodes
+                .iter()
+                .find(|n| n.conn.client.display_name.as_deref().is_some_and(|d| d.to_lowercase() == lower) || n.node_id.starts_with(wanted))
         });
         let Some(node) = found else {
             let names: Vec<String> = nodes.iter().map(|n| node_label(n)).collect();
@@ -269,11 +269,8 @@ impl Tool for NodesTool {
                         .map(|n| {
                             // What the agent may invoke: the policy's verdict, minus what `invoke`
                             // refuses anyway (exec approvals are a person's business).
-                            let usable: Vec<&String> = n
-                                .commands
-                                .iter()
-                                .filter(|c| agent_may_invoke(c) && check_command(&self.state, n, c).is_ok())
-                                .collect();
+                            let usable: Vec<&String> =
+                                n.commands.iter().filter(|c| agent_may_invoke(c) && check_command(&self.state, n, c).is_ok()).collect();
                             json!({"nodeId": n.node_id, "displayName": n.conn.client.display_name, "platform": n.conn.client.platform,
                                    "commands": usable})
                         })
@@ -303,10 +300,14 @@ impl Tool for NodesTool {
                         return ToolOutput::error("invoke needs `command`, e.g. \"location.get\".");
                     };
                     if ADMIN_INVOKE_COMMANDS.contains(&command) {
-                        return ToolOutput::error(format!("{command} needs an operator with operator.admin; it is not available to the agent."));
+                        return ToolOutput::error(format!(
+                            "{command} needs an operator with operator.admin; it is not available to the agent."
+                        ));
                     }
                     if INVOKE_BLOCKED.contains(&command) {
-                        return ToolOutput::error(format!("{command} is not available to the agent: exec approvals are changed by a person, not by the agent."));
+                        return ToolOutput::error(format!(
+                            "{command} is not available to the agent: exec approvals are changed by a person, not by the agent."
+                        ));
                     }
                     if command == commands::SYSTEM_RUN {
                         return ToolOutput::error("Use the exec tool to run shell commands (it handles approvals).");
@@ -457,9 +458,9 @@ impl Tool for ExecTool {
                     }
                     Err(e) if e.outcome_unknown => {
                         return ToolOutput::error(format!(
-                            "`{command}` was sent to {} but no result came back: {e}. Check whether it took effect before running it again.",
-                            node_label(&node)
-                        ))
+                        "`{command}` was sent to {} but no result came back: {e}. Check whether it took effect before running it again.",
+                        node_label(&node)
+                    ))
                     }
                     Err(e) => return ToolOutput::error(format!("`{command}` did not run on {}: {e}", node_label(&node))),
                 }
@@ -504,7 +505,11 @@ fn exec_output(command: &str, node: &NodeSession, result: Value) -> ToolOutput {
         text.push_str(stderr);
     }
     let failed = timed_out || result.get("success").and_then(Value::as_bool) == Some(false);
-    ToolOutput { content: vec![Content::text(text)], is_error: failed, details: Some(json!({"exitCode": exit, "timedOut": timed_out, "nodeId": node.node_id})) }
+    ToolOutput {
+        content: vec![Content::text(text)],
+        is_error: failed,
+        details: Some(json!({"exitCode": exit, "timedOut": timed_out, "nodeId": node.node_id})),
+    }
 }
 
 // ---- camera / screen / notify / canvas ----------------------------------------------------
@@ -548,7 +553,8 @@ impl Tool for CameraTool {
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             name: "camera".into(),
-            description: "A node's camera: action=list (cameras), snap (a photo you will see), clip (a short video, not shown to you).".into(),
+            description: "A node's camera: action=list (cameras), snap (a photo you will see), clip (a short video, not shown to you)."
+                .into(),
             parameters: json!({
                 "type": "object",
                 "properties": {
@@ -584,7 +590,8 @@ impl Tool for ScreenTool {
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             name: "screen".into(),
-            description: "A node's screen: action=snapshot (a screenshot you will see), record (a short recording, not shown to you).".into(),
+            description: "A node's screen: action=snapshot (a screenshot you will see), record (a short recording, not shown to you)."
+                .into(),
             parameters: json!({
                 "type": "object",
                 "properties": {

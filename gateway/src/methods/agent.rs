@@ -16,7 +16,8 @@ const WAIT_MAX_MS: u64 = 24 * 60 * 60 * 1000;
 
 pub fn start(state: &SharedState, params: Value) -> MethodResult {
     const METHOD: &str = "agent";
-    let text = params.get("message").and_then(Value::as_str).ok_or_else(|| invalid_params(METHOD, "must have required property 'message'"))?;
+    let text =
+        params.get("message").and_then(Value::as_str).ok_or_else(|| invalid_params(METHOD, "must have required property 'message'"))?;
     let key = params.get("idempotencyKey").and_then(Value::as_str).unwrap_or("");
     if key.trim().is_empty() {
         return Err(invalid_params(METHOD, "must have required property 'idempotencyKey'"));
@@ -57,7 +58,8 @@ pub fn start(state: &SharedState, params: Value) -> MethodResult {
 
 pub async fn wait(state: &SharedState, params: Value) -> MethodResult {
     const METHOD: &str = "agent.wait";
-    let run_id = params.get("runId").and_then(Value::as_str).ok_or_else(|| invalid_params(METHOD, "must have required property 'runId'"))?;
+    let run_id =
+        params.get("runId").and_then(Value::as_str).ok_or_else(|| invalid_params(METHOD, "must have required property 'runId'"))?;
     let timeout_ms = params.get("timeoutMs").and_then(Value::as_u64).unwrap_or(WAIT_DEFAULT_MS).min(WAIT_MAX_MS);
     match host::wait(state, run_id, Duration::from_millis(timeout_ms)).await? {
         Some(finish) => {

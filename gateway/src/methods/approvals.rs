@@ -24,8 +24,7 @@ const APPROVAL_CLIENT_IDS: &[&str] = &["openclaw-control-ui", "openclaw-macos", 
 /// person (a known app, or it declares the `approvals` / `exec-approvals` capability).
 pub fn is_approval_client(conn: &ConnHandle) -> bool {
     conn.has_scope(scopes::APPROVALS)
-        && (APPROVAL_CLIENT_IDS.contains(&conn.client.id.as_str())
-            || conn.caps.iter().any(|c| c == "approvals" || c == "exec-approvals"))
+        && (APPROVAL_CLIENT_IDS.contains(&conn.client.id.as_str()) || conn.caps.iter().any(|c| c == "approvals" || c == "exec-approvals"))
 }
 
 fn resolution_json(id: &str, res: &Resolution, created_at_ms: i64, expires_at_ms: i64) -> Value {
@@ -180,10 +179,7 @@ pub fn get(state: &GatewayState, params: Value) -> MethodResult {
     let request = &summary["request"];
     let mut decisions = vec!["allow-once", "allow-always", "deny"];
     let always_unavailable = request.get("ask").and_then(Value::as_str) == Some("always")
-        || request
-            .get("unavailableDecisions")
-            .and_then(Value::as_array)
-            .is_some_and(|a| a.iter().any(|d| d == "allow-always"));
+        || request.get("unavailableDecisions").and_then(Value::as_array).is_some_and(|a| a.iter().any(|d| d == "allow-always"));
     if always_unavailable {
         decisions.retain(|d| *d != "allow-always");
     }
@@ -227,7 +223,8 @@ pub fn resolve(state: &GatewayState, conn: &ConnHandle, params: Value) -> Method
 }
 
 pub async fn wait_decision(state: &GatewayState, params: Value) -> MethodResult {
-    let id = params.get("id").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or_else(|| ErrorShape::invalid_request("id is required"))?;
+    let id =
+        params.get("id").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or_else(|| ErrorShape::invalid_request("id is required"))?;
     match state.approvals.watch(id)? {
         WatchState::Done { resolution, created_at_ms, expires_at_ms } => Ok(resolution_json(id, &resolution, created_at_ms, expires_at_ms)),
         WatchState::Pending { rx, created_at_ms, expires_at_ms } => {
@@ -314,7 +311,9 @@ pub fn file_set(state: &GatewayState, params: Value) -> MethodResult {
     let current = read_file(&path)?;
     let base_hash = params.get("baseHash").and_then(Value::as_str);
     match (&current, base_hash) {
-        (Some(_), None) => return Err(ErrorShape::invalid_request("exec approvals base hash required; re-run exec.approvals.get and retry")),
+        (Some(_), None) => {
+            return Err(ErrorShape::invalid_request("exec approvals base hash required; re-run exec.approvals.get and retry"))
+        }
         (cur, Some(h)) if h != approvals_hash(cur.as_deref()) => {
             return Err(ErrorShape::invalid_request("exec approvals changed since last load; re-run exec.approvals.get and retry"))
         }
@@ -323,15 +322,15 @@ pub fn file_set(state: &GatewayState, params: Value) -> MethodResult {
     let mut text = serde_json::to_string_pretty(&file).map_err(|e| ErrorShape::unavailable(e.to_string()))?;
     text.push('\n');
     write_atomic(&path, text.as_bytes()).map_err(|e| ErrorShape::unavailable(format!("cannot write {}: {e}", path.display())))?;
-    let _ = state.store.audit(now_ms(), "exec.approvals", "gateway", "updated", None, &json!({"hash": approvals_hash(Some(text.as_bytes()))}));
+    let _ =
+        state.store.audit(now_ms(), "exec.approvals", "gateway", "updated", None, &json!({"hash": approvals_hash(Some(text.as_bytes()))}));
     snapshot(&path, Some(text.as_bytes()))
 }
 
 async fn node_command(state: &GatewayState, node_id: &str, command: &str, params: Value) -> MethodResult {
     if let Some(session) = state.nodes.get(node_id) {
         super::nodes::check_command(state, &session, command).map_err(|e| {
-            ErrorShape::invalid_request(format!("node command not allowed: {command} ({})", e.message))
-                .with_detail("command", command)
+            ErrorShape::invalid_request(format!("node command not allowed: {command} ({})", e.message)).with_detail("command", command)
         })?;
     }
     let outcome = super::nodes::invoke_node(state, node_id, command, Some(&params), None, None, None).await?;
@@ -342,7 +341,11 @@ async fn node_command(state: &GatewayState, node_id: &str, command: &str, params
 }
 
 pub async fn node_file_get(state: &GatewayState, params: Value) -> MethodResult {
-    let node_id = params.get("nodeId").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or_else(|| ErrorShape::invalid_request("nodeId required"))?;
+    let node_id = params
+        .get("nodeId")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ErrorShape::invalid_request("nodeId required"))?;
     let payload = node_command(state, node_id, commands::SYSTEM_EXEC_APPROVALS_GET, json!({})).await?;
     let valid = payload.get("hash").and_then(Value::as_str).is_some() || payload.get("enabled").is_some();
     if !valid || payload.get("baseHash").is_some() && payload.get("file").is_some() {
@@ -352,7 +355,12 @@ pub async fn node_file_get(state: &GatewayState, params: Value) -> MethodResult 
 }
 
 pub async fn node_file_set(state: &GatewayState, params: Value) -> MethodResult {
-    let node_id = params.get("nodeId").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or_else(|| ErrorShape::invalid_request("nodeId required"))?.to_string();
+    let node_id = params
+        .get("nodeId")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ErrorShape::invalid_request("nodeId required"))?
+        .to_string();
     let mut forward = params.clone();
     if let Some(obj) = forward.as_object_mut() {
         obj.remove("nodeId");

@@ -168,7 +168,10 @@ pub fn send(state: &SharedState, params: Value) -> MethodResult {
 
 pub fn history(state: &SharedState, params: Value) -> MethodResult {
     const METHOD: &str = "chat.history";
-    let key = params.get("sessionKey").and_then(Value::as_str).ok_or_else(|| invalid_params(METHOD, "must have required property 'sessionKey'"))?;
+    let key = params
+        .get("sessionKey")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid_params(METHOD, "must have required property 'sessionKey'"))?;
     let session_key = canonical_session_key(key)?;
     let limit = match params.get("limit") {
         None | Some(Value::Null) => HISTORY_DEFAULT_LIMIT,
@@ -211,7 +214,10 @@ pub fn history(state: &SharedState, params: Value) -> MethodResult {
 
 pub fn abort(state: &SharedState, params: Value) -> MethodResult {
     const METHOD: &str = "chat.abort";
-    let key = params.get("sessionKey").and_then(Value::as_str).ok_or_else(|| invalid_params(METHOD, "must have required property 'sessionKey'"))?;
+    let key = params
+        .get("sessionKey")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid_params(METHOD, "must have required property 'sessionKey'"))?;
     let session_key = canonical_session_key(key)?;
     let wanted = params.get("runId").and_then(Value::as_str);
     let mut run_ids = Vec::new();
@@ -226,8 +232,12 @@ pub fn abort(state: &SharedState, params: Value) -> MethodResult {
 
 pub fn inject(state: &SharedState, params: Value) -> MethodResult {
     const METHOD: &str = "chat.inject";
-    let key = params.get("sessionKey").and_then(Value::as_str).ok_or_else(|| invalid_params(METHOD, "must have required property 'sessionKey'"))?;
-    let text = params.get("message").and_then(Value::as_str).ok_or_else(|| invalid_params(METHOD, "must have required property 'message'"))?;
+    let key = params
+        .get("sessionKey")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid_params(METHOD, "must have required property 'sessionKey'"))?;
+    let text =
+        params.get("message").and_then(Value::as_str).ok_or_else(|| invalid_params(METHOD, "must have required property 'message'"))?;
     if text.trim().is_empty() {
         return Err(invalid_params(METHOD, "message must not be empty"));
     }

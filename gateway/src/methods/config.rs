@@ -20,15 +20,17 @@ pub fn patch(state: &GatewayState, params: Value) -> MethodResult {
     let next = current.apply_patch_params(&params)?;
     // Refuse a patch that would leave the gateway unable to start (e.g. token auth with
     // no token) before anything is written.
-    let settings = Settings::resolve(&next, &state.options.overrides)
-        .map_err(|e| ErrorShape::invalid_request(format!("invalid config: {e}")))?;
+    let settings =
+        Settings::resolve(&next, &state.options.overrides).map_err(|e| ErrorShape::invalid_request(format!("invalid config: {e}")))?;
     let response = next.patch_response(&current);
     if response.get("noop").and_then(Value::as_bool) == Some(true) {
         return Ok(response);
     }
     next.save_atomic()?;
     let changed = response.get("changedPaths").cloned().unwrap_or(json!([]));
-    if let Err(e) = state.store.audit(now_ms(), "config", &next.path().display().to_string(), "patched", None, &json!({"changedPaths": changed})) {
+    if let Err(e) =
+        state.store.audit(now_ms(), "config", &next.path().display().to_string(), "patched", None, &json!({"changedPaths": changed}))
+    {
         tracing::error!(error = %e, "audit write failed");
     }
     if let Ok(mut c) = state.config.write() {

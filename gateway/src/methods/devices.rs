@@ -93,7 +93,14 @@ pub fn approve(state: &GatewayState, conn: &ConnHandle, params: Value) -> Method
         extra: existing.map(|e| e.extra).unwrap_or_default(),
     };
     state.store.approve_device_request(request_id, &device, &role, &request.scopes, now)?;
-    audit(state, "device.pair", &device.device_id, "approved", conn, json!({"requestId": request_id, "role": role, "scopes": request.scopes}));
+    audit(
+        state,
+        "device.pair",
+        &device.device_id,
+        "approved",
+        conn,
+        json!({"requestId": request_id, "role": role, "scopes": request.scopes}),
+    );
     state.hub.broadcast(
         events::DEVICE_PAIR_RESOLVED,
         &json!({"requestId": request_id, "deviceId": device.device_id, "decision": "approved", "ts": now}),
@@ -127,9 +134,7 @@ pub fn reject(state: &GatewayState, conn: &ConnHandle, params: Value) -> MethodR
 /// Close every socket of a device (optionally only those of one role).
 fn disconnect_device(state: &GatewayState, device_id: &str, role: Option<&str>, except_conn: Option<&str>, reason: &str) {
     for c in state.hub.all() {
-        if c.device_id.as_deref() == Some(device_id)
-            && role.is_none_or(|r| r == c.role.as_str())
-            && except_conn != Some(c.conn_id.as_str())
+        if c.device_id.as_deref() == Some(device_id) && role.is_none_or(|r| r == c.role.as_str()) && except_conn != Some(c.conn_id.as_str())
         {
             c.close(close_code::POLICY_VIOLATION, reason);
         }

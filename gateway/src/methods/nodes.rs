@@ -26,10 +26,7 @@ fn strings(v: &Option<Vec<String>>) -> Vec<String> {
 }
 
 fn str_list(v: &Value, key: &str) -> Vec<String> {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-        .unwrap_or_default()
+    v.get(key).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default()
 }
 
 // ---- lifecycle ----------------------------------------------------------------------
@@ -144,7 +141,12 @@ fn ensure_surface_request(state: &GatewayState, session: &NodeSession) -> Result
     Ok(())
 }
 
-fn create_node_request(state: &GatewayState, surface: Value, remote_ip: Option<String>, silent: bool) -> Result<NodePairRequestRecord, crate::store::StoreError> {
+fn create_node_request(
+    state: &GatewayState,
+    surface: Value,
+    remote_ip: Option<String>,
+    silent: bool,
+) -> Result<NodePairRequestRecord, crate::store::StoreError> {
     let now = now_ms();
     let request_id = uuid::Uuid::new_v4().to_string();
     let node_id = surface["nodeId"].as_str().unwrap_or_default().to_string();
@@ -207,12 +209,7 @@ pub fn pair_request(state: &GatewayState, conn: &ConnHandle, params: Value) -> M
 
 fn live_requests(state: &GatewayState) -> Result<Vec<NodePairRequestRecord>, ErrorShape> {
     let now = now_ms();
-    Ok(state
-        .store
-        .node_requests()?
-        .into_iter()
-        .filter(|r| now - r.ts <= pincer_protocol::NODE_PAIR_REQUEST_TTL_MS as i64)
-        .collect())
+    Ok(state.store.node_requests()?.into_iter().filter(|r| now - r.ts <= pincer_protocol::NODE_PAIR_REQUEST_TTL_MS as i64).collect())
 }
 
 pub fn pair_list(state: &GatewayState) -> MethodResult {
@@ -280,8 +277,7 @@ pub fn pair_remove(state: &GatewayState, conn: &ConnHandle, params: Value) -> Me
 pub fn pair_verify(state: &GatewayState, params: Value) -> MethodResult {
     let node_id = required_str(&params, "nodeId", "node.pair.verify")?;
     let token = required_str(&params, "token", "node.pair.verify")?;
-    let ok = state.store.verify_device_token(node_id, "node", token, now_ms())?.is_some()
-        && state.store.node_pairing(node_id)?.is_some();
+    let ok = state.store.verify_device_token(node_id, "node", token, now_ms())?.is_some() && state.store.node_pairing(node_id)?.is_some();
     Ok(json!({"ok": ok}))
 }
 
@@ -514,7 +510,8 @@ pub async fn invoke(state: &SharedState, conn: &ConnHandle, params: Value) -> Me
         Some(0) | None => None,
         Some(ms) => Some(Duration::from_millis(ms)),
     };
-    let outcome = invoke_node(state, &p.node_id, &p.command, p.params.as_ref(), timeout, Some(&p.idempotency_key), p.session_key.as_deref()).await;
+    let outcome =
+        invoke_node(state, &p.node_id, &p.command, p.params.as_ref(), timeout, Some(&p.idempotency_key), p.session_key.as_deref()).await;
     let result = outcome.and_then(|o| NodeRegistry::outcome_to_result(&p.node_id, &p.command, o));
     state.idempotency.finish(&cache_key, result.clone());
     drop(abandon);
@@ -551,13 +548,12 @@ pub fn invoke_result(state: &GatewayState, conn: &ConnHandle, params: Value) -> 
     let outcome = if r.ok {
         match r.payload_value() {
             Ok(payload) => InvokeOutcome::Ok(payload),
-            Err(e) => InvokeOutcome::NodeError { code: "INVALID_RESULT".into(), message: format!("node returned malformed payloadJSON: {e}") },
+            Err(e) => {
+                InvokeOutcome::NodeError { code: "INVALID_RESULT".into(), message: format!("node returned malformed payloadJSON: {e}") }
+            }
         }
     } else {
-        let (code, message) = r
-            .error
-            .map(|e| (e.code, e.message))
-            .unwrap_or_else(|| (String::new(), "node invoke failed".into()));
+        let (code, message) = r.error.map(|e| (e.code, e.message)).unwrap_or_else(|| (String::new(), "node invoke failed".into()));
         InvokeOutcome::NodeError { code, message }
     };
     if state.nodes.complete(&r.id, &r.node_id, outcome) {
@@ -569,10 +565,8 @@ pub fn invoke_result(state: &GatewayState, conn: &ConnHandle, params: Value) -> 
 
 pub fn node_event(state: &GatewayState, conn: &ConnHandle, params: Value) -> MethodResult {
     let p: NodeEventParams = parse_params("node.event", params)?;
-    let payload = p
-        .payload_value()
-        .map_err(|e| invalid_params("node.event", format!("payloadJSON is not valid JSON ({e})")))?
-        .unwrap_or(Value::Null);
+    let payload =
+        p.payload_value().map_err(|e| invalid_params("node.event", format!("payloadJSON is not valid JSON ({e})")))?.unwrap_or(Value::Null);
     let node_id = conn.device_id.clone().unwrap_or_default();
     let (handled, reason) = match p.event.as_str() {
         "node.host.stats" => {

@@ -114,10 +114,7 @@ pub fn list(state: &SharedState, params: Value) -> MethodResult {
 
 pub fn preview(state: &SharedState, params: Value) -> MethodResult {
     const METHOD: &str = "sessions.preview";
-    let keys = params
-        .get("keys")
-        .and_then(Value::as_array)
-        .ok_or_else(|| invalid_params(METHOD, "must have required property 'keys'"))?;
+    let keys = params.get("keys").and_then(Value::as_array).ok_or_else(|| invalid_params(METHOD, "must have required property 'keys'"))?;
     let limit = params.get("limit").and_then(Value::as_u64).map(|n| n.clamp(1, 50) as usize).unwrap_or(PREVIEW_ITEMS);
     let mut previews = Vec::new();
     for raw in keys.iter().take(64) {

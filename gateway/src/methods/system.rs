@@ -213,7 +213,11 @@ pub fn logs_tail(state: &GatewayState, params: Value) -> MethodResult {
     let file_name = path.display().to_string();
     let mut file = match std::fs::File::open(&path) {
         Ok(f) => f,
-        Err(_) => return Ok(json!({"file": file_name, "cursor": 0, "size": 0, "lines": [], "truncated": false, "reset": cursor.is_some_and(|c| c > 0)})),
+        Err(_) => {
+            return Ok(
+                json!({"file": file_name, "cursor": 0, "size": 0, "lines": [], "truncated": false, "reset": cursor.is_some_and(|c| c > 0)}),
+            )
+        }
     };
     let size = file.metadata().map(|m| m.len()).map_err(|e| ErrorShape::unavailable(format!("log read failed: {e}")))?;
     let (mut start, mut reset, mut truncated) = match cursor {

@@ -67,10 +67,7 @@ impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
         let removed = self.registry.pending.lock().ok().and_then(|mut p| p.remove(&self.invoke_id));
         if removed.is_some() && !self.done {
-            self.node.conn.send_targeted(
-                events::NODE_INVOKE_CANCEL,
-                &json!({"invokeId": self.invoke_id, "nodeId": self.node.node_id}),
-            );
+            self.node.conn.send_targeted(events::NODE_INVOKE_CANCEL, &json!({"invokeId": self.invoke_id, "nodeId": self.node.node_id}));
         }
     }
 }
@@ -104,8 +101,7 @@ impl NodeRegistry {
     fn fail_pending_for(&self, node_id: &str) {
         let failed: Vec<PendingInvoke> = match self.pending.lock() {
             Ok(mut pending) => {
-                let ids: Vec<String> =
-                    pending.iter().filter(|(_, p)| p.node_id == node_id).map(|(id, _)| id.clone()).collect();
+                let ids: Vec<String> = pending.iter().filter(|(_, p)| p.node_id == node_id).map(|(id, _)| id.clone()).collect();
                 ids.into_iter().filter_map(|id| pending.remove(&id)).collect()
             }
             Err(_) => Vec::new(),

@@ -117,9 +117,8 @@ impl Store {
 
     pub fn paired_device(&self, device_id: &str) -> StoreResult<Option<PairedDevice>> {
         self.with(|c| {
-            let row: Option<String> = c
-                .query_row("SELECT record FROM devices WHERE device_id = ?1", [device_id], |r| r.get(0))
-                .optional()?;
+            let row: Option<String> =
+                c.query_row("SELECT record FROM devices WHERE device_id = ?1", [device_id], |r| r.get(0)).optional()?;
             row.map(|t| from_json(&t)).transpose()
         })
     }
@@ -286,9 +285,8 @@ impl Store {
 
     pub fn device_request(&self, request_id: &str) -> StoreResult<Option<DevicePairRequest>> {
         self.with(|c| {
-            let row: Option<String> = c
-                .query_row("SELECT record FROM device_pair_requests WHERE request_id = ?1", [request_id], |r| r.get(0))
-                .optional()?;
+            let row: Option<String> =
+                c.query_row("SELECT record FROM device_pair_requests WHERE request_id = ?1", [request_id], |r| r.get(0)).optional()?;
             row.map(|t| from_json(&t)).transpose()
         })
     }
@@ -296,11 +294,9 @@ impl Store {
     pub fn device_request_for(&self, device_id: &str) -> StoreResult<Option<DevicePairRequest>> {
         self.with(|c| {
             let row: Option<String> = c
-                .query_row(
-                    "SELECT record FROM device_pair_requests WHERE device_id = ?1 ORDER BY ts DESC LIMIT 1",
-                    [device_id],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT record FROM device_pair_requests WHERE device_id = ?1 ORDER BY ts DESC LIMIT 1", [device_id], |r| {
+                    r.get(0)
+                })
                 .optional()?;
             row.map(|t| from_json(&t)).transpose()
         })
@@ -356,9 +352,8 @@ impl Store {
 
     pub fn node_pairing(&self, node_id: &str) -> StoreResult<Option<Value>> {
         self.with(|c| {
-            let row: Option<String> = c
-                .query_row("SELECT record FROM node_pairings WHERE node_id = ?1", [node_id], |r| r.get(0))
-                .optional()?;
+            let row: Option<String> =
+                c.query_row("SELECT record FROM node_pairings WHERE node_id = ?1", [node_id], |r| r.get(0)).optional()?;
             row.map(|t| from_json(&t)).transpose()
         })
     }
@@ -402,9 +397,8 @@ impl Store {
     pub fn node_requests(&self) -> StoreResult<Vec<NodePairRequestRecord>> {
         self.with(|c| {
             let mut stmt = c.prepare("SELECT request_id, node_id, record, ts FROM node_pair_requests ORDER BY ts, request_id")?;
-            let rows = stmt.query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
-            })?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?)))?;
             let mut out = Vec::new();
             for row in rows {
                 let (request_id, node_id, record, ts) = row?;
@@ -438,8 +432,7 @@ impl Store {
 
     pub fn setting(&self, key: &str) -> StoreResult<Option<Value>> {
         self.with(|c| {
-            let row: Option<String> =
-                c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?;
+            let row: Option<String> = c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?;
             row.map(|t| from_json(&t)).transpose()
         })
     }

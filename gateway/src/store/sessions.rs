@@ -85,7 +85,8 @@ impl Store {
     /// Sessions, most recently updated first.
     pub fn sessions(&self, limit: usize) -> StoreResult<Vec<SessionRecord>> {
         let rows = self.with(|c| {
-            let mut stmt = c.prepare(&format!("SELECT {SESSION_COLUMNS} FROM sessions ORDER BY updated_at_ms DESC, session_key LIMIT ?1"))?;
+            let mut stmt =
+                c.prepare(&format!("SELECT {SESSION_COLUMNS} FROM sessions ORDER BY updated_at_ms DESC, session_key LIMIT ?1"))?;
             let rows = stmt.query_map([limit as i64], session_from_row)?.collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })?;
@@ -126,7 +127,14 @@ impl Store {
     }
 
     /// Append one message to a transcript and touch the session, in one transaction.
-    pub fn append_message(&self, session_key: &str, session_id: &str, run_id: Option<&str>, message: &Value, now_ms: i64) -> StoreResult<i64> {
+    pub fn append_message(
+        &self,
+        session_key: &str,
+        session_id: &str,
+        run_id: Option<&str>,
+        message: &Value,
+        now_ms: i64,
+    ) -> StoreResult<i64> {
         let role = message.get("role").and_then(Value::as_str).unwrap_or("unknown").to_string();
         let ts = message.get("timestamp").and_then(Value::as_i64).unwrap_or(now_ms);
         let text = serde_json::to_string(message)?;
@@ -155,9 +163,7 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })?;
-        rows.into_iter()
-            .map(|(id, run_id, text)| Ok(TranscriptRow { id, run_id, message: serde_json::from_str(&text)? }))
-            .collect()
+        rows.into_iter().map(|(id, run_id, text)| Ok(TranscriptRow { id, run_id, message: serde_json::from_str(&text)? })).collect()
     }
 
     /// The newest `limit` live messages, in transcript order (what `chat.history` pages), without
@@ -175,10 +181,7 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })?;
-        rows.into_iter()
-            .rev()
-            .map(|(id, run_id, text)| Ok(TranscriptRow { id, run_id, message: serde_json::from_str(&text)? }))
-            .collect()
+        rows.into_iter().rev().map(|(id, run_id, text)| Ok(TranscriptRow { id, run_id, message: serde_json::from_str(&text)? })).collect()
     }
 
     /// Number of live messages and the newest one, for `sessions.list`.
@@ -262,7 +265,9 @@ impl Store {
     }
 
     pub fn run(&self, run_id: &str) -> StoreResult<Option<RunRecord>> {
-        let row = self.with(|c| Ok(c.query_row(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?1"), [run_id], run_from_row).optional()?))?;
+        let row = self.with(|c| {
+            Ok(c.query_row(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?1"), [run_id], run_from_row).optional()?)
+        })?;
         row.map(finish_run).transpose()
     }
 
@@ -351,7 +356,8 @@ mod tests {
         let roles: Vec<_> = rows.iter().map(|r| r.message["role"].as_str().unwrap().to_string()).collect();
         assert_eq!(roles, ["compactionSummary", "user", "user"]);
         assert_eq!(rows[1].message["n"], 2);
-        let tail: Vec<_> = store.transcript_tail("s1", 2).unwrap().into_iter().map(|r| r.message["role"].as_str().unwrap().to_string()).collect();
+        let tail: Vec<_> =
+            store.transcript_tail("s1", 2).unwrap().into_iter().map(|r| r.message["role"].as_str().unwrap().to_string()).collect();
         assert_eq!(tail, ["user", "user"], "the tail is the newest messages, oldest first");
         assert_eq!(store.transcript_tail("s1", 10).unwrap()[0].message["role"], "compactionSummary");
         // A second compaction folds the first summary too.
@@ -369,7 +375,14 @@ mod tests {
         let input = json!({"role": "user", "content": [{"type": "text", "text": "hi"}], "timestamp": 3});
         for id in ["r1", "r2"] {
             store
-                .enqueue_run(&NewRun { run_id: id, session_key: "agent:main:main", fingerprint: "f", input: &input, options: &json!({}), now_ms: 3 })
+                .enqueue_run(&NewRun {
+                    run_id: id,
+                    session_key: "agent:main:main",
+                    fingerprint: "f",
+                    input: &input,
+                    options: &json!({}),
+                    now_ms: 3,
+                })
                 .unwrap();
         }
         assert!(store.transcript("s1").unwrap().is_empty(), "a queued message is not in the transcript yet");

@@ -74,13 +74,14 @@ fn state_survives_reopening_the_file() {
     let path = dir.path().join("state.sqlite");
     let token = {
         let store = Store::open(&path).unwrap();
-        store.save_node_request(&NodePairRequestRecord {
-            request_id: "nr".into(),
-            node_id: "n1".into(),
-            ts: 3,
-            record: json!({"requestId": "nr", "nodeId": "n1"}),
-        })
-        .unwrap();
+        store
+            .save_node_request(&NodePairRequestRecord {
+                request_id: "nr".into(),
+                node_id: "n1".into(),
+                ts: 3,
+                record: json!({"requestId": "nr", "nodeId": "n1"}),
+            })
+            .unwrap();
         store.set_setting("voicewake", &json!({"triggers": ["pincer"]}), 4).unwrap();
         store.approve_device_request("r", &device("d9"), "node", &[], 5).unwrap()
     };

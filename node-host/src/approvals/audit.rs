@@ -106,7 +106,8 @@ fn redact_urls(text: &str) -> String {
     while let Some(at) = rest.find("://") {
         let (head, tail) = rest.split_at(at + 3);
         out.push_str(head);
-        let authority_end = tail.find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"' || c == '\'').unwrap_or(tail.len());
+        let authority_end =
+            tail.find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"' || c == '\'').unwrap_or(tail.len());
         match tail[..authority_end].rfind('@') {
             Some(userinfo_end) => {
                 out.push_str(REDACTED);
@@ -178,7 +179,20 @@ mod tests {
     #[test]
     fn redacts_secret_flag_values() {
         assert_eq!(
-            redact_argv(&words(&["cli", "--token", "abc", "--api-key=xyz", "-p", "8080", "--password", "pw", "--keyfile", "v", "--keep", "v"])),
+            redact_argv(&words(&[
+                "cli",
+                "--token",
+                "abc",
+                "--api-key=xyz",
+                "-p",
+                "8080",
+                "--password",
+                "pw",
+                "--keyfile",
+                "v",
+                "--keep",
+                "v"
+            ])),
             words(&["cli", "--token", "***", "--api-key=***", "-p", "8080", "--password", "***", "--keyfile", "***", "--keep", "v"])
         );
         assert_eq!(redact_argv(&words(&["x", "--client-secret"])), words(&["x", "--client-secret"]));
@@ -188,7 +202,15 @@ mod tests {
     #[test]
     fn redacts_secret_assignments_only() {
         assert_eq!(
-            redact_argv(&words(&["env", "GITHUB_TOKEN=ghp_1", "OPENAI_API_KEY=sk-1", "DB_PASSWORD=p", "AWS_SECRET_ACCESS_KEY=s", "HOME=/h", "ls"])),
+            redact_argv(&words(&[
+                "env",
+                "GITHUB_TOKEN=ghp_1",
+                "OPENAI_API_KEY=sk-1",
+                "DB_PASSWORD=p",
+                "AWS_SECRET_ACCESS_KEY=s",
+                "HOME=/h",
+                "ls"
+            ])),
             words(&["env", "GITHUB_TOKEN=***", "OPENAI_API_KEY=***", "DB_PASSWORD=***", "AWS_SECRET_ACCESS_KEY=***", "HOME=/h", "ls"])
         );
         assert_eq!(redact_word("a=b=c"), "a=b=c");

@@ -160,9 +160,8 @@ fn dangerous_env_name(name: &str) -> bool {
 
 fn assignment_name(word: &str) -> Option<&str> {
     let (name, _) = word.split_once('=')?;
-    let valid = !name.is_empty()
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with(|c: char| c.is_ascii_digit());
+    let valid =
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !name.starts_with(|c: char| c.is_ascii_digit());
     valid.then_some(name)
 }
 

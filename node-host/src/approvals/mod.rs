@@ -89,9 +89,13 @@ impl AllowedVia {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GateOutcome {
-    Allowed { via: AllowedVia },
+    Allowed {
+        via: AllowedVia,
+    },
     /// `message` uses OpenClaw's `SYSTEM_RUN_DENIED: …` wording.
-    Denied { message: String },
+    Denied {
+        message: String,
+    },
 }
 
 impl GateOutcome {
@@ -237,10 +241,8 @@ impl ExecGate {
                 (false, _) => Verdict::deny(DENIED_ALLOWLIST_MISS, "policy", format!("{miss}; ask=off")),
             };
         }
-        let allow_always = policy.security == ExecSecurity::Allowlist
-            && policy.ask != ExecAsk::Always
-            && analysis.fully_resolved()
-            && agent_id != "*";
+        let allow_always =
+            policy.security == ExecSecurity::Allowlist && policy.ask != ExecAsk::Always && analysis.fully_resolved() && agent_id != "*";
         let (decision, from_gateway) = match req.approved_by_gateway {
             Some(decision) => (decision, true),
             None => {
@@ -265,9 +267,10 @@ impl ExecGate {
         let asked = if from_gateway { "gateway" } else { "prompt" };
         match decision {
             ExecDecision::Deny => Verdict::deny(DENIED_USER, asked, format!("{asked} answered deny")),
-            ExecDecision::AllowOnce => {
-                Verdict::allow(if from_gateway { AllowedVia::Gateway } else { AllowedVia::PromptOnce }, format!("{asked} answered allow-once"))
-            }
+            ExecDecision::AllowOnce => Verdict::allow(
+                if from_gateway { AllowedVia::Gateway } else { AllowedVia::PromptOnce },
+                format!("{asked} answered allow-once"),
+            ),
             ExecDecision::AllowAlways => {
                 let via = match (from_gateway, allow_always) {
                     (true, _) => AllowedVia::Gateway,

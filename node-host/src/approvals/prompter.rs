@@ -203,7 +203,8 @@ mod tests {
     #[test]
     fn question_shows_what_matters_and_no_control_chars() {
         let q = question(&prompt());
-        for needle in ["allowlist miss", "agent main", "agent:main:main", "/usr/bin/rm", "cwd:     /tmp", "[a]lways", "rm -rf x\\u{1b}[2K"] {
+        for needle in ["allowlist miss", "agent main", "agent:main:main", "/usr/bin/rm", "cwd:     /tmp", "[a]lways", "rm -rf x\\u{1b}[2K"]
+        {
             assert!(q.contains(needle), "{needle} missing in {q}");
         }
         assert!(!q.contains('\u{1b}'));

@@ -140,9 +140,11 @@ fn validate(value: Value) -> Result<ExecApprovalsFile, String> {
     if file.version != 1 {
         return Err(format!("version must be 1 (got {})", file.version));
     }
-    let layers = file.defaults.iter().map(|d| ("defaults".to_string(), d)).chain(
-        file.agents.iter().flatten().map(|(id, fields)| (format!("agents.{id}"), fields)),
-    );
+    let layers = file
+        .defaults
+        .iter()
+        .map(|d| ("defaults".to_string(), d))
+        .chain(file.agents.iter().flatten().map(|(id, fields)| (format!("agents.{id}"), fields)));
     for (at, fields) in layers {
         for (i, entry) in fields.allowlist.iter().flatten().enumerate() {
             if let Some(err) = pattern_error(&entry.pattern) {

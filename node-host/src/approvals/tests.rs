@@ -126,7 +126,10 @@ async fn builtin_defaults_ask_then_deny_when_nobody_answers() {
     assert_eq!(env.check(&["ls"]).await, denied("SYSTEM_RUN_DENIED: approval required"));
     let asked = env.asked();
     assert_eq!(asked.len(), 1);
-    assert_eq!((asked[0].security, asked[0].ask, asked[0].reason.clone()), (ExecSecurity::Allowlist, ExecAsk::OnMiss, PromptReason::AllowlistMiss));
+    assert_eq!(
+        (asked[0].security, asked[0].ask, asked[0].reason.clone()),
+        (ExecSecurity::Allowlist, ExecAsk::OnMiss, PromptReason::AllowlistMiss)
+    );
     assert_eq!(asked[0].resolved_paths, [env.bin.join("ls")]);
     assert_eq!(asked[0].agent_id, "main");
     assert_eq!(asked[0].session_key.as_deref(), Some("agent:main:main"));
@@ -489,7 +492,12 @@ async fn never_panics_on_odd_requests() {
     }
     let nested = ["env"; 50].to_vec();
     assert!(!env.check(&nested).await.is_allowed());
-    let weird = ExecRequest { cwd: Some(PathBuf::from("/no/such/dir")), env_path: Some(String::new()), agent_id: Some("  ".into()), ..env.req(&["ls"]) };
+    let weird = ExecRequest {
+        cwd: Some(PathBuf::from("/no/such/dir")),
+        env_path: Some(String::new()),
+        agent_id: Some("  ".into()),
+        ..env.req(&["ls"])
+    };
     assert_eq!(env.gate.check(&weird).await, denied("SYSTEM_RUN_DENIED: approval required"));
 }
 

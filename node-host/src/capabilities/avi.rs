@@ -21,14 +21,7 @@ pub(crate) struct AviWriter {
 
 impl AviWriter {
     pub(crate) fn new(width: u32, height: u32, fps: u32) -> Self {
-        let mut w = AviWriter {
-            buf: Vec::with_capacity(64 * 1024),
-            width,
-            height,
-            fps: fps.max(1),
-            index: Vec::new(),
-            max_frame: 0,
-        };
+        let mut w = AviWriter { buf: Vec::with_capacity(64 * 1024), width, height, fps: fps.max(1), index: Vec::new(), max_frame: 0 };
         w.write_header(0);
         w
     }

@@ -48,12 +48,7 @@ pub trait CameraBackend: Send + Sync {
     /// The cameras present right now (empty when there are none).
     fn devices(&self) -> Result<Vec<CameraDevice>, CommandError>;
     /// One frame from `device_id`, taken `delay` after the stream started (lets exposure settle).
-    fn capture_frame<'a>(
-        &'a self,
-        device_id: &'a str,
-        delay: Duration,
-        cancel: &'a CancellationToken,
-    ) -> BoxFuture<'a, DynamicImage>;
+    fn capture_frame<'a>(&'a self, device_id: &'a str, delay: Duration, cancel: &'a CancellationToken) -> BoxFuture<'a, DynamicImage>;
     /// Streams frames from `device_id` into `sink` for `duration` (or until `sink` closes).
     fn capture_clip<'a>(
         &'a self,
@@ -240,9 +235,7 @@ pub async fn clip(backend: &dyn CameraBackend, params: Value, ctx: &InvokeContex
     let capture = backend.capture_clip(&device.id, duration, tx, &ctx.cancel);
     let clip = or_cancelled(ctx, async move {
         capture.await?;
-        encoder
-            .await
-            .map_err(|e| CommandError::unavailable(format!("clip encoder crashed: {e}")))?
+        encoder.await.map_err(|e| CommandError::unavailable(format!("clip encoder crashed: {e}")))?
     })
     .await?
     .ok_or_else(|| CommandError::new(codes::CAMERA_UNAVAILABLE, "the camera delivered no frame"))?;

@@ -22,9 +22,7 @@ impl Format {
             None => Ok(default),
             Some("png") => Ok(Format::Png),
             Some("jpeg" | "jpg") => Ok(Format::Jpeg),
-            Some(other) => Err(CommandError::invalid_request(format!(
-                "{command}: format must be png or jpeg, got {other:?}"
-            ))),
+            Some(other) => Err(CommandError::invalid_request(format!("{command}: format must be png or jpeg, got {other:?}"))),
         }
     }
 }
@@ -51,19 +49,13 @@ pub(crate) fn encode_png(img: &DynamicImage) -> Result<Vec<u8>, CommandError> {
 pub(crate) fn encode_jpeg(img: &DynamicImage, quality: u8) -> Result<Vec<u8>, CommandError> {
     let rgb = img.to_rgb8();
     let mut out = Vec::new();
-    JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100))
-        .encode_image(&rgb)
-        .map_err(encode_err)?;
+    JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100)).encode_image(&rgb).map_err(encode_err)?;
     Ok(out)
 }
 
 /// JPEG no bigger than `max_bytes`: lowers the quality, then halves the size, until it fits.
 /// Returns the bytes and the final image size.
-pub(crate) fn encode_jpeg_under(
-    mut img: DynamicImage,
-    quality: u8,
-    max_bytes: usize,
-) -> Result<(Vec<u8>, u32, u32), CommandError> {
+pub(crate) fn encode_jpeg_under(mut img: DynamicImage, quality: u8, max_bytes: usize) -> Result<(Vec<u8>, u32, u32), CommandError> {
     let mut q = quality;
     loop {
         let bytes = encode_jpeg(&img, q)?;

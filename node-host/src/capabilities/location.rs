@@ -70,9 +70,7 @@ struct Unsupported;
 #[cfg(not(target_os = "linux"))]
 impl LocationProvider for Unsupported {
     fn locate<'a>(&'a self, _req: &'a LocationRequest) -> BoxFuture<'a, Fix> {
-        Box::pin(async {
-            Err(CommandError::new(codes::LOCATION_UNAVAILABLE, "location is not implemented on this OS yet"))
-        })
+        Box::pin(async { Err(CommandError::new(codes::LOCATION_UNAVAILABLE, "location is not implemented on this OS yet")) })
     }
 }
 
@@ -100,12 +98,9 @@ pub async fn get(provider: &dyn LocationProvider, params: Value, ctx: &InvokeCon
     let req = get_params(params)?;
     // Safety net in case a provider ignores its timeout.
     let limit = req.timeout + Duration::from_secs(2);
-    let fix = or_cancelled(ctx, async {
-        tokio::time::timeout(limit, provider.locate(&req))
-            .await
-            .map_err(|_| timeout_error(req.timeout))?
-    })
-    .await?;
+    let fix =
+        or_cancelled(ctx, async { tokio::time::timeout(limit, provider.locate(&req)).await.map_err(|_| timeout_error(req.timeout))? })
+            .await?;
     Ok(fix_json(&fix))
 }
 
@@ -168,7 +163,10 @@ mod tests {
     #[test]
     fn params_defaults_and_validation() {
         let r = get_params(Value::Null).unwrap();
-        assert_eq!(r, LocationRequest { timeout: Duration::from_secs(10), max_age: Duration::from_secs(15), accuracy: DesiredAccuracy::Balanced });
+        assert_eq!(
+            r,
+            LocationRequest { timeout: Duration::from_secs(10), max_age: Duration::from_secs(15), accuracy: DesiredAccuracy::Balanced }
+        );
         let r = get_params(json!({"timeoutMs": 500, "maxAgeMs": 0, "desiredAccuracy": "precise"})).unwrap();
         assert_eq!((r.timeout, r.max_age, r.accuracy), (Duration::from_millis(500), Duration::ZERO, DesiredAccuracy::Precise));
         assert_eq!(get_params(json!({"timeoutMs": 1e9})).unwrap().timeout, Duration::from_secs(120));
@@ -187,8 +185,11 @@ mod tests {
     #[tokio::test]
     async fn get_formats_the_fix() {
         let v = get(&Fixed(Ok(sample_fix())), json!({}), &InvokeContext::detached()).await.unwrap();
-        assert_eq!(v, json!({"lat":48.8584,"lon":2.2945,"accuracyMeters":25.0,"timestamp":"2023-11-14T22:13:20.123Z",
-            "isPrecise":true,"source":"unknown","altitudeMeters":35.5}));
+        assert_eq!(
+            v,
+            json!({"lat":48.8584,"lon":2.2945,"accuracyMeters":25.0,"timestamp":"2023-11-14T22:13:20.123Z",
+            "isPrecise":true,"source":"unknown","altitudeMeters":35.5})
+        );
     }
 
     #[tokio::test]

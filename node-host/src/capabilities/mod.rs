@@ -17,8 +17,8 @@ mod params;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::error::{codes, CommandError};
 use crate::commands::InvokeContext;
+use crate::error::{codes, CommandError};
 
 /// Which capability families the user allowed on this node. All off by default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -37,10 +37,7 @@ pub(crate) fn cancelled() -> CommandError {
 }
 
 /// Awaits `fut` unless the invoke is cancelled first.
-pub(crate) async fn or_cancelled<T>(
-    ctx: &InvokeContext,
-    fut: impl Future<Output = Result<T, CommandError>>,
-) -> Result<T, CommandError> {
+pub(crate) async fn or_cancelled<T>(ctx: &InvokeContext, fut: impl Future<Output = Result<T, CommandError>>) -> Result<T, CommandError> {
     tokio::select! {
         biased;
         _ = ctx.cancel.cancelled() => Err(cancelled()),

@@ -9,8 +9,9 @@ use crate::error::CommandError;
 pub(crate) fn parse<T: DeserializeOwned + Default>(command: &str, params: Value) -> Result<T, CommandError> {
     match params {
         Value::Null => Ok(T::default()),
-        Value::Object(_) => serde_json::from_value(params)
-            .map_err(|e| CommandError::invalid_request(format!("{command}: bad params: {e}"))),
+        Value::Object(_) => {
+            serde_json::from_value(params).map_err(|e| CommandError::invalid_request(format!("{command}: bad params: {e}")))
+        }
         _ => Err(CommandError::invalid_request(format!("{command}: params must be a JSON object"))),
     }
 }
@@ -20,9 +21,7 @@ pub(crate) fn parse<T: DeserializeOwned + Default>(command: &str, params: Value)
 pub(crate) fn jpeg_quality(command: &str, q: Option<f64>, default: u8) -> Result<u8, CommandError> {
     let Some(q) = q else { return Ok(default) };
     if !q.is_finite() || !(0.0..=100.0).contains(&q) {
-        return Err(CommandError::invalid_request(format!(
-            "{command}: quality must be 0..1 or 1..100, got {q}"
-        )));
+        return Err(CommandError::invalid_request(format!("{command}: quality must be 0..1 or 1..100, got {q}")));
     }
     let pct = if q <= 1.0 { q * 100.0 } else { q };
     Ok(pct.round().clamp(1.0, 100.0) as u8)

@@ -65,8 +65,7 @@ fn snapshot_params(params: Value) -> Result<Snapshot, CommandError> {
 fn screen_index(command: &str, i: Option<i64>) -> Result<usize, CommandError> {
     match i {
         None => Ok(0),
-        Some(i) => usize::try_from(i)
-            .map_err(|_| CommandError::invalid_request(format!("{command}: screenIndex must be >= 0, got {i}"))),
+        Some(i) => usize::try_from(i).map_err(|_| CommandError::invalid_request(format!("{command}: screenIndex must be >= 0, got {i}"))),
     }
 }
 
@@ -176,8 +175,7 @@ fn record_blocking(p: &Record, cancel: &CancellationToken) -> Result<super::clip
     if cancel.is_cancelled() {
         return Err(cancelled());
     }
-    enc.finish(p.duration)
-        .ok_or_else(|| CommandError::new(codes::SCREEN_UNAVAILABLE, "no frame could be captured"))
+    enc.finish(p.duration).ok_or_else(|| CommandError::new(codes::SCREEN_UNAVAILABLE, "no frame could be captured"))
 }
 
 /// Sleeps in short slices so a cancel is noticed within ~50 ms.
@@ -279,9 +277,9 @@ mod native {
                 count - 1
             )))
         })?;
-        let img = monitor.capture_image().map_err(|e| {
-            classify(e, |m| CommandError::new(codes::SCREEN_UNAVAILABLE, format!("screen capture failed: {m}")))
-        })?;
+        let img = monitor
+            .capture_image()
+            .map_err(|e| classify(e, |m| CommandError::new(codes::SCREEN_UNAVAILABLE, format!("screen capture failed: {m}"))))?;
         Ok(DynamicImage::ImageRgba8(img))
     }
 }
@@ -305,8 +303,7 @@ mod tests {
     use crate::capabilities::avi::tests::parse_avi;
 
     fn has_display() -> bool {
-        std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty())
-            || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty())
+        std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()) || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty())
     }
 
     fn decode(v: &Value) -> Vec<u8> {

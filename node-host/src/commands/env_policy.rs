@@ -56,8 +56,7 @@ pub struct EnvOverrides {
 
 fn valid_name(key: &str) -> bool {
     let mut chars = key.chars();
-    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
-        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic()) && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
 fn is_dangerous(upper: &str) -> bool {
@@ -110,7 +109,14 @@ mod tests {
     #[test]
     fn loader_and_interpreter_keys_are_dropped() {
         let out = sanitize(
-            &env(&[("LD_PRELOAD", "/tmp/x.so"), ("DYLD_INSERT_LIBRARIES", "x"), ("NODE_OPTIONS", "--require x"), ("PYTHONPATH", "/x"), ("BASH_ENV", "/x"), ("FOO", "bar")]),
+            &env(&[
+                ("LD_PRELOAD", "/tmp/x.so"),
+                ("DYLD_INSERT_LIBRARIES", "x"),
+                ("NODE_OPTIONS", "--require x"),
+                ("PYTHONPATH", "/x"),
+                ("BASH_ENV", "/x"),
+                ("FOO", "bar"),
+            ]),
             Some("/usr/bin"),
             false,
         );

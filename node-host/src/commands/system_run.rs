@@ -324,9 +324,10 @@ mod tests {
     #[tokio::test]
     async fn prepare_returns_the_canonical_plan() {
         let dir = tempfile::tempdir().unwrap();
-        let out = prepare(json!({"command": ["echo", "a b"], "cwd": dir.path(), "sessionKey": "agent:main:main"}), InvokeContext::detached())
-            .await
-            .unwrap();
+        let out =
+            prepare(json!({"command": ["echo", "a b"], "cwd": dir.path(), "sessionKey": "agent:main:main"}), InvokeContext::detached())
+                .await
+                .unwrap();
         let cwd = dir.path().canonicalize().unwrap().to_string_lossy().into_owned();
         assert_eq!(
             out,
@@ -357,7 +358,8 @@ mod tests {
         let marker = dir.path().join("survived");
         // The grandchild would create the marker after 2 s if it outlived the kill.
         let script = format!("(sleep 2; touch {}) & sleep 30", marker.display());
-        let out = execute(&plan(&["sh", "-c", &script]), &BTreeMap::new(), Some(Duration::from_millis(300)), &InvokeContext::detached()).await;
+        let out =
+            execute(&plan(&["sh", "-c", &script]), &BTreeMap::new(), Some(Duration::from_millis(300)), &InvokeContext::detached()).await;
         assert_eq!(out["timedOut"], true);
         assert_eq!(out["success"], false);
         tokio::time::sleep(Duration::from_millis(2_500)).await;
@@ -366,7 +368,9 @@ mod tests {
 
     #[tokio::test]
     async fn output_is_capped_and_flagged() {
-        let out = execute(&plan(&["sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' a"]), &BTreeMap::new(), None, &InvokeContext::detached()).await;
+        let out =
+            execute(&plan(&["sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' a"]), &BTreeMap::new(), None, &InvokeContext::detached())
+                .await;
         assert_eq!(out["stdout"].as_str().unwrap().len(), OUTPUT_CAP_BYTES);
         assert_eq!(out["truncated"], true);
         assert_eq!(out["success"], true);

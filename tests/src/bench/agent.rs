@@ -60,7 +60,12 @@ pub struct AgentGateway {
 
 impl AgentGateway {
     /// Start `gateway` with its state in `state_dir` (kept across restarts by the caller).
-    pub async fn start(gateway: &GatewayBin, state_dir: &Path, provider: &BenchProvider, timeout: Duration) -> Result<AgentGateway, SupportError> {
+    pub async fn start(
+        gateway: &GatewayBin,
+        state_dir: &Path,
+        provider: &BenchProvider,
+        timeout: Duration,
+    ) -> Result<AgentGateway, SupportError> {
         match gateway {
             GatewayBin::Pincer(bin) => AgentGateway::start_pincer(bin, state_dir, provider, timeout).await,
             GatewayBin::OpenClaw(bin) => AgentGateway::start_openclaw(bin, state_dir, provider, timeout).await,
@@ -87,12 +92,24 @@ impl AgentGateway {
             .stderr(out);
         let started = Instant::now();
         let child = ChildGuard::spawn("pincer-gateway", cmd)?;
-        let mut gw = AgentGateway { label: "pincer", url: format!("ws://127.0.0.1:{port}"), token: TOKEN.into(), ready_after: Duration::ZERO, workspace, child };
+        let mut gw = AgentGateway {
+            label: "pincer",
+            url: format!("ws://127.0.0.1:{port}"),
+            token: TOKEN.into(),
+            ready_after: Duration::ZERO,
+            workspace,
+            child,
+        };
         gw.wait_ready(started, timeout, Duration::from_millis(5), state_dir).await?;
         Ok(gw)
     }
 
-    async fn start_openclaw(bin: &Path, state_dir: &Path, provider: &BenchProvider, timeout: Duration) -> Result<AgentGateway, SupportError> {
+    async fn start_openclaw(
+        bin: &Path,
+        state_dir: &Path,
+        provider: &BenchProvider,
+        timeout: Duration,
+    ) -> Result<AgentGateway, SupportError> {
         let port = crate::free_port()?;
         let spec = OpenClawSpec::new(port, TOKEN, state_dir);
         let path = spec.write_config()?;
@@ -108,7 +125,8 @@ impl AgentGateway {
         std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap_or_default())?;
         let started = Instant::now();
         let child = ChildGuard::spawn("openclaw-gateway", spec.command(bin)?)?;
-        let mut gw = AgentGateway { label: "openclaw", url: spec.url(), token: TOKEN.into(), ready_after: Duration::ZERO, workspace, child };
+        let mut gw =
+            AgentGateway { label: "openclaw", url: spec.url(), token: TOKEN.into(), ready_after: Duration::ZERO, workspace, child };
         gw.wait_ready(started, timeout, Duration::from_millis(250), state_dir).await?;
         Ok(gw)
     }
@@ -116,7 +134,11 @@ impl AgentGateway {
     async fn wait_ready(&mut self, started: Instant, timeout: Duration, poll: Duration, state_dir: &Path) -> Result<(), SupportError> {
         loop {
             if let Some(status) = self.child.try_status()? {
-                return Err(SupportError::Exited(format!("{} exited with {status}; see {}", self.label, state_dir.join("gateway.out").display())));
+                return Err(SupportError::Exited(format!(
+                    "{} exited with {status}; see {}",
+                    self.label,
+                    state_dir.join("gateway.out").display()
+                )));
             }
             if crate::wait::probe_health(&self.url, &self.token).await.is_ok() {
                 self.ready_after = started.elapsed();
@@ -202,12 +224,17 @@ pub struct TurnSample {
 }
 
 fn is_run_event(e: &pincer_protocol::EventFrame, run_id: &str, states: &[&str]) -> bool {
-    e.event == "chat"
-        && e.payload.as_ref().is_some_and(|p| p["runId"] == run_id && states.contains(&p["state"].as_str().unwrap_or("")))
+    e.event == "chat" && e.payload.as_ref().is_some_and(|p| p["runId"] == run_id && states.contains(&p["state"].as_str().unwrap_or("")))
 }
 
 /// Send one message and follow it to its final event.
-pub async fn one_turn(client: &GatewayClient, provider: &BenchProvider, session_key: &str, message: &str, timeout: Duration) -> Result<TurnSample, String> {
+pub async fn one_turn(
+    client: &GatewayClient,
+    provider: &BenchProvider,
+    session_key: &str,
+    message: &str,
+    timeout: Duration,
+) -> Result<TurnSample, String> {
     let run_id = uuid::Uuid::new_v4().to_string();
     let base = provider.hit_count();
     let sent = Instant::now();
@@ -223,7 +250,8 @@ pub async fn one_turn(client: &GatewayClient, provider: &BenchProvider, session_
         .wait_received("the run's first chat event", timeout, |e| is_run_event(e, &run_id, &["delta", "final", "error", "aborted"]))
         .await
         .map_err(|e| format!("waiting for the run: {e}"))?;
-    let state = |e: &pincer_protocol::EventFrame| e.payload.as_ref().and_then(|p| p["state"].as_str().map(str::to_string)).unwrap_or_default();
+    let state =
+        |e: &pincer_protocol::EventFrame| e.payload.as_ref().and_then(|p| p["state"].as_str().map(str::to_string)).unwrap_or_default();
     let (delta_at, terminal) = if state(&first.frame) == "delta" {
         let t = client
             .wait_received("the run's final chat event", timeout, |e| is_run_event(e, &run_id, &["final", "error", "aborted"]))
@@ -251,7 +279,10 @@ pub async fn one_turn(client: &GatewayClient, provider: &BenchProvider, session_
     let (Some(first_post), Some(answer)) = (posts.first(), posts.iter().rev().find(|h| h.kind == HitKind::Text)) else {
         return Err(format!("the provider saw no completion request for run {run_id}"));
     };
-    let tool_gap = posts.iter().position(|h| h.kind == HitKind::ToolCall).and_then(|i| posts.get(i + 1).map(|next| next.received.saturating_duration_since(posts[i].done)));
+    let tool_gap = posts
+        .iter()
+        .position(|h| h.kind == HitKind::ToolCall)
+        .and_then(|i| posts.get(i + 1).map(|next| next.received.saturating_duration_since(posts[i].done)));
     Ok(TurnSample {
         ack: acked - sent,
         send_to_request: first_post.received.saturating_duration_since(sent),
@@ -438,9 +469,46 @@ pub struct SessionsOpts {
 /// Deterministic filler text of about `chars` characters.
 fn filler(seed: &mut u64, chars: usize) -> String {
     const WORDS: &[&str] = &[
-        "the", "gateway", "agent", "session", "message", "reply", "tool", "file", "read", "write", "model", "token", "stream", "config",
-        "node", "device", "approve", "history", "context", "summary", "please", "check", "update", "build", "test", "error", "result",
-        "workspace", "provider", "latency", "memory", "sqlite", "turn", "event", "client", "server", "quick", "brown", "fox", "lazy",
+        "the",
+        "gateway",
+        "agent",
+        "session",
+        "message",
+        "reply",
+        "tool",
+        "file",
+        "read",
+        "write",
+        "model",
+        "token",
+        "stream",
+        "config",
+        "node",
+        "device",
+        "approve",
+        "history",
+        "context",
+        "summary",
+        "please",
+        "check",
+        "update",
+        "build",
+        "test",
+        "error",
+        "result",
+        "workspace",
+        "provider",
+        "latency",
+        "memory",
+        "sqlite",
+        "turn",
+        "event",
+        "client",
+        "server",
+        "quick",
+        "brown",
+        "fox",
+        "lazy",
     ];
     let mut out = String::with_capacity(chars + 16);
     while out.len() < chars {

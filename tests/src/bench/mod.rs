@@ -438,8 +438,7 @@ pub fn rss_fields(prefix: &str, tree: &[procfs::ProcMem]) -> Value {
         }
     };
     let total: u64 = tree.iter().map(|p| p.rss_kib).sum();
-    let procs: Vec<Value> =
-        tree.iter().map(|p| json!({"pid": p.pid, "name": p.name, "rssKiB": p.rss_kib, "hwmKiB": p.hwm_kib})).collect();
+    let procs: Vec<Value> = tree.iter().map(|p| json!({"pid": p.pid, "name": p.name, "rssKiB": p.rss_kib, "hwmKiB": p.hwm_kib})).collect();
     let mut out = Map::new();
     out.insert(key("RootRssKiB"), tree.first().map(|p| p.rss_kib).unwrap_or(0).into());
     out.insert(key("TreeRssKiB"), total.into());
@@ -500,7 +499,8 @@ pub struct NodeHostOpts {
 /// idle, time `n` `system.which` invokes through the gateway, weigh it again (VmHWM = peak
 /// under load), stop it.
 pub async fn node_host(target: &Target, opts: &NodeHostOpts) -> Result<Value, SupportError> {
-    let admin = GatewayClient::connect(target.operator(&["operator.admin", "operator.read", "operator.write", "operator.pairing"])).await?.0;
+    let admin =
+        GatewayClient::connect(target.operator(&["operator.admin", "operator.read", "operator.write", "operator.pairing"])).await?.0;
     let known: Vec<String> = node_ids(&admin, false).await?;
     let mut child = ChildGuard::spawn_shell("node-host", &opts.spawn)?;
     let deadline = Instant::now() + opts.timeout;
@@ -520,7 +520,11 @@ pub async fn node_host(target: &Target, opts: &NodeHostOpts) -> Result<Value, Su
     crate::fake_node::approve_node(&admin, &node_id, opts.timeout).await?;
     loop {
         let list = admin.request("node.list", json!({})).await?;
-        let paired = list["nodes"].as_array().into_iter().flatten().any(|n| n["nodeId"] == node_id.as_str() && n["paired"] == true && n["connected"] == true);
+        let paired = list["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|n| n["nodeId"] == node_id.as_str() && n["paired"] == true && n["connected"] == true);
         if paired {
             break;
         }

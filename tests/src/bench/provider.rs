@@ -222,21 +222,14 @@ async fn serve(mut sock: TcpStream, shared: &Shared, frame_delay: Duration) -> s
         let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let messages = request.get("messages").and_then(Value::as_array).map(Vec::len).unwrap_or(0);
         let tools = request.get("tools").and_then(Value::as_array).map(Vec::len).unwrap_or(0);
-        let mut hit = Hit {
-            kind: HitKind::Other,
-            first_byte,
-            received,
-            first_text: None,
-            done: received,
-            body_bytes: body.len(),
-            messages,
-            tools,
-        };
+        let mut hit =
+            Hit { kind: HitKind::Other, first_byte, received, first_text: None, done: received, body_bytes: body.len(), messages, tools };
         if method == "POST" && path.ends_with("/chat/completions") {
             hit.kind = choose(&request);
             let model = request.get("model").and_then(Value::as_str).unwrap_or("bench").to_string();
             let usage = request.pointer("/stream_options/include_usage") == Some(&Value::Bool(true));
-            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n";
+            let head =
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n";
             sock.write_all(head.as_bytes()).await?;
             let frames = frames(hit.kind, &model, usage, &shared.pieces);
             let last = frames.len().saturating_sub(1);
@@ -257,9 +250,15 @@ async fn serve(mut sock: TcpStream, shared: &Shared, frame_delay: Duration) -> s
         } else {
             let (status, body) = if method == "GET" && path.ends_with("/models") {
                 hit.kind = HitKind::Models;
-                ("200 OK", json!({"object": "list", "data": [{"id": "m1", "object": "model", "created": 1_700_000_000, "owned_by": "bench"}]}))
+                (
+                    "200 OK",
+                    json!({"object": "list", "data": [{"id": "m1", "object": "model", "created": 1_700_000_000, "owned_by": "bench"}]}),
+                )
             } else {
-                ("404 Not Found", json!({"error": {"message": format!("bench provider: no {method} {path}"), "type": "invalid_request_error"}}))
+                (
+                    "404 Not Found",
+                    json!({"error": {"message": format!("bench provider: no {method} {path}"), "type": "invalid_request_error"}}),
+                )
             };
             let body = body.to_string();
             let out = format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());

@@ -285,7 +285,12 @@ async fn main() -> ExitCode {
             report(&args, Err(("node-host".into(), SupportError::Other("--scenario node-host needs --node-cmd".into()))));
             return exit(true);
         };
-        let o = bench::NodeHostOpts { spawn, n: args.n, idle: Duration::from_secs(args.idle_secs), timeout: Duration::from_secs(args.start_timeout_secs) };
+        let o = bench::NodeHostOpts {
+            spawn,
+            n: args.n,
+            idle: Duration::from_secs(args.idle_secs),
+            timeout: Duration::from_secs(args.start_timeout_secs),
+        };
         let r = bench::node_host(&target, &o).await;
         report(&args, r.map_err(|e| ("node-host".into(), e)));
     }
@@ -325,7 +330,9 @@ async fn agent_scenario(args: &Args) -> Result<Value, SupportError> {
         return agent::sessions(&o).await;
     }
     let gateway = if args.spawn_openclaw {
-        agent::GatewayBin::OpenClaw(openclaw_bin().ok_or_else(|| SupportError::Other("openclaw not installed: run scripts/install-openclaw.sh".into()))?)
+        agent::GatewayBin::OpenClaw(
+            openclaw_bin().ok_or_else(|| SupportError::Other("openclaw not installed: run scripts/install-openclaw.sh".into()))?,
+        )
     } else {
         agent::GatewayBin::Pincer(gateway_bin()?)
     };
@@ -388,7 +395,10 @@ fn agent_summary(jsonl: &str) -> String {
         let bytes = |k: &str| v[k].as_f64().map(|x| format!("{:.1} MiB", x / 1_048_576.0)).unwrap_or_else(|| "-".into());
         out.push_str(&format!(
             "{} sessions × {} messages (seeded with `{}` in {} s):\n\n| measurement | value |\n|---|---|\n",
-            v["sessions"], v["messagesPerSession"], v["seed"].as_str().unwrap_or("?"), v["seedSecs"]
+            v["sessions"],
+            v["messagesPerSession"],
+            v["seed"].as_str().unwrap_or("?"),
+            v["seedSecs"]
         ));
         let mut row = |k: &str, val: String| out.push_str(&format!("| {k} | {val} |\n"));
         row("RSS idle, 0 sessions (VmRSS)", mib("emptyIdleRssKiB"));
@@ -400,8 +410,23 @@ fn agent_summary(jsonl: &str) -> String {
             row("RSS of the process that did the seeding", mib("afterSeedRssKiB"));
         }
         row("start with the seeded database → health", format!("{} ms", v["seededStartMs"]));
-        row(&format!("sessions.list (limit {}; {} sessions, {} KB returned)", v["sessions"], v["sessionsListCount"], v["sessionsListBytes"].as_u64().unwrap_or(0) / 1000), d(v, "sessionsList") + " ms");
-        row(&format!("chat.history (limit {}), every session ({} KB each)", v["chatHistoryLimit"], v["chatHistoryMeanBytes"].as_u64().unwrap_or(0) / 1000), d(v, "chatHistory") + " ms");
+        row(
+            &format!(
+                "sessions.list (limit {}; {} sessions, {} KB returned)",
+                v["sessions"],
+                v["sessionsListCount"],
+                v["sessionsListBytes"].as_u64().unwrap_or(0) / 1000
+            ),
+            d(v, "sessionsList") + " ms",
+        );
+        row(
+            &format!(
+                "chat.history (limit {}), every session ({} KB each)",
+                v["chatHistoryLimit"],
+                v["chatHistoryMeanBytes"].as_u64().unwrap_or(0) / 1000
+            ),
+            d(v, "chatHistory") + " ms",
+        );
         row("turn in a seeded session: chat.send → provider request", d(&v["seededTurn"], "sendToRequest") + " ms");
         row("turn in a seeded session: whole turn", d(&v["seededTurn"], "turn") + " ms");
         row("SQLite file", bytes("dbBytes"));
@@ -443,7 +468,11 @@ fn print_report(args: &Args, mut value: Value) {
     }
     if let Some(path) = &args.json_out {
         let line = format!("{value}\n");
-        let written = std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
         if let Err(e) = written {
             eprintln!("pincer-bench: --json-out {}: {e}", path.display());
         }

@@ -35,12 +35,7 @@ impl CameraBackend for NativeCameras {
             .collect())
     }
 
-    fn capture_frame<'a>(
-        &'a self,
-        device_id: &'a str,
-        delay: Duration,
-        cancel: &'a CancellationToken,
-    ) -> BoxFuture<'a, DynamicImage> {
+    fn capture_frame<'a>(&'a self, device_id: &'a str, delay: Duration, cancel: &'a CancellationToken) -> BoxFuture<'a, DynamicImage> {
         let (id, cancel) = (device_id.to_string(), cancel.clone());
         Box::pin(async move {
             spawn(move || {
@@ -94,12 +89,8 @@ impl CameraBackend for NativeCameras {
     }
 }
 
-async fn spawn<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, CommandError> + Send + 'static,
-) -> Result<T, CommandError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| CommandError::new(codes::CAMERA_UNAVAILABLE, format!("camera task crashed: {e}")))?
+async fn spawn<T: Send + 'static>(f: impl FnOnce() -> Result<T, CommandError> + Send + 'static) -> Result<T, CommandError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| CommandError::new(codes::CAMERA_UNAVAILABLE, format!("camera task crashed: {e}")))?
 }
 
 fn open(id: &str) -> Result<Camera, CommandError> {

@@ -59,9 +59,12 @@ fn b64(v: &Value) -> Vec<u8> {
 async fn list_formats_devices() {
     let cams = Scripted::new(vec![dev("0", "front"), dev("1", "back")]);
     let v = list(&cams, json!({}), &InvokeContext::detached()).await.unwrap();
-    assert_eq!(v, json!({"devices":[
+    assert_eq!(
+        v,
+        json!({"devices":[
         {"id":"0","name":"Cam 0","position":"front","deviceType":"external"},
-        {"id":"1","name":"Cam 1","position":"back","deviceType":"external"}]}));
+        {"id":"1","name":"Cam 1","position":"back","deviceType":"external"}]})
+    );
     assert!(available(&cams));
     assert!(!available(&Scripted::new(vec![])));
 }
@@ -138,9 +141,8 @@ async fn no_camera_paths_with_scripted_backend() {
 #[tokio::test]
 async fn native_backend_without_or_with_camera() {
     let ctx = InvokeContext::detached();
-    let has_video_dev = std::fs::read_dir("/dev")
-        .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("video")))
-        .unwrap_or(false);
+    let has_video_dev =
+        std::fs::read_dir("/dev").map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("video"))).unwrap_or(false);
     let v = list(&NativeCameras, json!({}), &ctx).await.unwrap();
     let devices = v["devices"].as_array().unwrap();
     if cfg!(target_os = "linux") && !has_video_dev {

@@ -40,16 +40,12 @@ impl GeoClueProvider {
                 Err(e) => Err(e),
             },
         };
-        conn.map_err(|e| {
-            CommandError::new(codes::LOCATION_UNAVAILABLE, format!("cannot reach the system D-Bus ({e}); {INSTALL_HINT}"))
-        })
+        conn.map_err(|e| CommandError::new(codes::LOCATION_UNAVAILABLE, format!("cannot reach the system D-Bus ({e}); {INSTALL_HINT}")))
     }
 
     async fn locate_inner(&self, req: &LocationRequest) -> Result<Fix, CommandError> {
         let conn = self.connect().await?;
-        let manager = Proxy::new(&conn, SERVICE, MANAGER_PATH, "org.freedesktop.GeoClue2.Manager")
-            .await
-            .map_err(dbus_error)?;
+        let manager = Proxy::new(&conn, SERVICE, MANAGER_PATH, "org.freedesktop.GeoClue2.Manager").await.map_err(dbus_error)?;
         let client_path: OwnedObjectPath = manager.call("CreateClient", &()).await.map_err(dbus_error)?;
         let client = uncached(&conn, client_path.clone(), "org.freedesktop.GeoClue2.Client").await?;
         let result = run_client(&conn, &client, req).await;
@@ -62,11 +58,7 @@ impl GeoClueProvider {
 
 impl LocationProvider for GeoClueProvider {
     fn locate<'a>(&'a self, req: &'a LocationRequest) -> BoxFuture<'a, Fix> {
-        Box::pin(async move {
-            tokio::time::timeout(req.timeout, self.locate_inner(req))
-                .await
-                .map_err(|_| timeout_error(req.timeout))?
-        })
+        Box::pin(async move { tokio::time::timeout(req.timeout, self.locate_inner(req)).await.map_err(|_| timeout_error(req.timeout))? })
     }
 }
 
@@ -93,10 +85,7 @@ async fn uncached<'a>(conn: &Connection, path: OwnedObjectPath, iface: &'static 
 
 async fn run_client(conn: &Connection, client: &Proxy<'_>, req: &LocationRequest) -> Result<Fix, CommandError> {
     client.set_property("DesktopId", DESKTOP_ID).await.map_err(|e| dbus_error(e.into()))?;
-    client
-        .set_property("RequestedAccuracyLevel", accuracy_level(req.accuracy))
-        .await
-        .map_err(|e| dbus_error(e.into()))?;
+    client.set_property("RequestedAccuracyLevel", accuracy_level(req.accuracy)).await.map_err(|e| dbus_error(e.into()))?;
     // Subscribe before Start so an immediate update is not missed.
     let mut updates = client.receive_signal("LocationUpdated").await.map_err(dbus_error)?;
     client.call_method("Start", &()).await.map_err(dbus_error)?;

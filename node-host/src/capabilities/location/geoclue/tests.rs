@@ -65,7 +65,8 @@ struct Manager {
 impl Manager {
     async fn create_client(&self, #[zbus(object_server)] server: &ObjectServer) -> zbus::fdo::Result<OwnedObjectPath> {
         let path = OwnedObjectPath::try_from("/org/freedesktop/GeoClue2/Client/1").map_err(zbus::Error::from)?;
-        let client = Client { mode: self.mode, seen: self.seen.clone(), location: OwnedObjectPath::try_from("/").map_err(zbus::Error::from)? };
+        let client =
+            Client { mode: self.mode, seen: self.seen.clone(), location: OwnedObjectPath::try_from("/").map_err(zbus::Error::from)? };
         server.at(&path, client).await?;
         Ok(path)
     }
@@ -187,9 +188,7 @@ async fn fake_geoclue(mode: Mode) -> (Bus, Connection, Arc<Mutex<Seen>>) {
 async fn gets_a_fix_from_geoclue() {
     let (bus, _svc, seen) = fake_geoclue(Mode::Fix).await;
     let provider = GeoClueProvider::with_address(&bus.address);
-    let v = get(&provider, json!({"desiredAccuracy": "precise", "timeoutMs": 5000}), &InvokeContext::detached())
-        .await
-        .unwrap();
+    let v = get(&provider, json!({"desiredAccuracy": "precise", "timeoutMs": 5000}), &InvokeContext::detached()).await.unwrap();
     assert_eq!((v["lat"].as_f64(), v["lon"].as_f64(), v["accuracyMeters"].as_f64()), (Some(52.52), Some(13.405), Some(1500.0)));
     assert_eq!(v["headingDeg"], 270.0);
     assert!(v.get("altitudeMeters").is_none() && v.get("speedMps").is_none(), "{v}");
@@ -237,9 +236,8 @@ async fn no_geoclue_service_is_unavailable() {
 
 #[tokio::test]
 async fn no_bus_is_unavailable() {
-    let e = get(&GeoClueProvider::with_address("unix:path=/nonexistent/pincer-bus"), json!({}), &InvokeContext::detached())
-        .await
-        .unwrap_err();
+    let e =
+        get(&GeoClueProvider::with_address("unix:path=/nonexistent/pincer-bus"), json!({}), &InvokeContext::detached()).await.unwrap_err();
     assert_eq!(e.code, "LOCATION_UNAVAILABLE", "{e}");
     assert!(e.message.contains("geoclue"), "{e}");
 }
