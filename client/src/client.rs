@@ -12,7 +12,7 @@ use pincer_protocol::error::ErrorCode;
 use pincer_protocol::frames::RequestFrame;
 use pincer_protocol::{ErrorShape, EventFrame, Frame, ResponseFrame};
 use serde_json::Value;
-use tokio::sync::{broadcast, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -27,7 +27,19 @@ use crate::transport::WsStream;
 /// Close code reported when the server's close frame carried no status (RFC 6455).
 const NO_STATUS_CLOSE: u16 = 1005;
 
-type Pending = Mutex<HashMap<String, oneshot::Sender<ResponseFrame>>>;
+type Pending = Mutex<HashMap<String, Waiter>>;
+
+/// Who waits for the responses to one request id.
+struct Waiter {
+    tx: mpsc::UnboundedSender<ResponseFrame>,
+    /// Keep waiting past `{status:"accepted"}` acks (methods such as `agent` answer twice).
+    expect_final: bool,
+}
+
+/// An ok response whose payload says the work was only accepted, a final answer follows.
+fn is_accepted_ack(res: &ResponseFrame) -> bool {
+    res.ok && res.payload.as_ref().and_then(|p| p.get("status")).and_then(Value::as_str) == Some("accepted")
+}
 
 /// State shared by the client handles and the reader task.
 struct Shared {
@@ -138,14 +150,31 @@ impl GatewayClient {
 
     /// Send a request and return the raw `res` frame, `ok:false` included.
     pub async fn request_response(&self, method: &str, params: Value, timeout: Duration) -> Result<ResponseFrame, ClientError> {
+        let mut frames = self.exchange(method, params, timeout, false).await?;
+        frames.pop().ok_or_else(|| ClientError::timeout(format!("response to {method}")))
+    }
+
+    /// Send a request that answers twice (OpenClaw's `expectFinal`, e.g. `agent`): every
+    /// `{status:"accepted"}` ack, then the final response last. `timeout` covers them all.
+    pub async fn request_until_final(&self, method: &str, params: Value, timeout: Duration) -> Result<Vec<ResponseFrame>, ClientError> {
+        self.exchange(method, params, timeout, true).await
+    }
+
+    async fn exchange(
+        &self,
+        method: &str,
+        params: Value,
+        timeout: Duration,
+        expect_final: bool,
+    ) -> Result<Vec<ResponseFrame>, ClientError> {
         let shared = &self.inner.shared;
         if let Some(err) = self.closed_error() {
             return Err(err);
         }
         let n = shared.next_id.fetch_add(1, Ordering::Relaxed);
         let id = format!("{n}:{}", shared.id_suffix);
-        let (tx, rx) = oneshot::channel();
-        lock(&shared.pending).insert(id.clone(), tx);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        lock(&shared.pending).insert(id.clone(), Waiter { tx, expect_final });
         // Removes the entry however this future ends: answered, timed out or dropped.
         let _guard = PendingGuard { shared, id: &id };
         // The reader marks the connection closed before draining `pending`; checking after
@@ -155,11 +184,21 @@ impl GatewayClient {
         }
         let frame = Frame::Req(RequestFrame::new(id.clone(), method, params));
         self.send_message(Message::text(frame.to_json())).await?;
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(res)) => Ok(res),
-            // Sender dropped: the reader drained the pending map because the socket closed.
-            Ok(Err(_)) => Err(self.closed_error().unwrap_or(ClientError::Closed { code: ABNORMAL_CLOSE, reason: String::new() })),
-            Err(_) => Err(ClientError::timeout(format!("response to {method} (id {id})"))),
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut frames = Vec::new();
+        loop {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(res)) => {
+                    let done = !(expect_final && is_accepted_ack(&res));
+                    frames.push(res);
+                    if done {
+                        return Ok(frames);
+                    }
+                }
+                // Sender dropped: the reader drained the pending map because the socket closed.
+                Ok(None) => return Err(self.closed_error().unwrap_or(ClientError::Closed { code: ABNORMAL_CLOSE, reason: String::new() })),
+                Err(_) => return Err(ClientError::timeout(format!("response to {method} (id {id})"))),
+            }
         }
     }
 
@@ -337,17 +376,24 @@ async fn read_loop(mut stream: SplitStream<WsStream>, shared: Arc<Shared>) {
 fn dispatch(shared: &Shared, text: &str) {
     match Frame::parse(text) {
         Ok(Frame::Res(res)) => {
-            let waiter = lock(&shared.pending).remove(&res.id);
+            let mut pending = lock(&shared.pending);
+            let keep_waiting = pending.get(&res.id).is_some_and(|w| w.expect_final && is_accepted_ack(&res));
+            let waiter = if keep_waiting { pending.get(&res.id).map(|w| w.tx.clone()) } else { pending.remove(&res.id).map(|w| w.tx) };
+            drop(pending);
             match waiter {
                 // The requester may have given up in the meantime; nothing to do then.
                 Some(tx) => {
                     let _ = tx.send(res);
                 }
-                None => tracing::debug!(id = %res.id, "response to an unknown or abandoned request"),
+                None => {
+                    tracing::debug!(id = %res.id, "response to an unknown or abandoned request")
+                }
             }
         }
         Ok(Frame::Event(event)) => shared.events.push(event),
-        Ok(Frame::Req(req)) => tracing::debug!(method = %req.method, "ignoring request from gateway"),
+        Ok(Frame::Req(req)) => {
+            tracing::debug!(method = %req.method, "ignoring request from gateway")
+        }
         Ok(Frame::Cancel(c)) => tracing::debug!(id = %c.id, "ignoring cancel from gateway"),
         Err(e) => tracing::warn!(error = %e, "unparseable frame from gateway"),
     }

@@ -153,13 +153,15 @@ async fn reject(sink: &mut Sink, req: &RequestFrame, rejection: Rejection) {
     send_close(sink, rejection.close_code, &rejection.close_reason).await;
 }
 
-/// Methods that may wait on other parties (a node, a person); they run in their own task
-/// so the connection keeps serving. Everything else is answered inline, which saves two
+/// Methods that may wait on other parties (a node, a person) or answer twice (`agent`: the
+/// ack, then the run's final result); they run in their own task so the connection keeps
+/// serving. Everything else is answered inline, which saves two
 /// task hops per request.
 fn runs_detached(method: &str) -> bool {
     matches!(
         method,
         methods::NODE_INVOKE
+            | methods::AGENT
             | methods::EXEC_APPROVAL_REQUEST
             | methods::EXEC_APPROVAL_WAIT_DECISION
             | methods::EXEC_APPROVALS_NODE_GET
@@ -235,8 +237,15 @@ async fn serve(
                         let done = done_tx.clone();
                         let handle = tokio::spawn(async move {
                             let id = req.id.clone();
+                            let is_agent = req.method == methods::AGENT;
                             let res = crate::router::dispatch(&task_state, &task_conn, req).await;
+                            let pending = if is_agent { crate::methods::agent::pending_run(&res) } else { None };
                             task_conn.send_text(Frame::Res(res).to_json());
+                            if let Some(run_id) = pending {
+                                if let Some(last) = crate::methods::agent::final_response(&task_state, id.clone(), &run_id).await {
+                                    task_conn.send_text(Frame::Res(last).to_json());
+                                }
+                            }
                             let _ = done.send(id);
                         });
                         in_flight.insert(id, handle.abort_handle());

@@ -203,11 +203,10 @@ pub fn authenticate(state: &GatewayState, params: &ConnectParams, nonce: &str, p
         )
     };
     match &peer.origin {
-        Some(origin) => {
-            if !crate::origin::origin_allowed(origin, peer.host.as_deref(), &settings.allowed_origins) {
-                return Err(origin_reject("origin not allowed"));
-            }
+        Some(origin) if !crate::origin::origin_allowed(origin, peer.host.as_deref(), &settings.allowed_origins) => {
+            return Err(origin_reject("origin not allowed"));
         }
+        Some(_) => {}
         None if is_browser_client(client_id, mode) => return Err(origin_reject("origin missing or invalid")),
         None => {}
     }

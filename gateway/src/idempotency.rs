@@ -14,7 +14,8 @@ pub const MAX_KEYS: usize = 1000;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Slot {
     InFlight,
-    Done(Result<Value, pincer_protocol::ErrorShape>),
+    /// Boxed: an error shape is large and most slots are in flight.
+    Done(Box<Result<Value, pincer_protocol::ErrorShape>>),
 }
 
 #[derive(Debug, PartialEq)]
@@ -64,7 +65,7 @@ impl IdempotencyCache {
     pub fn finish(&self, key: &str, result: Result<Value, pincer_protocol::ErrorShape>) {
         if let Ok(mut guard) = self.inner.lock() {
             if let Some(e) = guard.0.get_mut(key) {
-                e.slot = Slot::Done(result);
+                e.slot = Slot::Done(Box::new(result));
             }
         }
     }
@@ -102,7 +103,7 @@ mod tests {
         assert_eq!(cache.begin("k", "a", t), Begin::Fresh);
         assert_eq!(cache.begin("k", "a", t), Begin::Replay(Slot::InFlight));
         cache.finish("k", Ok(json!(1)));
-        assert_eq!(cache.begin("k", "a", t), Begin::Replay(Slot::Done(Ok(json!(1)))));
+        assert_eq!(cache.begin("k", "a", t), Begin::Replay(Slot::Done(Box::new(Ok(json!(1))))));
         assert_eq!(cache.begin("k", "b", t), Begin::Conflict);
         assert_eq!(cache.begin("k", "a", t + TTL + Duration::from_secs(1)), Begin::Fresh);
         for i in 0..5000 {

@@ -1,4 +1,5 @@
 //! `pincer-gateway`: run the gateway, or operate one (devices, nodes) over the protocol.
+#![allow(clippy::result_large_err)] // CLI errors carry the wire error shape, as the library's do
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,5 +1,6 @@
 //! Every frame captured from the real OpenClaw 2026.9.6 gateway, CLI and node host parses
 //! into our types and re-serializes with no field lost; typed payloads do the same.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 

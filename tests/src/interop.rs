@@ -323,6 +323,21 @@ impl OpenClawCli {
     pub async fn json(&self, args: &[&str]) -> Value {
         self.run(args).await.json()
     }
+
+    /// For commands without `--url` (`openclaw agent`): they reach the gateway their config
+    /// names, as a user's CLI does: `gateway.port` and `gateway.auth.token` of this CLI's
+    /// `openclaw.json`.
+    pub async fn run_local(&self, args: &[&str]) -> Output {
+        let port: u16 = self.url.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok()).unwrap();
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(args);
+        openclaw_env(&mut cmd, &self.dir);
+        let config_path = self.dir.join("openclaw.json");
+        let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+        config["gateway"] = json!({"mode": "local", "port": port, "auth": {"mode": "token", "token": TOKEN}});
+        std::fs::write(&config_path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+        run_captured(&format!("openclaw {}", args.join(" ")), cmd, &self.dir, CLI_TIMEOUT).await
+    }
 }
 
 /// `openclaw node run --host 127.0.0.1 --port P --display-name NAME` with

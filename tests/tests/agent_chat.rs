@@ -194,3 +194,77 @@ async fn api_keys_are_redacted_by_config_get_and_events_need_operator_read() {
     let denied = server_error(reader.request("chat.send", json!({"sessionKey": "main", "message": "x", "idempotencyKey": "r1"})).await);
     assert!(denied.message.contains("operator.write"), "{}", denied.message);
 }
+
+/// `agent` answers twice on the same request id, as OpenClaw does: the ack, then, when the run
+/// ends, its result (what `openclaw agent` prints). Errors and aborts end the same way, and a
+/// replay of a finished run is answered with that result.
+#[tokio::test]
+async fn the_agent_method_answers_with_an_ack_then_the_final_result() {
+    let slow: Vec<String> = (0..40).map(|i| format!("w{i} ")).collect();
+    let llm = ScriptedOpenAi::start([
+        Reply::tool_calls([("c1", "read", r#"{"path": "AGENTS.md"}"#)]).usage(30, 5),
+        Reply::text(["All ", "done."]).usage(50, 3),
+        Reply::status(400),
+        Reply::slow(slow, Duration::from_millis(150)),
+    ])
+    .await
+    .unwrap();
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
+
+    let frames = client.request_until_final("agent", json!({"message": "check the notes", "idempotencyKey": "a1"}), T).await.unwrap();
+    assert_eq!(frames.len(), 2, "{frames:?}");
+    assert_eq!(frames[0].id, frames[1].id);
+    let ack = frames[0].payload.clone().unwrap();
+    assert_eq!(
+        (ack["runId"].as_str(), ack["status"].as_str(), ack["sessionKey"].as_str()),
+        (Some("a1"), Some("accepted"), Some("agent:main:main"))
+    );
+    assert!(frames[1].ok);
+    let done = frames[1].payload.clone().unwrap();
+    assert_eq!((done["runId"].as_str(), done["status"].as_str(), done["summary"].as_str()), (Some("a1"), Some("ok"), Some("completed")));
+    assert_eq!(done["result"]["payloads"], json!([{"text": "All done.", "mediaUrl": null}]), "only the final answer, not the tool step");
+    let meta = &done["result"]["meta"];
+    assert_eq!(meta["aborted"], false);
+    assert_eq!(meta["stopReason"], "stop");
+    assert_eq!((meta["agentMeta"]["provider"].as_str(), meta["agentMeta"]["model"].as_str()), (Some("scripted"), Some("m1")));
+    assert_eq!(meta["agentMeta"]["usage"]["input"], 80, "usage sums every model call of the run");
+    assert_eq!(meta["agentMeta"]["usage"]["output"], 8);
+    let sessions = client.request("sessions.list", json!({})).await.unwrap();
+    assert_eq!(meta["agentMeta"]["sessionId"], sessions["sessions"][0]["sessionId"], "{sessions}");
+    assert!(meta["durationMs"].as_i64().unwrap() >= 0);
+
+    // The same key again: the finished run's result, once, and the model is not asked again.
+    let replay = client.request_until_final("agent", json!({"message": "check the notes", "idempotencyKey": "a1"}), T).await.unwrap();
+    assert_eq!(replay.len(), 1);
+    assert_eq!(replay[0].payload.as_ref().unwrap()["result"]["payloads"], done["result"]["payloads"]);
+    assert_eq!(llm.request_count(), 2);
+
+    // A provider error: still ok:true at the frame level, status error, and the reason.
+    let frames = client.request_until_final("agent", json!({"message": "again", "idempotencyKey": "a2"}), T).await.unwrap();
+    let failed = frames.last().unwrap().payload.clone().unwrap();
+    assert_eq!((failed["status"].as_str(), failed["summary"].as_str()), (Some("error"), Some("failed")), "{failed}");
+    assert!(failed["result"]["meta"]["error"]["message"].as_str().unwrap().contains("400"), "{failed}");
+
+    // Aborted mid-stream by chat.abort from another request on the same connection.
+    let waiting = {
+        let client = client.clone();
+        tokio::spawn(async move { client.request_until_final("agent", json!({"message": "long story", "idempotencyKey": "a3"}), T).await })
+    };
+    client
+        .wait_event_where("first delta of a3", T, |e| {
+            e.event == "chat" && e.payload.as_ref().is_some_and(|p| p["runId"] == "a3" && p["state"] == "delta")
+        })
+        .await
+        .unwrap();
+    client.request("chat.abort", json!({"sessionKey": "main", "runId": "a3"})).await.unwrap();
+    let frames = waiting.await.unwrap().unwrap();
+    let aborted = frames.last().unwrap().payload.clone().unwrap();
+    assert_eq!(
+        (aborted["status"].as_str(), aborted["summary"].as_str(), aborted["stopReason"].as_str()),
+        (Some("timeout"), Some("aborted"), Some("rpc")),
+        "{aborted}"
+    );
+    assert_eq!(aborted["result"]["meta"]["aborted"], true);
+    assert!(aborted["result"]["payloads"][0]["text"].as_str().unwrap().starts_with("w0 "), "the partial answer: {aborted}");
+}

@@ -53,7 +53,13 @@ fn assert_shape(name: &str, openclaw: &Value, pincer: &Value, ignore: &[&str]) {
 #[allow(clippy::await_holding_lock)] // the serial lock is meant to span the whole test
 async fn openclaw_cli_chats_with_pincers_agent_and_events_match_openclaws_shapes() {
     let _serial = serial();
-    let llm = ScriptedOpenAi::start([Reply::text(["Hello ", "from ", "Pincer."]).usage(20, 4)]).await.unwrap();
+    let llm = ScriptedOpenAi::start([
+        Reply::text(["Hello ", "from ", "Pincer."]).usage(20, 4),
+        Reply::text(["Second ", "answer."]).usage(30, 2),
+        Reply::text(["Third ", "answer."]).usage(40, 2),
+    ])
+    .await
+    .unwrap();
     let scene = Scene::new("agent-cli");
     let config = json!({
         "agents": {"defaults": {"model": {"primary": "scripted/m1"}}},
@@ -143,4 +149,49 @@ async fn openclaw_cli_chats_with_pincers_agent_and_events_match_openclaws_shapes
     assert!(!bad.status.success(), "empty message must fail: {}", bad.stdout);
     assert!(format!("{}{}", bad.stdout, bad.stderr).contains("message or attachment required"), "{}{}", bad.stdout, bad.stderr);
     assert_eq!(llm.request_count(), 1);
+
+    // `openclaw agent` waits for the run's final result (the second response to `agent`) and
+    // prints it; its JSON has the shape of OpenClaw's own final response.
+    let out = cli.run_local(&["agent", "--session-key", "main", "--message", "and you?", "--json"]).await.json();
+    assert_eq!(out["status"], "ok", "{out}");
+    assert_eq!(out["result"]["payloads"][0]["text"], "Second answer.", "{out}");
+    let openclaw_final = fixture_frames("res.agent.expect-final.json")[1]["payload"].clone();
+    let mut ignored = OPENCLAW_ONLY_FINAL_META.to_vec();
+    ignored.push("result.sourceReplyDeliveryState");
+    assert_shape("agent final", &openclaw_final, &out, &ignored);
+    assert_eq!(out["result"]["meta"]["finalPromptText"], "and you?");
+    let plain = cli.run_local(&["agent", "--session-key", "main", "--message", "and then?"]).await;
+    assert!(plain.status.success(), "{}{}", plain.stdout, plain.stderr);
+    assert!(plain.stdout.contains("Third answer."), "{}{}", plain.stdout, plain.stderr);
+    assert_eq!(llm.request_count(), 3);
+}
+
+/// Diagnostics in OpenClaw's final `agent` result that Pincer does not produce: its prompt
+/// and context-budget reports, transcript file, credential and harness bookkeeping, cost
+/// (Pincer has no price table) and delivery state for chat channels it does not have. The
+/// CLI prints the payloads; status, usage and texts are all there.
+const OPENCLAW_ONLY_FINAL_META: [&str; 16] = [
+    "result.meta.agentMeta.sessionFile",
+    "result.meta.agentMeta.contextTokens",
+    "result.meta.agentMeta.contextTokensSource",
+    "result.meta.agentMeta.agentHarnessId",
+    "result.meta.agentMeta.credentialSource",
+    "result.meta.agentMeta.usage.cost",
+    "result.meta.agentMeta.lastCallUsage.cost",
+    "result.meta.agentMeta.contextBudgetStatus",
+    "result.meta.agentMeta.codeModeEngaged",
+    "result.meta.agentMeta.bridgeCalls",
+    "result.meta.agentMeta.terminalReceipt",
+    "result.meta.systemPromptReport",
+    "result.meta.replayInvalid",
+    "result.meta.livenessState",
+    "result.meta.executionTrace",
+    "result.meta.requestShaping",
+];
+
+/// The frames of a fixture that records a request and several responses.
+fn fixture_frames(name: &str) -> Vec<Value> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/openclaw/agent").join(name);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    v["responses"].as_array().unwrap().clone()
 }

@@ -65,7 +65,7 @@ pub async fn call(state: &SharedState, conn: &Arc<ConnHandle>, method: &str, par
         m::CHAT_HISTORY => chat::history(state, params),
         m::CHAT_ABORT => chat::abort(state, params),
         m::CHAT_INJECT => chat::inject(state, params),
-        m::AGENT => agent::start(state, params),
+        m::AGENT => agent::start(state, params).await,
         m::AGENT_WAIT => agent::wait(state, params).await,
         m::SESSIONS_LIST => sessions::list(state, params),
         m::SESSIONS_PREVIEW => sessions::preview(state, params),

@@ -87,10 +87,9 @@ pub async fn expire_node_requests_loop(state: SharedState) {
         let now = now_ms();
         let Ok(requests) = state.store.node_requests() else { continue };
         for req in requests {
-            if now - req.ts > pincer_protocol::NODE_PAIR_REQUEST_TTL_MS as i64 {
-                if state.store.delete_node_request(&req.request_id).unwrap_or(false) {
-                    resolved(&state, &req.request_id, &req.node_id, "expired", now);
-                }
+            let expired = now - req.ts > pincer_protocol::NODE_PAIR_REQUEST_TTL_MS as i64;
+            if expired && state.store.delete_node_request(&req.request_id).unwrap_or(false) {
+                resolved(&state, &req.request_id, &req.node_id, "expired", now);
             }
         }
     }
@@ -495,7 +494,7 @@ pub async fn invoke(state: &SharedState, conn: &ConnHandle, params: Value) -> Me
     let cache_key = format!("node.invoke:{}", p.idempotency_key);
     match state.idempotency.begin(&cache_key, &fingerprint, Instant::now()) {
         Begin::Fresh => {}
-        Begin::Replay(Slot::Done(result)) => return result,
+        Begin::Replay(Slot::Done(result)) => return *result,
         Begin::Replay(Slot::InFlight) => {
             return Err(ErrorShape::unavailable("a node.invoke with this idempotencyKey is still in flight").retryable(Some(500)))
         }

@@ -2,10 +2,9 @@
 
 use rusqlite_migration::{Migrations, M};
 
-pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![
-        M::up(
-            "CREATE TABLE devices (
+/// The schema steps, oldest first; the database's `user_version` counts those applied.
+const STEPS: [&str; 3] = [
+    "CREATE TABLE devices (
             device_id TEXT PRIMARY KEY,
             record TEXT NOT NULL,
             created_at_ms INTEGER NOT NULL
@@ -58,11 +57,9 @@ pub fn migrations() -> Migrations<'static> {
             BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
         CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
             BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;",
-        ),
-        // Agent sessions, their transcripts (one row per message, in OpenClaw's message shape)
-        // and runs (so `agent.wait` and crash recovery know what was in flight).
-        M::up(
-            "CREATE TABLE sessions (
+    // Agent sessions, their transcripts (one row per message, in OpenClaw's message shape)
+    // and runs (so `agent.wait` and crash recovery know what was in flight).
+    "CREATE TABLE sessions (
             session_key TEXT PRIMARY KEY,
             session_id TEXT NOT NULL UNIQUE,
             agent_id TEXT NOT NULL,
@@ -93,8 +90,15 @@ pub fn migrations() -> Migrations<'static> {
             error TEXT
         );
         CREATE INDEX runs_status ON runs(status);",
-        ),
-    ])
+    // `agent`'s final answer reads the messages of one run.
+    "CREATE INDEX transcript_run ON transcript(run_id) WHERE run_id IS NOT NULL;",
+];
+
+/// How many schema versions this build knows.
+pub const COUNT: usize = STEPS.len();
+
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(STEPS.iter().map(|step| M::up(step)).collect())
 }
 
 #[cfg(test)]
@@ -102,5 +106,18 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         assert!(super::migrations().validate().is_ok());
+    }
+
+    #[test]
+    fn a_database_from_a_newer_build_is_refused_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        drop(crate::store::Store::open(&path).unwrap());
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 42).unwrap();
+        drop(conn);
+        let err = crate::store::Store::open(&path).err().unwrap();
+        assert!(matches!(err, crate::store::StoreError::TooNew { found: 42, known: super::COUNT }), "{err:?}");
+        assert!(err.to_string().contains("newer Pincer"), "{err}");
     }
 }

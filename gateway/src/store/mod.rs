@@ -26,6 +26,11 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("state database migration failed: {0}")]
     Migration(#[from] rusqlite_migration::Error),
+    #[error(
+        "the state database was written by a newer Pincer (schema version {found}; this build knows up to {known}): \
+         run that newer version, or point this one at another state directory"
+    )]
+    TooNew { found: i64, known: usize },
     #[error("state record is corrupt: {0}")]
     Corrupt(#[from] serde_json::Error),
     #[error("state database lock poisoned")]
@@ -104,7 +109,14 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrations::migrations().to_latest(&mut conn)?;
+        let migrations = migrations::migrations();
+        match migrations.to_latest(&mut conn) {
+            Err(rusqlite_migration::Error::MigrationDefinition(rusqlite_migration::MigrationDefinitionError::DatabaseTooFarAhead)) => {
+                let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+                return Err(StoreError::TooNew { found, known: migrations::COUNT });
+            }
+            other => other?,
+        }
         Ok(Store { conn: Mutex::new(conn) })
     }
 
@@ -193,7 +205,9 @@ impl Store {
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            let Some((stored, scopes)) = row else { return Ok(None) };
+            let Some((stored, scopes)) = row else {
+                return Ok(None);
+            };
             if !bool::from(stored.as_bytes().ct_eq(presented.as_bytes())) {
                 return Ok(None);
             }

@@ -184,6 +184,17 @@ impl Store {
         rows.into_iter().rev().map(|(id, run_id, text)| Ok(TranscriptRow { id, run_id, message: serde_json::from_str(&text)? })).collect()
     }
 
+    /// The assistant messages a run wrote, oldest first (compacted ones included: the answer
+    /// of a run does not change when the history is later summarised).
+    pub fn run_assistant_messages(&self, run_id: &str) -> StoreResult<Vec<Value>> {
+        let texts = self.with(|c| {
+            let mut stmt = c.prepare("SELECT message FROM transcript WHERE run_id = ?1 AND role = 'assistant' ORDER BY id")?;
+            let rows = stmt.query_map([run_id], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })?;
+        texts.iter().map(|t| Ok(serde_json::from_str(t)?)).collect()
+    }
+
     /// Number of live messages and the newest one, for `sessions.list`.
     pub fn transcript_stats(&self, session_id: &str) -> StoreResult<(usize, Option<Value>)> {
         let (count, last) = self.with(|c| {
