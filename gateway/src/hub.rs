@@ -4,7 +4,7 @@
 //! broadcast never waits on a slow socket; instead the queued bytes are counted and a
 //! connection that falls more than `maxBufferedBytes` behind is closed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,6 +42,17 @@ pub struct ConnHandle {
     seq: Mutex<u64>,
     queued_bytes: Arc<AtomicUsize>,
     max_buffered_bytes: usize,
+    /// What this client asked to follow with `sessions.subscribe` / `sessions.messages.subscribe`.
+    session_subscriptions: Mutex<SessionSubscriptions>,
+}
+
+/// A connection's session subscriptions; they end with the connection.
+#[derive(Default)]
+struct SessionSubscriptions {
+    /// `sessions.subscribe`: messages and tool phases of every session.
+    all: bool,
+    /// `sessions.messages.subscribe`: messages of these session keys.
+    keys: HashSet<String>,
 }
 
 impl ConnHandle {
@@ -72,7 +83,36 @@ impl ConnHandle {
             seq: Mutex::new(0),
             queued_bytes,
             max_buffered_bytes,
+            session_subscriptions: Mutex::new(SessionSubscriptions::default()),
         }
+    }
+
+    /// `sessions.subscribe`: from now on, messages and tool phases of every session.
+    pub fn subscribe_all_sessions(&self) {
+        if let Ok(mut s) = self.session_subscriptions.lock() {
+            s.all = true;
+        }
+    }
+
+    /// `sessions.messages.subscribe` (`on`) / `unsubscribe` (`!on`) for one session key.
+    pub fn subscribe_session_messages(&self, key: &str, on: bool) {
+        if let Ok(mut s) = self.session_subscriptions.lock() {
+            if on {
+                s.keys.insert(key.to_string());
+            } else {
+                s.keys.remove(key);
+            }
+        }
+    }
+
+    /// Whether `session.message` events of `key` are for this client.
+    pub fn follows_session_messages(&self, key: &str) -> bool {
+        self.session_subscriptions.lock().is_ok_and(|s| s.all || s.keys.contains(key))
+    }
+
+    /// Whether `session.tool` events are for this client.
+    pub fn follows_all_sessions(&self) -> bool {
+        self.session_subscriptions.lock().is_ok_and(|s| s.all)
     }
 
     pub fn has_scope(&self, scope: &str) -> bool {
@@ -141,6 +181,7 @@ pub fn may_receive(conn: &ConnHandle, event: &str) -> bool {
         events::PRESENCE => conn.role == Role::Operator,
         _ if conn.role == Role::Node => false,
         events::CHAT | events::AGENT | events::SESSIONS_CHANGED => conn.has_scope(scopes::READ),
+        events::SESSION_MESSAGE | events::SESSION_TOOL => conn.has_scope(scopes::READ),
         e if e.starts_with("exec.approval.") => conn.has_scope(scopes::APPROVALS),
         e if e.starts_with("device.pair.") || e.starts_with("node.pair.") => conn.has_scope(scopes::PAIRING),
         events::NODE_HOST_STATS | events::NODE_RUNNER_INVENTORY_CHANGED => conn.has_scope(scopes::READ),
@@ -220,6 +261,21 @@ impl Hub {
                 conn.send_event(event, &payload_json, state_version);
             }
         }
+    }
+
+    /// Whether anyone follows the messages of session `key` (so the event is worth building).
+    pub fn has_session_followers(&self, key: &str) -> bool {
+        self.all().iter().any(|c| c.follows_session_messages(key) && may_receive(c, events::SESSION_MESSAGE))
+    }
+
+    /// `session.message` to the clients following session `key`.
+    pub fn broadcast_session_message(&self, key: &str, payload: &Value) {
+        self.broadcast_filtered(events::SESSION_MESSAGE, payload, None, |c| c.follows_session_messages(key));
+    }
+
+    /// Whether anyone subscribed to every session (`session.tool` receivers).
+    pub fn has_all_session_followers(&self) -> bool {
+        self.all().iter().any(|c| c.follows_all_sessions() && may_receive(c, events::SESSION_TOOL))
     }
 
     /// Send an event to one connection (with its seq), if it is still connected.

@@ -82,6 +82,9 @@ pub const METHODS: &[(&str, Access)] = &[
     (m::SESSIONS_RESET, Access::Operator(ADMIN)),
     (m::SESSIONS_DELETE, Access::Operator(ADMIN)),
     (m::SESSIONS_COMPACT, Access::Operator(ADMIN)),
+    (m::SESSIONS_SUBSCRIBE, Access::Operator(READ)),
+    (m::SESSIONS_MESSAGES_SUBSCRIBE, Access::Operator(READ)),
+    (m::SESSIONS_MESSAGES_UNSUBSCRIBE, Access::Operator(READ)),
     (m::MODELS_LIST, Access::Operator(READ)),
 ];
 
@@ -106,6 +109,8 @@ pub const EVENTS: &[&str] = &[
     m::events::CHAT,
     m::events::AGENT,
     m::events::SESSIONS_CHANGED,
+    m::events::SESSION_MESSAGE,
+    m::events::SESSION_TOOL,
 ];
 
 fn access_of(method: &str) -> Option<Access> {

@@ -61,6 +61,9 @@ pub const SESSIONS_PATCH: &str = "sessions.patch";
 pub const SESSIONS_RESET: &str = "sessions.reset";
 pub const SESSIONS_DELETE: &str = "sessions.delete";
 pub const SESSIONS_COMPACT: &str = "sessions.compact";
+pub const SESSIONS_SUBSCRIBE: &str = "sessions.subscribe";
+pub const SESSIONS_MESSAGES_SUBSCRIBE: &str = "sessions.messages.subscribe";
+pub const SESSIONS_MESSAGES_UNSUBSCRIBE: &str = "sessions.messages.unsubscribe";
 pub const MODELS_LIST: &str = "models.list";
 
 pub mod events {
@@ -84,4 +87,9 @@ pub mod events {
     pub const CHAT: &str = "chat";
     pub const AGENT: &str = "agent";
     pub const SESSIONS_CHANGED: &str = "sessions.changed";
+    /// A message was added to a session's transcript (to `sessions.subscribe` /
+    /// `sessions.messages.subscribe` subscribers).
+    pub const SESSION_MESSAGE: &str = "session.message";
+    /// A tool phase of a run, mirrored to `sessions.subscribe` subscribers.
+    pub const SESSION_TOOL: &str = "session.tool";
 }

@@ -67,6 +67,7 @@ async fn openclaw_cli_chats_with_pincers_agent_and_events_match_openclaws_shapes
     });
     let gw = Pincer::start(&scene, Some(config)).await;
     let watcher = gw.operator(&[READ]).await;
+    watcher.request("sessions.messages.subscribe", json!({"key": "main"})).await.unwrap();
     let cli = OpenClawCli::new(&scene, gw.url());
 
     let params = json!({"sessionKey": "main", "message": "hello", "idempotencyKey": "oc-k1"}).to_string();
@@ -113,6 +114,44 @@ async fn openclaw_cli_chats_with_pincers_agent_and_events_match_openclaws_shapes
     for key in ["phase", "stopReason", "aborted", "startedAt", "endedAt"] {
         assert!(end["data"].get(key).is_some(), "lifecycle end lacks {key}: {end}");
     }
+    // Live transcript updates for a subscriber, in OpenClaw's session.message shape. OpenClaw's
+    // own bookkeeping (transport, transcript file position, idempotency echo, cost, the long
+    // session row) is left out; the row's key and id are there.
+    let live: Vec<Value> =
+        watcher.drain_events().into_iter().filter(|e| e.event == "session.message").map(|e| e.payload.unwrap()).collect();
+    assert_eq!(live.len(), 2, "{live:?}");
+    let pincer_has = [
+        "sessionKey",
+        "agentId",
+        "message",
+        "messageId",
+        "messageSeq",
+        "updatedAt",
+        "sessionId",
+        "kind",
+        "createdAt",
+        "totalTokens",
+        "contextTokens",
+        "modelProvider",
+        "model",
+    ];
+    for (name, event) in [("event.session.message.user.json", &live[0]), ("event.session.message.assistant.json", &live[1])] {
+        let openclaw = fixture(name);
+        let mut ignore: Vec<&str> = vec![
+            "message.idempotencyKey",
+            "message.__openclaw.transport",
+            "message.__openclaw.idempotencyKey",
+            "message.__openclaw.recordTimestampMs",
+            "message.__openclaw.transcriptPosition",
+            "message.responseId",
+            "message.usage.cost",
+            "session",
+        ];
+        ignore.extend(openclaw.as_object().unwrap().keys().map(String::as_str).filter(|k| !pincer_has.contains(k)));
+        assert_shape(name, &openclaw, event, &ignore);
+    }
+    assert_eq!(live[1]["session"]["key"], "agent:main:main");
+    assert!(live[1]["session"]["sessionId"].is_string());
 
     // History, sessions and models through the CLI.
     let history = cli.json(&["gateway", "call", "chat.history", "--params", r#"{"sessionKey":"main"}"#, "--json"]).await;

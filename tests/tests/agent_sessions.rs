@@ -539,3 +539,97 @@ async fn a_queued_message_does_not_survive_a_reset_or_delete_of_its_session() {
     assert!(entry(&listed, "agent:main:work").is_none(), "a deleted session stays deleted: {listed}");
     assert_eq!(llm.request_count(), 2, "the queued messages never reached the model");
 }
+
+/// The `session.message` events a client received, in order.
+fn session_messages(client: &GatewayClient) -> Vec<Value> {
+    client.drain_events().into_iter().filter(|e| e.event == "session.message").map(|e| e.payload.unwrap()).collect()
+}
+
+#[tokio::test]
+async fn subscribers_follow_transcripts_live_with_the_ids_and_positions_history_shows() {
+    let llm = ScriptedOpenAi::start([
+        Reply::tool_calls([("c1", "read", r#"{"path": "AGENTS.md"}"#)]),
+        Reply::text(["Read ", "it."]).usage(40, 3),
+        Reply::text(["elsewhere"]),
+        Reply::text(["quiet"]),
+    ])
+    .await
+    .unwrap();
+    let gw = agent_gateway(&llm, json!({})).await;
+    let sender = agent_operator(&gw).await;
+    let main_only = gw.operator(&[READ]).await.unwrap().0;
+    let everything = gw.operator(&[READ]).await.unwrap().0;
+    let bystander = gw.operator(&[READ]).await.unwrap().0;
+
+    let ack = main_only.request("sessions.messages.subscribe", json!({"key": "main"})).await.unwrap();
+    assert_eq!(ack, json!({"subscribed": true, "key": "agent:main:main"}));
+    assert_eq!(everything.request("sessions.subscribe", json!({})).await.unwrap(), json!({"subscribed": true}));
+    let refused = server_error(main_only.request("sessions.messages.subscribe", json!({"key": "main", "includeApprovals": true})).await);
+    assert!(refused.message.contains("includeApprovals"), "{refused:?}");
+
+    turn(&sender, "main", "what do the notes say?", "s1").await;
+    // Each socket has its own pace: wait until the run's end reached every watcher.
+    for watcher in [&main_only, &everything, &bystander] {
+        terminal(watcher, "s1").await;
+    }
+    let live = session_messages(&main_only);
+    let roles: Vec<&str> = live.iter().map(|p| p["message"]["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["user", "assistant", "toolResult", "assistant"], "{live:?}");
+    let seqs: Vec<i64> = live.iter().map(|p| p["messageSeq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, [1, 2, 3, 4]);
+    for p in &live {
+        assert_eq!(
+            (p["sessionKey"].as_str(), p["agentId"].as_str(), p["runId"].as_str()),
+            (Some("agent:main:main"), Some("main"), Some("s1"))
+        );
+        assert_eq!(p["message"]["__openclaw"]["id"], p["messageId"]);
+        assert_eq!(p["message"]["__openclaw"]["seq"], p["messageSeq"]);
+        assert_eq!(p["session"]["key"], "agent:main:main", "the session's row rides along: {p}");
+    }
+    assert_eq!(live[1]["message"]["content"][0]["type"], "toolCall");
+    assert_eq!(live[3]["message"]["content"][0]["text"], "Read it.");
+    assert_eq!(live[3]["session"]["messageCount"], 4);
+    assert_eq!(live[3]["sessionId"], live[3]["session"]["sessionId"], "row fields also at the top level, as OpenClaw sends them");
+
+    // chat.history carries the same ids and positions, so a client can merge both.
+    let h = history(&sender, "main").await;
+    let ids: Vec<&Value> = h["messages"].as_array().unwrap().iter().map(|m| &m["__openclaw"]["id"]).collect();
+    assert_eq!(ids, live.iter().map(|p| &p["messageId"]).collect::<Vec<_>>());
+    assert_eq!(h["messages"][3]["__openclaw"]["seq"], 4);
+    assert_eq!(h["messages"][3]["__openclaw"]["runId"], "s1");
+
+    // sessions.subscribe: the same messages plus the tool phases.
+    let all = everything.drain_events();
+    let everything_messages: Vec<&Value> = all.iter().filter(|e| e.event == "session.message").filter_map(|e| e.payload.as_ref()).collect();
+    assert_eq!(everything_messages.len(), 4);
+    let tools: Vec<&Value> = all.iter().filter(|e| e.event == "session.tool").filter_map(|e| e.payload.as_ref()).collect();
+    let phases: Vec<&str> = tools.iter().map(|t| t["data"]["phase"].as_str().unwrap()).collect();
+    assert_eq!(phases, ["start", "result"]);
+    assert_eq!(
+        (tools[0]["stream"].as_str(), tools[0]["data"]["name"].as_str(), tools[0]["runId"].as_str()),
+        (Some("tool"), Some("read"), Some("s1"))
+    );
+    assert_eq!(tools[0]["session"]["key"], "agent:main:main");
+    // Nobody else gets them.
+    assert!(bystander.drain_events().iter().all(|e| !e.event.starts_with("session.")), "unsubscribed clients get no session.* events");
+    assert!(session_messages(&main_only).is_empty());
+
+    // Another session: only whoever follows every session sees it.
+    turn(&sender, "work", "hi", "s2").await;
+    terminal(&main_only, "s2").await;
+    terminal(&everything, "s2").await;
+    assert!(session_messages(&main_only).is_empty(), "main_only follows main only");
+    assert_eq!(session_messages(&everything).iter().map(|p| p["sessionKey"].as_str().unwrap()).collect::<Vec<_>>(), ["agent:main:work"; 2]);
+
+    // Unsubscribed: nothing more, even from main.
+    let ack = main_only.request("sessions.messages.unsubscribe", json!({"key": "main"})).await.unwrap();
+    assert_eq!(ack, json!({"subscribed": false, "key": "agent:main:main"}));
+    turn(&sender, "main", "again", "s3").await;
+    terminal(&main_only, "s3").await;
+    assert!(session_messages(&main_only).is_empty());
+
+    // With sessions.list params, sessions.subscribe answers the list too.
+    let with_list = bystander.request("sessions.subscribe", json!({"limit": 1})).await.unwrap();
+    assert_eq!(with_list["subscribed"], true);
+    assert_eq!(with_list["list"]["sessions"].as_array().map(Vec::len), Some(1), "{with_list}");
+}

@@ -78,6 +78,9 @@ impl RunEmitter {
             "isHeartbeat": false,
         });
         self.state.hub.broadcast(events::AGENT, &payload);
+        if stream == "tool" {
+            super::session_events::tool_phase(&self.state, &self.session_key, &payload);
+        }
     }
 
     /// A `chat` event in `state` with extra fields.
@@ -191,10 +194,12 @@ impl RunObserver for RunEmitter {
             _ => message.clone(),
         };
         let value = serde_json::to_value(&message).map_err(|e| e.to_string())?;
-        self.state
+        let id = self
+            .state
             .store
             .append_message(&self.session_key, &self.session_id, Some(&self.run_id), &value, now_ms())
             .map_err(|e| e.to_string())?;
+        super::session_events::message_added(&self.state, &self.session_key, &self.session_id, id, Some(&self.run_id), &value);
         if matches!(&message, Message::Assistant(a) if a.stop_reason == StopReason::Error) {
             self.failure_recorded.store(true, Ordering::Relaxed);
         }

@@ -273,8 +273,12 @@ async fn execute(state: &SharedState, run: &ActiveRun, options: &Value) -> RunFi
     };
     let emitter = RunEmitter::new(state.clone(), &run.run_id, &run.session_key, &session.session_id);
     let started_at = now_ms();
-    if let Err(e) = state.store.start_run(&run.run_id, &run.session_key, &session.session_id, started_at) {
-        return fail_early(state, run, &session.session_id, &format!("could not save the message: {e}"));
+    match state.store.start_run(&run.run_id, &run.session_key, &session.session_id, started_at) {
+        Ok(Some((id, message))) => {
+            super::session_events::message_added(state, &run.session_key, &session.session_id, id, Some(&run.run_id), &message)
+        }
+        Ok(None) => {}
+        Err(e) => return fail_early(state, run, &session.session_id, &format!("could not save the message: {e}")),
     }
     run.started.store(true, std::sync::atomic::Ordering::Release);
     emitter.lifecycle_start(started_at);

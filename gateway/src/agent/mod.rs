@@ -5,5 +5,6 @@ pub mod events;
 pub mod host;
 pub mod keys;
 pub mod node_tools;
+pub mod session_events;
 
 pub use host::AgentHost;

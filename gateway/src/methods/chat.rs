@@ -202,7 +202,11 @@ pub fn history(state: &SharedState, params: Value) -> MethodResult {
             break;
         }
         used += size;
-        messages.push(row.message);
+        let mut message = row.message;
+        if let Some(fields) = message.as_object_mut() {
+            fields.insert("__openclaw".into(), crate::agent::session_events::envelope(row.id, row.seq, row.run_id.as_deref()));
+        }
+        messages.push(message);
     }
     messages.reverse();
     let mut out = json!({"sessionKey": session_key, "sessionId": session.session_id, "messages": messages});
@@ -263,6 +267,7 @@ pub fn inject(state: &SharedState, params: Value) -> MethodResult {
     });
     let value = serde_json::to_value(&message).map_err(|e| ErrorShape::unavailable(e.to_string()))?;
     let id = state.store.append_message(&session_key, &session.session_id, None, &value, now_ms())?;
+    crate::agent::session_events::message_added(state, &session_key, &session.session_id, id, None, &value);
     let run_id = format!("inject-{}", uuid::Uuid::new_v4());
     let emitter = crate::agent::events::RunEmitter::new(state.clone(), &run_id, &session_key, &session.session_id);
     emitter.final_message(&value, &json!(null), "stop");

@@ -74,6 +74,9 @@ pub async fn call(state: &SharedState, conn: &Arc<ConnHandle>, method: &str, par
         m::SESSIONS_RESET => sessions::reset(state, params),
         m::SESSIONS_DELETE => sessions::delete(state, params),
         m::SESSIONS_COMPACT => sessions::compact(state, params).await,
+        m::SESSIONS_SUBSCRIBE => sessions::subscribe(state, conn, params),
+        m::SESSIONS_MESSAGES_SUBSCRIBE => sessions::messages_subscribe(conn, params, true),
+        m::SESSIONS_MESSAGES_UNSUBSCRIBE => sessions::messages_subscribe(conn, params, false),
         m::MODELS_LIST => agent::models_list(state),
         other => Err(pincer_protocol::ErrorShape::invalid_request(format!("unknown method: {other}"))),
     }

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::agent::host::{self, ensure_session};
 use crate::agent::keys::{agent_id_of, canonical_session_key, MAIN_SESSION_KEY};
 use crate::error::{invalid_params, MethodResult};
+use crate::hub::ConnHandle;
 use crate::state::SharedState;
 use crate::store::SessionRecord;
 
@@ -74,6 +75,37 @@ fn entry(state: &SharedState, s: &SessionRecord, defaults: Option<&AgentConfig>)
         out["lastMessagePreview"] = json!(preview_text(&last.plain_text()));
     }
     out
+}
+
+/// The `sessions.list` row of `key`, for events that carry the session's state.
+pub fn snapshot(state: &SharedState, key: &str) -> Option<Value> {
+    let session = state.store.session(key).ok()??;
+    Some(entry(state, &session, agent_config(state).as_deref()))
+}
+
+/// `sessions.subscribe {…sessions.list params}`: this client gets `session.message` and
+/// `session.tool` for every session from now on. With list params, the list comes back too.
+pub fn subscribe(state: &SharedState, conn: &ConnHandle, params: Value) -> MethodResult {
+    conn.subscribe_all_sessions();
+    let empty = params.as_object().is_none_or(|p| p.is_empty());
+    if empty {
+        return Ok(json!({"subscribed": true}));
+    }
+    Ok(json!({"subscribed": true, "list": list(state, params)?}))
+}
+
+/// `sessions.messages.subscribe {key}` (`on`) / `sessions.messages.unsubscribe {key}`:
+/// `session.message` events of one session.
+pub fn messages_subscribe(conn: &ConnHandle, params: Value, on: bool) -> MethodResult {
+    let method = if on { "sessions.messages.subscribe" } else { "sessions.messages.unsubscribe" };
+    let key = key_param(&params, method)?;
+    if on && params.get("includeApprovals").and_then(Value::as_bool) == Some(true) {
+        return Err(ErrorShape::invalid_request(
+            "sessions.messages.subscribe includeApprovals is not supported by Pincer: pending approvals come as exec.approval.requested events (scope operator.approvals)",
+        ));
+    }
+    conn.subscribe_session_messages(&key, on);
+    Ok(json!({"subscribed": on, "key": key}))
 }
 
 fn preview_text(text: &str) -> String {

@@ -26,7 +26,24 @@ pub struct SessionRecord {
 pub struct TranscriptRow {
     pub id: i64,
     pub run_id: Option<String>,
+    /// 1-based position in the session's whole transcript (compacted messages count too, so
+    /// a message keeps its number).
+    pub seq: i64,
     pub message: Value,
+}
+
+/// The session's rows numbered by position; callers filter and order on top of it.
+const NUMBERED_ROWS: &str = "SELECT id, run_id, role, message, compacted, ROW_NUMBER() OVER (ORDER BY id) AS seq
+     FROM transcript WHERE session_id = ?1";
+
+type RawRow = (i64, Option<String>, String, i64);
+
+fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+fn parse_row((id, run_id, text, seq): RawRow) -> StoreResult<TranscriptRow> {
+    Ok(TranscriptRow { id, run_id, seq, message: serde_json::from_str(&text)? })
 }
 
 /// A run as recorded (status `queued`, `running`, `ok`, `error` or `aborted`).
@@ -154,34 +171,35 @@ impl Store {
     /// The live (not compacted) transcript, oldest first; a compaction summary comes first.
     pub fn transcript(&self, session_id: &str) -> StoreResult<Vec<TranscriptRow>> {
         let rows = self.with(|c| {
-            let mut stmt = c.prepare(
-                "SELECT id, run_id, message FROM transcript WHERE session_id = ?1 AND compacted = 0
-                 ORDER BY (role != 'compactionSummary'), id",
-            )?;
-            let rows = stmt
-                .query_map([session_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?)))?
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut stmt = c.prepare(&format!(
+                "SELECT id, run_id, message, seq FROM ({NUMBERED_ROWS}) WHERE compacted = 0
+                 ORDER BY (role != 'compactionSummary'), id"
+            ))?;
+            let rows = stmt.query_map([session_id], raw_row)?.collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })?;
-        rows.into_iter().map(|(id, run_id, text)| Ok(TranscriptRow { id, run_id, message: serde_json::from_str(&text)? })).collect()
+        rows.into_iter().map(parse_row).collect()
     }
 
     /// The newest `limit` live messages, in transcript order (what `chat.history` pages), without
     /// reading the rest.
     pub fn transcript_tail(&self, session_id: &str, limit: usize) -> StoreResult<Vec<TranscriptRow>> {
         let rows = self.with(|c| {
-            let mut stmt = c.prepare(
-                "SELECT id, run_id, message FROM transcript WHERE session_id = ?1 AND compacted = 0
-                 ORDER BY (role != 'compactionSummary') DESC, id DESC LIMIT ?2",
-            )?;
-            let rows = stmt
-                .query_map(params![session_id, limit as i64], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut stmt = c.prepare(&format!(
+                "SELECT id, run_id, message, seq FROM ({NUMBERED_ROWS}) WHERE compacted = 0
+                 ORDER BY (role != 'compactionSummary') DESC, id DESC LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![session_id, limit as i64], raw_row)?.collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })?;
-        rows.into_iter().rev().map(|(id, run_id, text)| Ok(TranscriptRow { id, run_id, message: serde_json::from_str(&text)? })).collect()
+        rows.into_iter().rev().map(parse_row).collect()
+    }
+
+    /// The position (1-based, compacted messages included) of message `id` in its session.
+    pub fn message_seq(&self, session_id: &str, id: i64) -> StoreResult<i64> {
+        self.with(|c| {
+            Ok(c.query_row("SELECT COUNT(*) FROM transcript WHERE session_id = ?1 AND id <= ?2", params![session_id, id], |r| r.get(0))?)
+        })
     }
 
     /// The assistant messages a run wrote, oldest first (compacted ones included: the answer
@@ -245,11 +263,14 @@ impl Store {
     }
 
     /// A queued run starts: its input message joins the transcript, atomically with the status.
-    pub fn start_run(&self, run_id: &str, session_key: &str, session_id: &str, now_ms: i64) -> StoreResult<()> {
+    /// Marks the run running and moves its message into the transcript; returns that
+    /// message's row id and content (none for a run without a message).
+    pub fn start_run(&self, run_id: &str, session_key: &str, session_id: &str, now_ms: i64) -> StoreResult<Option<(i64, Value)>> {
         self.with(|c| {
             let tx = c.transaction()?;
             let input: String = tx.query_row("SELECT input FROM runs WHERE run_id = ?1", [run_id], |r| r.get(0))?;
             let message: Value = serde_json::from_str(&input)?;
+            let mut added = None;
             if !message.is_null() {
                 let ts = message.get("timestamp").and_then(Value::as_i64).unwrap_or(now_ms);
                 let role = message.get("role").and_then(Value::as_str).unwrap_or("user").to_string();
@@ -257,11 +278,12 @@ impl Store {
                     "INSERT INTO transcript (session_id, run_id, role, message, ts) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![session_id, run_id, role, input, ts],
                 )?;
+                added = Some((tx.last_insert_rowid(), message));
             }
             tx.execute("UPDATE runs SET status = 'running', started_at_ms = ?2 WHERE run_id = ?1", params![run_id, now_ms])?;
             tx.execute("UPDATE sessions SET updated_at_ms = ?2 WHERE session_key = ?1", params![session_key, now_ms])?;
             tx.commit()?;
-            Ok(())
+            Ok(added)
         })
     }
 

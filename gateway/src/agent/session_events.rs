@@ -1,0 +1,76 @@
+//! Live transcript updates for clients that follow sessions: `session.message` for every
+//! message added to a transcript (to `sessions.subscribe` subscribers and to
+//! `sessions.messages.subscribe` subscribers of that session) and `session.tool` for tool
+//! phases (to `sessions.subscribe` subscribers). Nothing is built when nobody follows.
+
+use pincer_protocol::methods::events;
+use serde_json::{json, Value};
+
+use super::keys::agent_id_of;
+use crate::state::SharedState;
+
+/// The `__openclaw` envelope a transcript message carries on the wire (`chat.history` and
+/// `session.message`): its id, its position in the session and the run that wrote it.
+pub fn envelope(id: i64, seq: i64, run_id: Option<&str>) -> Value {
+    let mut meta = json!({"id": id.to_string(), "seq": seq});
+    if let Some(run_id) = run_id {
+        meta["runId"] = json!(run_id);
+    }
+    meta
+}
+
+/// Message `id` (stored as `message`) was added to session `session_key`.
+pub fn message_added(state: &SharedState, session_key: &str, session_id: &str, id: i64, run_id: Option<&str>, message: &Value) {
+    if !state.hub.has_session_followers(session_key) {
+        return;
+    }
+    let seq = match state.store.message_seq(session_id, id) {
+        Ok(seq) => seq,
+        Err(e) => {
+            tracing::warn!(session = %session_key, error = %e, "session.message not sent: the message position could not be read");
+            return;
+        }
+    };
+    let mut message = message.clone();
+    if let Some(fields) = message.as_object_mut() {
+        fields.insert("__openclaw".into(), envelope(id, seq, run_id));
+    }
+    let mut payload = json!({
+        "sessionKey": session_key,
+        "agentId": agent_id_of(session_key),
+        "message": message,
+        "messageId": id.to_string(),
+        "messageSeq": seq,
+    });
+    if let Some(run_id) = run_id {
+        payload["runId"] = json!(run_id);
+    }
+    with_session_row(state, session_key, &mut payload);
+    state.hub.broadcast_session_message(session_key, &payload);
+}
+
+/// The session's `sessions.list` row as `session`, and its fields at the top level too, as
+/// OpenClaw sends them (so a client can update its list without another request).
+fn with_session_row(state: &SharedState, session_key: &str, payload: &mut Value) {
+    let (Some(row), Some(fields)) = (crate::methods::sessions::snapshot(state, session_key), payload.as_object_mut()) else {
+        return;
+    };
+    if let Some(row_fields) = row.as_object() {
+        for (k, v) in row_fields {
+            if k != "key" && !fields.contains_key(k) {
+                fields.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    fields.insert("session".into(), row);
+}
+
+/// A run's `agent` tool event, mirrored as `session.tool` with the session's row.
+pub fn tool_phase(state: &SharedState, session_key: &str, agent_payload: &Value) {
+    if !state.hub.has_all_session_followers() {
+        return;
+    }
+    let mut payload = agent_payload.clone();
+    with_session_row(state, session_key, &mut payload);
+    state.hub.broadcast_filtered(events::SESSION_TOOL, &payload, None, |c| c.follows_all_sessions());
+}
