@@ -286,6 +286,7 @@ pub async fn compact(
         tools: Vec::new(),
         max_tokens: Some(SUMMARY_MAX_TOKENS),
         temperature: None,
+        thinking: Default::default(),
     };
     if cancel.is_cancelled() {
         return Err(ProviderError::Aborted);

@@ -21,7 +21,7 @@ pub struct ToolSpec {
 }
 
 /// One request to a model.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ModelRequest {
     pub system_prompt: String,
     pub messages: Vec<Message>,
@@ -29,6 +29,63 @@ pub struct ModelRequest {
     /// Output token cap, if the model config has one.
     pub max_tokens: Option<u32>,
     pub temperature: Option<f32>,
+    /// How hard a reasoning model should think; ignored for models not marked `reasoning`.
+    pub thinking: ThinkingLevel,
+}
+
+/// OpenClaw's thinking levels (`sessions.patch thinkingLevel`, `chat.send`/`agent` `thinking`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ThinkingLevel {
+    #[default]
+    Off,
+    Minimal,
+    Low,
+    Medium,
+    High,
+    XHigh,
+}
+
+impl ThinkingLevel {
+    pub const NAMES: [&'static str; 6] = ["off", "minimal", "low", "medium", "high", "xhigh"];
+
+    pub fn parse(name: &str) -> Option<ThinkingLevel> {
+        Some(match name.trim().to_ascii_lowercase().as_str() {
+            "off" => ThinkingLevel::Off,
+            "minimal" => ThinkingLevel::Minimal,
+            "low" => ThinkingLevel::Low,
+            "medium" => ThinkingLevel::Medium,
+            "high" => ThinkingLevel::High,
+            "xhigh" => ThinkingLevel::XHigh,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// OpenAI's `reasoning_effort` (which stops at `high`); `None` when off.
+    pub fn reasoning_effort(self) -> Option<&'static str> {
+        match self {
+            ThinkingLevel::Off => None,
+            ThinkingLevel::Minimal => Some("minimal"),
+            ThinkingLevel::Low => Some("low"),
+            ThinkingLevel::Medium => Some("medium"),
+            ThinkingLevel::High | ThinkingLevel::XHigh => Some("high"),
+        }
+    }
+
+    /// Anthropic's extended-thinking `budget_tokens` (its minimum is 1024); `None` when off.
+    pub fn budget_tokens(self) -> Option<u32> {
+        match self {
+            ThinkingLevel::Off => None,
+            ThinkingLevel::Minimal => Some(1024),
+            ThinkingLevel::Low => Some(4096),
+            ThinkingLevel::Medium => Some(10_000),
+            ThinkingLevel::High => Some(20_000),
+            ThinkingLevel::XHigh => Some(32_000),
+        }
+    }
 }
 
 /// Incremental output while a response streams.

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::context;
 use crate::model::{now_ms, AssistantMessage, Content, Message, StopReason, ToolResultMessage, Usage};
-use crate::provider::{ErrorKind, ModelClient, ModelRequest, ProviderError, StreamDelta};
+use crate::provider::{ErrorKind, ModelClient, ModelRequest, ProviderError, StreamDelta, ThinkingLevel};
 use crate::tool::{ToolContext, ToolOutput, ToolSet};
 
 /// Limits of one run.
@@ -82,6 +82,7 @@ pub struct Turn<'a> {
     pub history: Vec<Message>,
     pub tools: &'a ToolSet,
     pub limits: Limits,
+    pub thinking: ThinkingLevel,
 }
 
 /// Why a run ended without a final answer.
@@ -144,6 +145,7 @@ pub async fn run_turn(model: &dyn ModelClient, mut turn: Turn<'_>, observer: &dy
             tools: specs.clone(),
             max_tokens: turn.limits.max_output_tokens,
             temperature: None,
+            thinking: turn.thinking,
         };
         observer.event(RunEvent::AssistantStart);
         let mut streamed = String::new();

@@ -40,6 +40,7 @@ fn request(text: &str) -> ModelRequest {
         tools: vec![],
         max_tokens: None,
         temperature: None,
+        thinking: Default::default(),
     }
 }
 
@@ -189,6 +190,7 @@ fn rich_request() -> ModelRequest {
         }],
         max_tokens: Some(777),
         temperature: None,
+        thinking: Default::default(),
     }
 }
 

@@ -633,3 +633,47 @@ async fn subscribers_follow_transcripts_live_with_the_ids_and_positions_history_
     assert_eq!(with_list["subscribed"], true);
     assert_eq!(with_list["list"]["sessions"].as_array().map(Vec::len), Some(1), "{with_list}");
 }
+
+#[tokio::test]
+async fn thinking_levels_reach_reasoning_models_from_the_session_or_the_message() {
+    let llm = ScriptedOpenAi::start([Reply::text(["a"]), Reply::text(["b"]), Reply::text(["c"]), Reply::text(["d"])]).await.unwrap();
+    let mut provider = llm.provider_config(Some("sk-test"), &["m1"]);
+    provider["models"][0]["reasoning"] = json!(true);
+    let gw = start_cfg(json!({
+        "agents": {"defaults": {"model": {"primary": "scripted/m1"}}},
+        "models": {"providers": {"scripted": provider}},
+    }))
+    .await;
+    let client = agent_operator(&gw).await;
+    let effort = |i: usize| llm.requests()[i].body.get("reasoning_effort").cloned();
+
+    turn(&client, "main", "plain", "t1").await;
+    assert_eq!(effort(0), None, "thinking is off unless asked for");
+
+    client.request("sessions.patch", json!({"key": "main", "thinkingLevel": "high"})).await.unwrap();
+    turn(&client, "main", "think hard", "t2").await;
+    assert_eq!(effort(1), Some(json!("high")));
+
+    // The message's own level wins over the session's; `agent` takes it too.
+    client
+        .request("chat.send", json!({"sessionKey": "main", "message": "quick one", "thinking": "low", "idempotencyKey": "t3"}))
+        .await
+        .unwrap();
+    terminal(&client, "t3").await;
+    assert_eq!(effort(2), Some(json!("low")));
+    let frames = client
+        .request_until_final("agent", json!({"message": "via agent", "thinking": "minimal", "idempotencyKey": "t4"}), T)
+        .await
+        .unwrap();
+    assert_eq!(frames.last().unwrap().payload.as_ref().unwrap()["status"], "ok");
+    assert_eq!(effort(3), Some(json!("minimal")));
+
+    let bad = server_error(
+        client
+            .request("chat.send", json!({"sessionKey": "main", "message": "x", "thinking": "galaxy-brain", "idempotencyKey": "t5"}))
+            .await,
+    );
+    assert_eq!(bad.code, ErrorCode::InvalidRequest);
+    assert!(bad.message.contains("off, minimal, low, medium, high, xhigh"), "{bad:?}");
+    assert_eq!(llm.request_count(), 4, "a refused message reaches no model");
+}

@@ -88,7 +88,14 @@ impl ModelClient for AnthropicClient {
 pub fn request_body(model: &ModelConfig, request: &ModelRequest) -> Value {
     let mut body = Map::new();
     body.insert("model".into(), json!(model.id));
-    body.insert("max_tokens".into(), json!(request.max_tokens.or(model.max_tokens).unwrap_or(DEFAULT_MAX_TOKENS)));
+    let mut max_tokens = request.max_tokens.or(model.max_tokens).unwrap_or(DEFAULT_MAX_TOKENS);
+    let thinking_budget = request.thinking.budget_tokens().filter(|_| model.reasoning);
+    if let Some(budget) = thinking_budget {
+        // The budget is part of max_tokens, which must exceed it and leave room for the answer.
+        max_tokens = max_tokens.max(budget + DEFAULT_MAX_TOKENS);
+        body.insert("thinking".into(), json!({"type": "enabled", "budget_tokens": budget}));
+    }
+    body.insert("max_tokens".into(), json!(max_tokens));
     body.insert("stream".into(), json!(true));
     if !request.system_prompt.is_empty() {
         body.insert("system".into(), json!(request.system_prompt));
@@ -99,7 +106,8 @@ pub fn request_body(model: &ModelConfig, request: &ModelRequest) -> Value {
             request.tools.iter().map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.parameters})).collect();
         body.insert("tools".into(), Value::Array(tools));
     }
-    if let Some(t) = request.temperature {
+    // Anthropic refuses a temperature together with extended thinking.
+    if let Some(t) = request.temperature.filter(|_| thinking_budget.is_none()) {
         body.insert("temperature".into(), json!(t));
     }
     Value::Object(body)
@@ -434,6 +442,21 @@ mod tests {
     }
 
     #[test]
+    fn thinking_enables_extended_thinking_with_room_for_the_answer() {
+        let mut model = ModelConfig::unlisted("claude");
+        model.reasoning = true;
+        let request = ModelRequest { thinking: crate::provider::ThinkingLevel::Medium, temperature: Some(0.2), ..ModelRequest::default() };
+        let body = request_body(&model, &request);
+        assert_eq!(body["thinking"], json!({"type": "enabled", "budget_tokens": 10_000}));
+        assert!(body["max_tokens"].as_u64().unwrap() > 10_000, "{body}");
+        assert!(body.get("temperature").is_none(), "Anthropic refuses temperature with thinking");
+        model.reasoning = false;
+        let plain = request_body(&model, &request);
+        assert!(plain.get("thinking").is_none());
+        assert_eq!(plain["temperature"], json!(0.2_f32));
+    }
+
+    #[test]
     fn request_shape() {
         let model = ModelConfig::unlisted("claude");
         let request = ModelRequest {
@@ -469,6 +492,7 @@ mod tests {
             tools: vec![],
             max_tokens: None,
             temperature: Some(0.5),
+            thinking: Default::default(),
         };
         assert_eq!(
             request_body(&model, &request),

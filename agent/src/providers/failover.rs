@@ -240,7 +240,7 @@ mod tests {
     }
 
     fn request() -> ModelRequest {
-        ModelRequest { system_prompt: String::new(), messages: vec![], tools: vec![], max_tokens: None, temperature: None }
+        ModelRequest::default()
     }
 
     fn http(status: u16) -> ProviderError {

@@ -89,6 +89,10 @@ pub fn request_body(model: &ModelConfig, request: &ModelRequest, max_completion_
     if let Some(t) = request.temperature {
         body.insert("temperature".into(), json!(t));
     }
+    // Only reasoning models take the parameter; others reject it.
+    if let Some(effort) = request.thinking.reasoning_effort().filter(|_| model.reasoning) {
+        body.insert("reasoning_effort".into(), json!(effort));
+    }
     Value::Object(body)
 }
 
@@ -458,6 +462,17 @@ mod tests {
     }
 
     #[test]
+    fn thinking_becomes_reasoning_effort_for_reasoning_models_only() {
+        let mut model = ModelConfig::unlisted("o-think");
+        let request = ModelRequest { thinking: crate::provider::ThinkingLevel::XHigh, ..ModelRequest::default() };
+        assert!(request_body(&model, &request, true).get("reasoning_effort").is_none(), "not a reasoning model");
+        model.reasoning = true;
+        assert_eq!(request_body(&model, &request, true)["reasoning_effort"], "high", "xhigh is capped at OpenAI's high");
+        let off = ModelRequest::default();
+        assert!(request_body(&model, &off, true).get("reasoning_effort").is_none());
+    }
+
+    #[test]
     fn request_shape() {
         let mut model = ModelConfig::unlisted("gpt");
         model.max_tokens = Some(100);
@@ -490,6 +505,7 @@ mod tests {
             tools: vec![ToolSpec { name: "shot".into(), description: "d".into(), parameters: json!({"type": "object"}) }],
             max_tokens: None,
             temperature: None,
+            thinking: Default::default(),
         };
         let body = request_body(&model, &request, false);
         assert_eq!(

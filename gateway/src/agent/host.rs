@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use pincer_agent::config::AgentConfig;
 use pincer_agent::model::{now_ms, AssistantMessage, Message};
-use pincer_agent::provider::{ErrorKind, ModelClient};
+use pincer_agent::provider::{ErrorKind, ModelClient, ThinkingLevel};
 use pincer_agent::runner::{self, Limits, RunEnd, Turn};
 use pincer_agent::tool::ToolSet;
 use pincer_agent::workspace::{PromptContext, Workspace};
@@ -298,6 +298,7 @@ async fn execute(state: &SharedState, run: &ActiveRun, options: &Value) -> RunFi
         history: prepared.history,
         tools: &prepared.tools,
         limits: prepared.limits,
+        thinking: prepared.thinking,
     };
     let cancel = run.cancel.child_token();
     let timer_cancel = cancel.clone();
@@ -333,6 +334,7 @@ struct Prepared {
     tools: ToolSet,
     limits: Limits,
     timeout: Duration,
+    thinking: ThinkingLevel,
 }
 
 /// Everything a run needs, or the message that explains what to fix.
@@ -388,7 +390,14 @@ async fn prepare(state: &SharedState, run: &ActiveRun, session: &SessionRecord, 
     if pincer_agent::context::needs_compaction(estimated, context_window, reserve) {
         history = compact(state, run, session, model.as_ref(), history, config.compaction.keep_recent_tokens).await;
     }
-    Ok(Prepared { model, system_prompt, history, tools, limits, timeout: config.timeout })
+    // The run's own `thinking` wins over the session's `thinkingLevel`.
+    let thinking = options
+        .get("thinking")
+        .or_else(|| session.meta.get("thinkingLevel"))
+        .and_then(Value::as_str)
+        .and_then(ThinkingLevel::parse)
+        .unwrap_or_default();
+    Ok(Prepared { model, system_prompt, history, tools, limits, timeout: config.timeout, thinking })
 }
 
 /// Fold the older part of a long transcript into a summary before the turn; on failure the

@@ -40,8 +40,12 @@ pub async fn start(state: &SharedState, params: Value) -> MethodResult {
         answer["acceptedAt"] = json!(state.store.run(key)?.map(|r| r.accepted_at_ms));
         return Ok(answer);
     }
+    let thinking = super::chat::thinking_option(METHOD, params.get("thinking"))?;
     let message = user_message(METHOD, text, params.get("attachments").unwrap_or(&Value::Null))?;
     let mut options = json!({});
+    if let Some(level) = thinking {
+        options["thinking"] = json!(level);
+    }
     if !extra.trim().is_empty() {
         options["extraSystemPrompt"] = json!(extra);
     }

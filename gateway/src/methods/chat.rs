@@ -2,6 +2,7 @@
 
 use base64::Engine;
 use pincer_agent::model::{now_ms, AssistantMessage, Content, Message, StopReason, UserMessage};
+use pincer_agent::provider::ThinkingLevel;
 use pincer_protocol::error::DetailCode;
 use pincer_protocol::ErrorShape;
 use serde::Deserialize;
@@ -47,7 +48,22 @@ struct SendParams {
     attachments: Vec<Attachment>,
     #[serde(default)]
     timeout_ms: Option<u64>,
+    #[serde(default)]
+    thinking: Option<Value>,
     idempotency_key: String,
+}
+
+/// A run's `thinking` param (`off` … `xhigh`), checked; `None` when absent.
+pub fn thinking_option(method: &str, value: Option<&Value>) -> Result<Option<&'static str>, ErrorShape> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(name)) if !name.trim().is_empty() => match ThinkingLevel::parse(name) {
+            Some(level) => Ok(Some(level.as_str())),
+            None => Err(invalid_params(method, format!("at /thinking: must be one of {}", ThinkingLevel::NAMES.join(", ")))),
+        },
+        Some(Value::String(_)) => Ok(None),
+        Some(_) => Err(invalid_params(method, "at /thinking: must be string")),
+    }
 }
 
 /// A user message from text and attachments, validated.
@@ -148,10 +164,14 @@ pub fn send(state: &SharedState, params: Value) -> MethodResult {
     if let Some(answer) = replay(state, &run_id, &print)? {
         return Ok(answer);
     }
+    let thinking = thinking_option(METHOD, p.thinking.as_ref())?;
     let message = build_user_message(&text, p.attachments)?;
     let mut options = json!({});
     if let Some(ms) = p.timeout_ms.filter(|ms| *ms > 0) {
         options["timeoutMs"] = json!(ms);
+    }
+    if let Some(level) = thinking {
+        options["thinking"] = json!(level);
     }
     host::accept(
         state,

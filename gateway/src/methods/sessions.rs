@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use pincer_agent::config::{AgentConfig, ModelRef};
 use pincer_agent::model::{now_ms, Message};
+use pincer_agent::provider::ThinkingLevel;
 use pincer_protocol::methods::events;
 use pincer_protocol::ErrorShape;
 use serde_json::{json, Map, Value};
@@ -19,8 +20,6 @@ const LIST_DEFAULT_LIMIT: usize = 200;
 const LIST_MAX_LIMIT: usize = 5000;
 const PREVIEW_ITEMS: usize = 6;
 const PREVIEW_CHARS: usize = 240;
-/// `thinkingLevel` values OpenClaw accepts.
-const THINKING_LEVELS: &[&str] = &["off", "minimal", "low", "medium", "high", "xhigh"];
 
 fn key_param(params: &Value, method: &str) -> Result<String, ErrorShape> {
     let key = params
@@ -236,8 +235,8 @@ pub fn patch(state: &SharedState, params: Value) -> MethodResult {
     }
     set_or_clear(&mut meta, "model", params.get("model"))?;
     if let Some(Value::String(level)) = params.get("thinkingLevel") {
-        if !THINKING_LEVELS.contains(&level.as_str()) {
-            return Err(invalid_params(METHOD, format!("at /thinkingLevel: must be one of {}", THINKING_LEVELS.join(", "))));
+        if !ThinkingLevel::NAMES.contains(&level.as_str()) {
+            return Err(invalid_params(METHOD, format!("at /thinkingLevel: must be one of {}", ThinkingLevel::NAMES.join(", "))));
         }
     }
     set_or_clear(&mut meta, "thinkingLevel", params.get("thinkingLevel"))?;
