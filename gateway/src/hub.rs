@@ -181,7 +181,7 @@ pub fn may_receive(conn: &ConnHandle, event: &str) -> bool {
         events::PRESENCE => conn.role == Role::Operator,
         _ if conn.role == Role::Node => false,
         events::CHAT | events::AGENT | events::SESSIONS_CHANGED => conn.has_scope(scopes::READ),
-        events::SESSION_MESSAGE | events::SESSION_TOOL => conn.has_scope(scopes::READ),
+        events::SESSION_MESSAGE | events::SESSION_TOOL | events::SESSION_OPERATION => conn.has_scope(scopes::READ),
         e if e.starts_with("exec.approval.") => conn.has_scope(scopes::APPROVALS),
         e if e.starts_with("device.pair.") || e.starts_with("node.pair.") => conn.has_scope(scopes::PAIRING),
         events::NODE_HOST_STATS | events::NODE_RUNNER_INVENTORY_CHANGED => conn.has_scope(scopes::READ),

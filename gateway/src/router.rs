@@ -111,6 +111,7 @@ pub const EVENTS: &[&str] = &[
     m::events::SESSIONS_CHANGED,
     m::events::SESSION_MESSAGE,
     m::events::SESSION_TOOL,
+    m::events::SESSION_OPERATION,
 ];
 
 fn access_of(method: &str) -> Option<Access> {

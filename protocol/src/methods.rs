@@ -92,4 +92,6 @@ pub mod events {
     pub const SESSION_MESSAGE: &str = "session.message";
     /// A tool phase of a run, mirrored to `sessions.subscribe` subscribers.
     pub const SESSION_TOOL: &str = "session.tool";
+    /// A long operation on a session (compaction) started or ended.
+    pub const SESSION_OPERATION: &str = "session.operation";
 }

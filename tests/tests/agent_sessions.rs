@@ -294,6 +294,7 @@ async fn sessions_compact_folds_old_turns_into_a_summary_the_next_turn_sees() {
     for (i, word) in ["one", "two", "three"].iter().enumerate() {
         turn(&client, "main", word, &format!("c{i}")).await;
     }
+    watcher.request("sessions.subscribe", json!({})).await.unwrap();
     let compacted = client.request("sessions.compact", json!({"key": "main"})).await.unwrap();
     assert_eq!(compacted["ok"], true, "{compacted}");
     assert_eq!(compacted["compacted"], true, "{compacted}");
@@ -302,6 +303,14 @@ async fn sessions_compact_folds_old_turns_into_a_summary_the_next_turn_sees() {
     let event = changed(&watcher).await;
     assert_eq!(event["reason"], "compact", "{event}");
     assert_eq!(event["sessionKey"], "agent:main:main", "{event}");
+    // Subscribers saw the operation start and end, under one id.
+    let operations: Vec<Value> =
+        watcher.drain_events().into_iter().filter(|e| e.event == "session.operation").map(|e| e.payload.unwrap()).collect();
+    assert_eq!(operations.len(), 2, "{operations:?}");
+    assert_eq!((operations[0]["operation"].as_str(), operations[0]["phase"].as_str()), (Some("compact"), Some("start")));
+    assert_eq!((operations[1]["phase"].as_str(), operations[1]["completed"].as_bool()), (Some("end"), Some(true)));
+    assert_eq!(operations[0]["operationId"], operations[1]["operationId"]);
+    assert_eq!(operations[0]["sessionKey"], "agent:main:main");
 
     // The summary request: the summariser prompt, no tools, the old messages as text.
     let summary_request = &llm.requests()[3];

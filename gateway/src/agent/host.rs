@@ -433,8 +433,16 @@ pub async fn compact_session(
     if rows.len() != history.len() || history.len() < 2 {
         return Ok(None);
     }
-    let compaction = pincer_agent::context::compact(model, history, keep_recent_tokens, cancel).await.map_err(|e| e.to_string())?;
+    let operation = super::session_events::Operation::start(state, &session.session_key, "compact");
+    let compaction = match pincer_agent::context::compact(model, history, keep_recent_tokens, cancel).await {
+        Ok(c) => c,
+        Err(e) => {
+            operation.end(false, Some(&e.to_string()));
+            return Err(e.to_string());
+        }
+    };
     if compaction.keep_from == 0 || compaction.keep_from >= rows.len() {
+        operation.end(false, Some("nothing to compact"));
         return Ok(None);
     }
     let keep_from_id = rows[compaction.keep_from].id;
@@ -442,6 +450,7 @@ pub async fn compact_session(
     let value = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
     state.store.compact_transcript(&session.session_id, keep_from_id, &value, now_ms()).map_err(|e| e.to_string())?;
     bump_meta_counter(state, &session.session_key, "compactionCount");
+    operation.end(true, None);
     let mut out = vec![summary];
     out.extend_from_slice(&history[compaction.keep_from..]);
     Ok(Some(out))

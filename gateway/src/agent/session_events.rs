@@ -1,7 +1,8 @@
 //! Live transcript updates for clients that follow sessions: `session.message` for every
 //! message added to a transcript (to `sessions.subscribe` subscribers and to
-//! `sessions.messages.subscribe` subscribers of that session) and `session.tool` for tool
-//! phases (to `sessions.subscribe` subscribers). Nothing is built when nobody follows.
+//! `sessions.messages.subscribe` subscribers of that session), `session.tool` for tool phases
+//! and `session.operation` for long operations such as compaction (to `sessions.subscribe`
+//! subscribers). Nothing is built when nobody follows.
 
 use pincer_protocol::methods::events;
 use serde_json::{json, Value};
@@ -73,4 +74,46 @@ pub fn tool_phase(state: &SharedState, session_key: &str, agent_payload: &Value)
     let mut payload = agent_payload.clone();
     with_session_row(state, session_key, &mut payload);
     state.hub.broadcast_filtered(events::SESSION_TOOL, &payload, None, |c| c.follows_all_sessions());
+}
+
+/// A long operation on a session (`compact`), announced as `session.operation` start and end.
+pub struct Operation<'a> {
+    state: &'a SharedState,
+    id: String,
+    session_key: &'a str,
+    operation: &'static str,
+}
+
+impl<'a> Operation<'a> {
+    pub fn start(state: &'a SharedState, session_key: &'a str, operation: &'static str) -> Operation<'a> {
+        let op = Operation { state, id: uuid::Uuid::new_v4().to_string(), session_key, operation };
+        op.announce(json!({"phase": "start"}));
+        op
+    }
+
+    /// `completed: false` with the `reason` when it failed or had nothing to do.
+    pub fn end(self, completed: bool, reason: Option<&str>) {
+        let mut fields = json!({"phase": "end", "completed": completed});
+        if let Some(reason) = reason {
+            fields["reason"] = json!(reason);
+        }
+        self.announce(fields);
+    }
+
+    fn announce(&self, fields: Value) {
+        if !self.state.hub.has_all_session_followers() {
+            return;
+        }
+        let mut payload = json!({
+            "operationId": self.id,
+            "operation": self.operation,
+            "sessionKey": self.session_key,
+            "agentId": agent_id_of(self.session_key),
+            "ts": pincer_agent::model::now_ms(),
+        });
+        if let (Some(out), Some(extra)) = (payload.as_object_mut(), fields.as_object()) {
+            out.extend(extra.clone());
+        }
+        self.state.hub.broadcast_filtered(events::SESSION_OPERATION, &payload, None, |c| c.follows_all_sessions());
+    }
 }
