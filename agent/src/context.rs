@@ -74,7 +74,7 @@ pub fn estimate_tokens(message: &Message) -> u64 {
     for part in content {
         match part {
             Content::Text { text } => chars += text.chars().count(),
-            Content::Thinking { thinking } => chars += thinking.chars().count(),
+            Content::Thinking { thinking, .. } => chars += thinking.chars().count(),
             Content::Image { .. } => images += 1,
             Content::ToolCall { id, name, arguments } => chars += id.len() + name.len() + value_chars(arguments),
         }

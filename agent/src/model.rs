@@ -22,8 +22,15 @@ pub enum Content {
         #[serde(rename = "mimeType")]
         mime_type: String,
     },
+    /// The model's reasoning. Anthropic signs it (`thinkingSignature`), and a redacted block
+    /// keeps only its encrypted `data` there (`redacted`); both must go back to the API
+    /// unchanged within a tool loop.
     Thinking {
         thinking: String,
+        #[serde(rename = "thinkingSignature", default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        redacted: bool,
     },
     /// A tool call the assistant made. `arguments` is the parsed JSON object; arguments that were
     /// not valid JSON are kept as a string so the transcript shows what the model sent.
@@ -37,6 +44,11 @@ pub enum Content {
 impl Content {
     pub fn text(text: impl Into<String>) -> Content {
         Content::Text { text: text.into() }
+    }
+
+    /// Unsigned reasoning text (what OpenAI-compatible servers stream).
+    pub fn thinking(text: impl Into<String>) -> Content {
+        Content::Thinking { thinking: text.into(), signature: None, redacted: false }
     }
 
     pub fn as_text(&self) -> Option<&str> {

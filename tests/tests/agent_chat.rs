@@ -268,3 +268,40 @@ async fn the_agent_method_answers_with_an_ack_then_the_final_result() {
     assert_eq!(aborted["result"]["meta"]["aborted"], true);
     assert!(aborted["result"]["payloads"][0]["text"].as_str().unwrap().starts_with("w0 "), "the partial answer: {aborted}");
 }
+
+/// With extended thinking on, Anthropic needs the signed thinking of a tool-use turn back in the
+/// next request of the loop; the transcript keeps the signature for that.
+#[tokio::test]
+async fn anthropic_thinking_is_sent_back_signed_within_a_tool_loop() {
+    let llm = ScriptedAnthropic::start([
+        Reply::tool_calls([("toolu_1", "read", r#"{"path":"IDENTITY.md"}"#)]).thinking(["let me ", "look"]),
+        Reply::text(["Done."]),
+    ])
+    .await
+    .unwrap();
+    let mut provider = llm.provider_config(Some("sk-test"), &["m1"]);
+    provider["models"][0]["reasoning"] = json!(true);
+    let config = json!({
+        "agents": {"defaults": {"model": {"primary": "scripted/m1"}}},
+        "models": {"providers": {"scripted": provider}},
+    });
+    let gw = pincer_tests::agent::start_agent_gateway(config, None).await.unwrap();
+    let client = agent_operator(&gw).await;
+    client
+        .request("chat.send", json!({"sessionKey": "main", "message": "who are you", "thinking": "medium", "idempotencyKey": "th1"}))
+        .await
+        .unwrap();
+    let events = chat_events(&client, "th1").await;
+    assert_eq!(events.last().unwrap()["state"], "final", "{events:?}");
+
+    let first = &llm.requests()[0];
+    assert_eq!(first.body["thinking"], json!({"type": "enabled", "budget_tokens": 10_000}));
+    let second = &llm.requests()[1];
+    let assistant = &second.messages()[second.messages().len() - 2];
+    assert_eq!(assistant["role"], "assistant");
+    assert_eq!(assistant["content"][0], json!({"type": "thinking", "thinking": "let me look", "signature": "c2lnbmF0dXJl"}));
+    assert_eq!(assistant["content"][1]["type"], "tool_use");
+    // The transcript keeps it in OpenClaw's field name.
+    let h = history(&client, "main").await;
+    assert_eq!(h[1]["content"][0]["thinkingSignature"], "c2lnbmF0dXJl", "{:?}", h[1]);
+}

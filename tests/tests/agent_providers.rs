@@ -80,7 +80,7 @@ async fn openai_text_streams_in_order_with_usage() {
     assert_eq!(texts(&deltas), ["Hel", "lo", " world"]);
     assert_eq!(deltas[0], StreamDelta::Thinking("pondering".into()));
     assert_eq!(msg.text(), "Hello world");
-    assert_eq!(msg.content[0], Content::Thinking { thinking: "pondering".into() });
+    assert_eq!(msg.content[0], Content::thinking("pondering"));
     assert_eq!(msg.stop_reason, StopReason::Stop);
     assert_eq!((msg.api.as_str(), msg.provider.as_str(), msg.model.as_str()), ("openai-completions", "p", "m"));
     assert_eq!(msg.usage, Usage { input: 2, output: 3, cache_read: 40, cache_write: 0, total_tokens: 45 });

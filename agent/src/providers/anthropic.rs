@@ -88,11 +88,8 @@ impl ModelClient for AnthropicClient {
 pub fn request_body(model: &ModelConfig, request: &ModelRequest) -> Value {
     let mut body = Map::new();
     body.insert("model".into(), json!(model.id));
-    let mut max_tokens = request.max_tokens.or(model.max_tokens).unwrap_or(DEFAULT_MAX_TOKENS);
-    let thinking_budget = request.thinking.budget_tokens().filter(|_| model.reasoning);
+    let (max_tokens, thinking_budget) = output_tokens(model, request);
     if let Some(budget) = thinking_budget {
-        // The budget is part of max_tokens, which must exceed it and leave room for the answer.
-        max_tokens = max_tokens.max(budget + DEFAULT_MAX_TOKENS);
         body.insert("thinking".into(), json!({"type": "enabled", "budget_tokens": budget}));
     }
     body.insert("max_tokens".into(), json!(max_tokens));
@@ -111,6 +108,30 @@ pub fn request_body(model: &ModelConfig, request: &ModelRequest) -> Value {
         body.insert("temperature".into(), json!(t));
     }
     Value::Object(body)
+}
+
+/// The API's smallest thinking budget.
+const MIN_THINKING_BUDGET: u32 = 1024;
+
+/// `max_tokens` and the thinking budget. The budget is part of `max_tokens`, which must exceed
+/// it and leave room for the answer; a configured `maxTokens` is the model's output limit and
+/// is never exceeded, nor is the context window left after the prompt. Thinking that no longer
+/// fits the API's minimum budget is dropped rather than failing the request.
+fn output_tokens(model: &ModelConfig, request: &ModelRequest) -> (u32, Option<u32>) {
+    let configured = request.max_tokens.or(model.max_tokens);
+    let Some(wanted) = request.thinking.budget_tokens().filter(|_| model.reasoning) else {
+        return (configured.unwrap_or(DEFAULT_MAX_TOKENS), None);
+    };
+    let prompt = crate::context::estimate_request(&request.system_prompt, &request.messages, &request.tools);
+    let left_in_window = u32::try_from(model.context_window.saturating_sub(prompt)).unwrap_or(u32::MAX);
+    let limit = configured.unwrap_or(u32::MAX).min(left_in_window);
+    let max_tokens = wanted.saturating_add(DEFAULT_MAX_TOKENS).min(limit);
+    let room = (max_tokens / 4).min(DEFAULT_MAX_TOKENS);
+    let budget = wanted.min(max_tokens.saturating_sub(room));
+    if budget < MIN_THINKING_BUDGET {
+        return (configured.unwrap_or(DEFAULT_MAX_TOKENS).min(limit.max(1)), None);
+    }
+    (max_tokens, Some(budget))
 }
 
 /// Anthropic tool ids must match `^[a-zA-Z0-9_-]+$`; ids made by other providers (after a
@@ -146,15 +167,27 @@ pub fn messages(transcript: &[Message], model: &ModelConfig) -> Vec<Value> {
         let (role, blocks) = match message {
             Message::User(u) => ("user", content_blocks(&u.content, model)),
             Message::Assistant(a) => {
-                // Thinking is not replayed: the API needs its signature, which is not kept.
+                // Signed thinking goes back first and unchanged (with extended thinking on, the
+                // API refuses a tool-use turn without it); thinking from other providers, which
+                // has no signature, cannot be replayed and is left out.
+                let ours = a.api == API;
                 let mut blocks: Vec<Value> = a
                     .content
                     .iter()
                     .filter_map(|c| match c {
-                        Content::Text { text } if !text.is_empty() => Some(json!({"type": "text", "text": text})),
+                        Content::Thinking { signature: Some(data), redacted: true, .. } if ours => {
+                            Some(json!({"type": "redacted_thinking", "data": data}))
+                        }
+                        Content::Thinking { thinking, signature: Some(signature), redacted: false } if ours => {
+                            Some(json!({"type": "thinking", "thinking": thinking, "signature": signature}))
+                        }
                         _ => None,
                     })
                     .collect();
+                blocks.extend(a.content.iter().filter_map(|c| match c {
+                    Content::Text { text } if !text.is_empty() => Some(json!({"type": "text", "text": text})),
+                    _ => None,
+                }));
                 blocks.extend(
                     a.tool_calls()
                         .map(|c| json!({"type": "tool_use", "id": tool_id(c.id), "name": c.name, "input": arguments_object(c.arguments)})),
@@ -193,13 +226,18 @@ pub fn messages(transcript: &[Message], model: &ModelConfig) -> Vec<Value> {
 #[derive(Debug)]
 enum Block {
     Text(String),
-    Thinking(String),
+    Thinking {
+        text: String,
+        signature: String,
+    },
+    /// Thinking the API encrypted: only its `data`, to be sent back as is.
+    RedactedThinking(String),
     ToolUse {
         id: String,
         name: String,
         json: String,
     },
-    /// Redacted thinking, server tools, future block types: not part of the transcript.
+    /// Server tools, future block types: not part of the transcript.
     Other,
 }
 
@@ -236,7 +274,8 @@ impl StreamState {
                 let text = |key: &str| block.get(key).and_then(Value::as_str).unwrap_or("").to_string();
                 let new = match block.get("type").and_then(Value::as_str) {
                     Some("text") => Block::Text(text("text")),
-                    Some("thinking") => Block::Thinking(text("thinking")),
+                    Some("thinking") => Block::Thinking { text: text("thinking"), signature: text("signature") },
+                    Some("redacted_thinking") => Block::RedactedThinking(text("data")),
                     Some("tool_use") => {
                         let (id, name) = (text("id"), text("name"));
                         on_delta(StreamDelta::ToolCallStarted { id: id.clone(), name: name.clone() });
@@ -248,7 +287,7 @@ impl StreamState {
                 };
                 match &new {
                     Block::Text(s) if !s.is_empty() => on_delta(StreamDelta::Text(s.clone())),
-                    Block::Thinking(s) if !s.is_empty() => on_delta(StreamDelta::Thinking(s.clone())),
+                    Block::Thinking { text, .. } if !text.is_empty() => on_delta(StreamDelta::Thinking(text.clone())),
                     _ => {}
                 }
                 self.blocks.insert(index, new);
@@ -261,15 +300,16 @@ impl StreamState {
                         s.push_str(field("text"));
                         on_delta(StreamDelta::Text(field("text").to_string()));
                     }
-                    (Some("thinking_delta"), Some(Block::Thinking(s))) => {
-                        s.push_str(field("thinking"));
+                    (Some("thinking_delta"), Some(Block::Thinking { text, .. })) => {
+                        text.push_str(field("thinking"));
                         on_delta(StreamDelta::Thinking(field("thinking").to_string()));
                     }
+                    (Some("signature_delta"), Some(Block::Thinking { signature, .. })) => signature.push_str(field("signature")),
                     (Some("input_json_delta"), Some(Block::ToolUse { json, .. })) => json.push_str(field("partial_json")),
                     (Some("text_delta" | "thinking_delta" | "input_json_delta"), _) => {
                         return Err(t.malformed(format!("delta for a block that was not started: {}", excerpt(data))));
                     }
-                    // signature_delta, citations_delta and future delta types.
+                    // citations_delta and future delta types.
                     _ => {}
                 }
             }
@@ -320,7 +360,14 @@ impl StreamState {
         for block in self.blocks.into_values() {
             match block {
                 Block::Text(text) if !text.is_empty() => content.push(Content::Text { text }),
-                Block::Thinking(thinking) if !thinking.is_empty() => content.push(Content::Thinking { thinking }),
+                Block::Thinking { text, signature } if !text.is_empty() || !signature.is_empty() => content.push(Content::Thinking {
+                    thinking: text,
+                    signature: Some(signature).filter(|s| !s.is_empty()),
+                    redacted: false,
+                }),
+                Block::RedactedThinking(data) if !data.is_empty() => {
+                    content.push(Content::Thinking { thinking: String::new(), signature: Some(data), redacted: true })
+                }
                 Block::ToolUse { id, name, json } => content.push(Content::ToolCall { id, name, arguments: parse_arguments(&json) }),
                 _ => {}
             }
@@ -417,7 +464,7 @@ mod tests {
         assert_eq!(
             msg.content,
             vec![
-                Content::Thinking { thinking: "hm".into() },
+                Content::Thinking { thinking: "hm".into(), signature: Some("x".into()), redacted: false },
                 Content::text("Hi"),
                 Content::ToolCall { id: "toolu_1".into(), name: "read".into(), arguments: json!({"path": "a"}) },
             ]
@@ -450,6 +497,17 @@ mod tests {
         assert_eq!(body["thinking"], json!({"type": "enabled", "budget_tokens": 10_000}));
         assert!(body["max_tokens"].as_u64().unwrap() > 10_000, "{body}");
         assert!(body.get("temperature").is_none(), "Anthropic refuses temperature with thinking");
+        // A configured output limit is kept: the budget shrinks to fit, leaving room to answer.
+        model.max_tokens = Some(8000);
+        let high = ModelRequest { thinking: crate::provider::ThinkingLevel::High, ..ModelRequest::default() };
+        let body = request_body(&model, &high);
+        assert_eq!((body["max_tokens"].as_u64(), body["thinking"]["budget_tokens"].as_u64()), (Some(8000), Some(6000)), "{body}");
+        // Too small for the API's 1024-token minimum: no thinking rather than a refused request.
+        model.max_tokens = Some(1200);
+        let body = request_body(&model, &high);
+        assert!(body.get("thinking").is_none(), "{body}");
+        assert_eq!(body["max_tokens"], 1200);
+        model.max_tokens = None;
         model.reasoning = false;
         let plain = request_body(&model, &request);
         assert!(plain.get("thinking").is_none());
@@ -468,7 +526,9 @@ mod tests {
                 }),
                 Message::Assistant(AssistantMessage {
                     content: vec![
-                        Content::Thinking { thinking: "t".into() },
+                        Content::Thinking { thinking: "t".into(), signature: Some("sig".into()), redacted: false },
+                        Content::Thinking { thinking: String::new(), signature: Some("enc".into()), redacted: true },
+                        Content::thinking("unsigned, from another provider"),
                         Content::ToolCall { id: "functions.read:0".into(), name: "read".into(), arguments: json!("{bad") },
                     ],
                     api: API.into(),
@@ -504,7 +564,10 @@ mod tests {
                 "messages": [
                     {"role": "user", "content": [{"type": "text", "text": "look"},
                         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAA"}}]},
-                    {"role": "assistant", "content": [{"type": "tool_use", "id": "functions_read_0", "name": "read", "input": {}}]},
+                    {"role": "assistant", "content": [
+                        {"type": "thinking", "thinking": "t", "signature": "sig"},
+                        {"type": "redacted_thinking", "data": "enc"},
+                        {"type": "tool_use", "id": "functions_read_0", "name": "read", "input": {}}]},
                     {"role": "user", "content": [
                         {"type": "tool_result", "tool_use_id": "functions_read_0", "content": [{"type": "text", "text": "bad args"}], "is_error": true},
                         {"type": "text", "text": "and now?"}]}

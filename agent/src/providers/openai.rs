@@ -344,7 +344,7 @@ impl StreamState {
         };
         let mut content = Vec::new();
         if !self.thinking.is_empty() {
-            content.push(Content::Thinking { thinking: self.thinking });
+            content.push(Content::thinking(self.thinking));
         }
         if !self.text.is_empty() {
             content.push(Content::Text { text: self.text });
