@@ -64,12 +64,12 @@ impl ThinkingLevel {
         Self::NAMES[self as usize]
     }
 
-    /// OpenAI's `reasoning_effort` (which stops at `high`); `None` when off.
+    /// OpenAI's `reasoning_effort` (which stops at `high`; `minimal` is sent as `low`, the
+    /// lowest every reasoning model accepts); `None` when off.
     pub fn reasoning_effort(self) -> Option<&'static str> {
         match self {
             ThinkingLevel::Off => None,
-            ThinkingLevel::Minimal => Some("minimal"),
-            ThinkingLevel::Low => Some("low"),
+            ThinkingLevel::Minimal | ThinkingLevel::Low => Some("low"),
             ThinkingLevel::Medium => Some("medium"),
             ThinkingLevel::High | ThinkingLevel::XHigh => Some("high"),
         }

@@ -257,6 +257,10 @@ async fn the_agent_method_answers_with_an_ack_then_the_final_result() {
         })
         .await
         .unwrap();
+    // A retry with the same key while it runs is acked again (its final result follows, as for
+    // the first request), so an expect-final client keeps waiting instead of stopping there.
+    let retry_ack = client.request("agent", json!({"message": "long story", "idempotencyKey": "a3"})).await.unwrap();
+    assert_eq!((retry_ack["status"].as_str(), retry_ack["runId"].as_str()), (Some("accepted"), Some("a3")), "{retry_ack}");
     client.request("chat.abort", json!({"sessionKey": "main", "runId": "a3"})).await.unwrap();
     let frames = waiting.await.unwrap().unwrap();
     let aborted = frames.last().unwrap().payload.clone().unwrap();

@@ -30,15 +30,17 @@ pub async fn start(state: &SharedState, params: Value) -> MethodResult {
     };
     let extra = params.get("extraSystemPrompt").and_then(Value::as_str).unwrap_or("");
     let print = fingerprint(&[METHOD, &session_key, text, extra]);
-    if let Some(mut answer) = replay(state, key, &print)? {
-        // A finished run is answered with its final result, as its second response was.
+    if replay(state, key, &print)?.is_some() {
+        // A finished run is answered with its final result, as its second response was; one
+        // still queued or running with its ack again, and its final result follows.
         if let Some(finish) = host::wait(state, key, Duration::ZERO).await? {
             if let Some(done) = final_payload(state, key, &finish)? {
                 return Ok(done);
             }
         }
-        answer["acceptedAt"] = json!(state.store.run(key)?.map(|r| r.accepted_at_ms));
-        return Ok(answer);
+        let accepted_at = state.store.run(key)?.map(|r| r.accepted_at_ms);
+        let agent_id = crate::agent::keys::agent_id_of(&session_key).to_string();
+        return Ok(json!({"runId": key, "sessionKey": session_key, "agentId": agent_id, "status": "accepted", "acceptedAt": accepted_at}));
     }
     let thinking = super::chat::thinking_option(METHOD, params.get("thinking"))?;
     let message = user_message(METHOD, text, params.get("attachments").unwrap_or(&Value::Null))?;
@@ -74,7 +76,7 @@ pub async fn start(state: &SharedState, params: Value) -> MethodResult {
 pub fn pending_run(response: &ResponseFrame) -> Option<String> {
     let payload = response.payload.as_ref().filter(|_| response.ok)?;
     let status = payload.get("status").and_then(Value::as_str)?;
-    if !matches!(status, "accepted" | "in_flight") {
+    if status != "accepted" {
         return None;
     }
     payload.get("runId").and_then(Value::as_str).map(str::to_string)

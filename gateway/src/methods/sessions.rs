@@ -85,12 +85,14 @@ pub fn snapshot(state: &SharedState, key: &str) -> Option<Value> {
 /// `sessions.subscribe {…sessions.list params}`: this client gets `session.message` and
 /// `session.tool` for every session from now on. With list params, the list comes back too.
 pub fn subscribe(state: &SharedState, conn: &ConnHandle, params: Value) -> MethodResult {
-    conn.subscribe_all_sessions();
     let empty = params.as_object().is_none_or(|p| p.is_empty());
-    if empty {
-        return Ok(json!({"subscribed": true}));
-    }
-    Ok(json!({"subscribed": true, "list": list(state, params)?}))
+    // Bad list params leave the client unsubscribed.
+    let listed = if empty { None } else { Some(list(state, params)?) };
+    conn.subscribe_all_sessions();
+    Ok(match listed {
+        Some(list) => json!({"subscribed": true, "list": list}),
+        None => json!({"subscribed": true}),
+    })
 }
 
 /// `sessions.messages.subscribe {key}` (`on`) / `sessions.messages.unsubscribe {key}`:
