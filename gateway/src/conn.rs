@@ -230,6 +230,16 @@ async fn serve(
                             break;
                         }
                     }
+                    Ok(Frame::Req(req)) if runs_detached(&req.method) && in_flight.contains_key(&req.id) => {
+                        // Its answer would be ambiguous, and a cancel could not tell them apart.
+                        let err = ErrorShape::invalid_request(format!(
+                            "request id {} is still in use by an unanswered request; use a new id",
+                            req.id
+                        ));
+                        if !send_text(&mut sink, Frame::Res(ResponseFrame::err(req.id, err)).to_json()).await {
+                            break;
+                        }
+                    }
                     Ok(Frame::Req(req)) if runs_detached(&req.method) => {
                         let id = req.id.clone();
                         let task_state = state.clone();

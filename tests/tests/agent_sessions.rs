@@ -303,9 +303,16 @@ async fn sessions_compact_folds_old_turns_into_a_summary_the_next_turn_sees() {
     let event = changed(&watcher).await;
     assert_eq!(event["reason"], "compact", "{event}");
     assert_eq!(event["sessionKey"], "agent:main:main", "{event}");
-    // Subscribers saw the operation start and end, under one id.
-    let operations: Vec<Value> =
-        watcher.drain_events().into_iter().filter(|e| e.event == "session.operation").map(|e| e.payload.unwrap()).collect();
+    // Subscribers saw the operation start and end, under one id, and the summary arrive like
+    // any other message.
+    let seen = watcher.drain_events();
+    let summary_event = seen
+        .iter()
+        .filter_map(|e| e.payload.as_ref().filter(|_| e.event == "session.message"))
+        .find(|p| p["message"]["role"] == "compactionSummary")
+        .cloned();
+    assert_eq!(summary_event.map(|p| p["messageSeq"].clone()), Some(json!(7)));
+    let operations: Vec<Value> = seen.into_iter().filter(|e| e.event == "session.operation").map(|e| e.payload.unwrap()).collect();
     assert_eq!(operations.len(), 2, "{operations:?}");
     assert_eq!((operations[0]["operation"].as_str(), operations[0]["phase"].as_str()), (Some("compact"), Some("start")));
     assert_eq!((operations[1]["phase"].as_str(), operations[1]["completed"].as_bool()), (Some("end"), Some(true)));
@@ -317,12 +324,16 @@ async fn sessions_compact_folds_old_turns_into_a_summary_the_next_turn_sees() {
     assert!(summary_request.tool_names().is_empty());
     assert!(summary_request.system_prompt().unwrap().contains("summar"), "{:?}", summary_request.system_prompt());
 
+    // History goes by position: the kept messages, then the summary where it was written (as
+    // OpenClaw places its compaction marker); positions keep counting the folded messages.
     let h = history(&client, "main").await;
     let messages = h["messages"].as_array().unwrap();
-    assert_eq!(messages[0]["role"], "compactionSummary", "{messages:#?}");
-    assert_eq!(messages[0]["summary"], "SUMMARY: the user said one; the assistant answered.");
-    let rest: Vec<String> = messages[1..].iter().map(text_of).collect();
-    assert_eq!(rest, ["two", "answer two", "three", "answer three"], "recent messages are kept verbatim");
+    let kept: Vec<String> = messages[..4].iter().map(text_of).collect();
+    assert_eq!(kept, ["two", "answer two", "three", "answer three"], "recent messages are kept verbatim");
+    assert_eq!(messages[4]["role"], "compactionSummary", "{messages:#?}");
+    assert_eq!(messages[4]["summary"], "SUMMARY: the user said one; the assistant answered.");
+    let seqs: Vec<i64> = messages.iter().map(|m| m["__openclaw"]["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, [3, 4, 5, 6, 7]);
     let listed = list(&client).await;
     assert_eq!(entry(&listed, "agent:main:main").unwrap()["compactionCount"], 1);
 
@@ -397,7 +408,8 @@ async fn a_long_transcript_is_compacted_automatically_near_the_context_window() 
     assert!(requests[3].body.to_string().contains("second lorem"));
 
     let h = history(&client, "main").await;
-    assert_eq!(roles(&h["messages"]), ["compactionSummary", "user", "assistant", "user", "assistant"]);
+    // Compacted before the model was asked: the summary sits between the question and its answer.
+    assert_eq!(roles(&h["messages"]), ["user", "assistant", "user", "compactionSummary", "assistant"]);
     let listed = list(&client).await;
     let main = entry(&listed, "agent:main:main").unwrap();
     assert_eq!(main["compactionCount"], 1);

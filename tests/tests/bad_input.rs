@@ -436,3 +436,26 @@ async fn logs_tail_with_limit_above_5000_is_invalid_params() {
     assert_eq!(e.message, "invalid logs.tail params: at /limit: must be <= 5000");
     assert_still_served(&bystander).await;
 }
+
+#[tokio::test]
+async fn a_request_id_still_in_use_is_refused_and_the_first_request_goes_on() {
+    let (gw, bystander) = gateway_and_bystander().await;
+    let mut raw = raw_connected(&gw, &ALL_SCOPES).await;
+    let req =
+        raw.send_request("exec.approval.request", json!({"command": "ls", "twoPhase": true, "requireDeliveryRoute": false})).await.unwrap();
+    let approval_id = raw.expect_response(&req, WAIT).await.unwrap().payload.unwrap()["id"].as_str().unwrap().to_string();
+    let wait_id = raw.send_request("exec.approval.waitDecision", json!({"id": approval_id})).await.unwrap();
+    raw.send_json(&json!({"type": "req", "id": wait_id, "method": "exec.approval.waitDecision", "params": {"id": approval_id}}))
+        .await
+        .unwrap();
+    let refused = raw.expect_response(&wait_id, WAIT).await.unwrap();
+    let error = res_error(&refused);
+    assert_eq!(error.code.as_str(), "INVALID_REQUEST");
+    assert!(error.message.contains("still in use"), "{}", error.message);
+    // The first one still gets its answer when the approval is decided.
+    let resolve = raw.send_request("exec.approval.resolve", json!({"id": approval_id, "decision": "deny"})).await.unwrap();
+    assert!(raw.expect_response(&resolve, WAIT).await.unwrap().ok);
+    let decided = raw.expect_response(&wait_id, WAIT).await.unwrap();
+    assert!(decided.ok, "{decided:?}");
+    assert_still_served(&bystander).await;
+}

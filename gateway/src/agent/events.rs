@@ -194,12 +194,12 @@ impl RunObserver for RunEmitter {
             _ => message.clone(),
         };
         let value = serde_json::to_value(&message).map_err(|e| e.to_string())?;
-        let id = self
+        let stored = self
             .state
             .store
             .append_message(&self.session_key, &self.session_id, Some(&self.run_id), &value, now_ms())
             .map_err(|e| e.to_string())?;
-        super::session_events::message_added(&self.state, &self.session_key, &self.session_id, id, Some(&self.run_id), &value);
+        super::session_events::message_added(&self.state, &self.session_key, stored, Some(&self.run_id), &value);
         if matches!(&message, Message::Assistant(a) if a.stop_reason == StopReason::Error) {
             self.failure_recorded.store(true, Ordering::Relaxed);
         }

@@ -274,9 +274,7 @@ async fn execute(state: &SharedState, run: &ActiveRun, options: &Value) -> RunFi
     let emitter = RunEmitter::new(state.clone(), &run.run_id, &run.session_key, &session.session_id);
     let started_at = now_ms();
     match state.store.start_run(&run.run_id, &run.session_key, &session.session_id, started_at) {
-        Ok(Some((id, message))) => {
-            super::session_events::message_added(state, &run.session_key, &session.session_id, id, Some(&run.run_id), &message)
-        }
+        Ok(Some((stored, message))) => super::session_events::message_added(state, &run.session_key, stored, Some(&run.run_id), &message),
         Ok(None) => {}
         Err(e) => return fail_early(state, run, &session.session_id, &format!("could not save the message: {e}")),
     }
@@ -448,7 +446,8 @@ pub async fn compact_session(
     let keep_from_id = rows[compaction.keep_from].id;
     let summary = Message::CompactionSummary(compaction.summary.clone());
     let value = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
-    state.store.compact_transcript(&session.session_id, keep_from_id, &value, now_ms()).map_err(|e| e.to_string())?;
+    let (_, stored) = state.store.compact_transcript(&session.session_id, keep_from_id, &value, now_ms()).map_err(|e| e.to_string())?;
+    super::session_events::message_added(state, &session.session_key, stored, None, &value);
     bump_meta_counter(state, &session.session_key, "compactionCount");
     operation.end(true, None);
     let mut out = vec![summary];

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::keys::agent_id_of;
 use crate::state::SharedState;
+use crate::store::Stored;
 
 /// The `__openclaw` envelope a transcript message carries on the wire (`chat.history` and
 /// `session.message`): its id, its position in the session and the run that wrote it.
@@ -20,18 +21,12 @@ pub fn envelope(id: i64, seq: i64, run_id: Option<&str>) -> Value {
     meta
 }
 
-/// Message `id` (stored as `message`) was added to session `session_key`.
-pub fn message_added(state: &SharedState, session_key: &str, session_id: &str, id: i64, run_id: Option<&str>, message: &Value) {
+/// `message` was added to session `session_key` where `stored` says.
+pub fn message_added(state: &SharedState, session_key: &str, stored: Stored, run_id: Option<&str>, message: &Value) {
     if !state.hub.has_session_followers(session_key) {
         return;
     }
-    let seq = match state.store.message_seq(session_id, id) {
-        Ok(seq) => seq,
-        Err(e) => {
-            tracing::warn!(session = %session_key, error = %e, "session.message not sent: the message position could not be read");
-            return;
-        }
-    };
+    let Stored { id, seq } = stored;
     let mut message = message.clone();
     if let Some(fields) = message.as_object_mut() {
         fields.insert("__openclaw".into(), envelope(id, seq, run_id));
@@ -76,23 +71,26 @@ pub fn tool_phase(state: &SharedState, session_key: &str, agent_payload: &Value)
     state.hub.broadcast_filtered(events::SESSION_TOOL, &payload, None, |c| c.follows_all_sessions());
 }
 
-/// A long operation on a session (`compact`), announced as `session.operation` start and end.
+/// A long operation on a session (`compact`), announced as `session.operation` start and end;
+/// dropped without [`Operation::end`] (an early return on an error), it ends as not completed.
 pub struct Operation<'a> {
     state: &'a SharedState,
     id: String,
     session_key: &'a str,
     operation: &'static str,
+    ended: bool,
 }
 
 impl<'a> Operation<'a> {
     pub fn start(state: &'a SharedState, session_key: &'a str, operation: &'static str) -> Operation<'a> {
-        let op = Operation { state, id: uuid::Uuid::new_v4().to_string(), session_key, operation };
+        let op = Operation { state, id: uuid::Uuid::new_v4().to_string(), session_key, operation, ended: false };
         op.announce(json!({"phase": "start"}));
         op
     }
 
     /// `completed: false` with the `reason` when it failed or had nothing to do.
-    pub fn end(self, completed: bool, reason: Option<&str>) {
+    pub fn end(mut self, completed: bool, reason: Option<&str>) {
+        self.ended = true;
         let mut fields = json!({"phase": "end", "completed": completed});
         if let Some(reason) = reason {
             fields["reason"] = json!(reason);
@@ -115,5 +113,13 @@ impl<'a> Operation<'a> {
             out.extend(extra.clone());
         }
         self.state.hub.broadcast_filtered(events::SESSION_OPERATION, &payload, None, |c| c.follows_all_sessions());
+    }
+}
+
+impl Drop for Operation<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.announce(json!({"phase": "end", "completed": false, "reason": "failed"}));
+        }
     }
 }

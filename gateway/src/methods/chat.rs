@@ -286,10 +286,10 @@ pub fn inject(state: &SharedState, params: Value) -> MethodResult {
         timestamp: now_ms(),
     });
     let value = serde_json::to_value(&message).map_err(|e| ErrorShape::unavailable(e.to_string()))?;
-    let id = state.store.append_message(&session_key, &session.session_id, None, &value, now_ms())?;
-    crate::agent::session_events::message_added(state, &session_key, &session.session_id, id, None, &value);
+    let stored = state.store.append_message(&session_key, &session.session_id, None, &value, now_ms())?;
+    crate::agent::session_events::message_added(state, &session_key, stored, None, &value);
     let run_id = format!("inject-{}", uuid::Uuid::new_v4());
     let emitter = crate::agent::events::RunEmitter::new(state.clone(), &run_id, &session_key, &session.session_id);
     emitter.final_message(&value, &json!(null), "stop");
-    Ok(json!({"ok": true, "messageId": id.to_string()}))
+    Ok(json!({"ok": true, "messageId": stored.id.to_string()}))
 }

@@ -3,7 +3,7 @@
 use rusqlite_migration::{Migrations, M};
 
 /// The schema steps, oldest first; the database's `user_version` counts those applied.
-const STEPS: [&str; 3] = [
+const STEPS: [&str; 4] = [
     "CREATE TABLE devices (
             device_id TEXT PRIMARY KEY,
             record TEXT NOT NULL,
@@ -92,6 +92,11 @@ const STEPS: [&str; 3] = [
         CREATE INDEX runs_status ON runs(status);",
     // `agent`'s final answer reads the messages of one run.
     "CREATE INDEX transcript_run ON transcript(run_id) WHERE run_id IS NOT NULL;",
+    // Each message's 1-based position in its session, fixed when it is written (clients merge
+    // `chat.history` with live `session.message` events by it).
+    "ALTER TABLE transcript ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+        UPDATE transcript SET seq = (SELECT COUNT(*) FROM transcript AS t WHERE t.session_id = transcript.session_id AND t.id <= transcript.id);
+        CREATE INDEX transcript_seq ON transcript(session_id, seq);",
 ];
 
 /// How many schema versions this build knows.
@@ -106,6 +111,26 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         assert!(super::migrations().validate().is_ok());
+    }
+
+    #[test]
+    fn positions_are_backfilled_per_session_for_transcripts_written_before_they_existed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        super::migrations().to_version(&mut conn, 3).unwrap();
+        for (session, n) in [("a", 1), ("b", 1), ("a", 2), ("a", 3), ("b", 2)] {
+            conn.execute(
+                "INSERT INTO transcript (session_id, role, message, ts) VALUES (?1, 'user', ?2, 0)",
+                rusqlite::params![session, format!("{{\"n\":{n}}}")],
+            )
+            .unwrap();
+        }
+        drop(conn);
+        let store = crate::store::Store::open(&path).unwrap();
+        let seqs = |s: &str| store.transcript(s).unwrap().iter().map(|r| (r.message["n"].as_i64().unwrap(), r.seq)).collect::<Vec<_>>();
+        assert_eq!(seqs("a"), [(1, 1), (2, 2), (3, 3)]);
+        assert_eq!(seqs("b"), [(1, 1), (2, 2)]);
     }
 
     #[test]

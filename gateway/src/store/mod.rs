@@ -8,7 +8,7 @@
 mod migrations;
 mod sessions;
 
-pub use sessions::{NewRun, RunRecord, SessionRecord, TranscriptRow};
+pub use sessions::{NewRun, RunRecord, SessionRecord, Stored, TranscriptRow};
 
 use std::path::Path;
 use std::sync::Mutex;

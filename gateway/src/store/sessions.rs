@@ -32,9 +32,28 @@ pub struct TranscriptRow {
     pub message: Value,
 }
 
-/// The session's rows numbered by position; callers filter and order on top of it.
-const NUMBERED_ROWS: &str = "SELECT id, run_id, role, message, compacted, ROW_NUMBER() OVER (ORDER BY id) AS seq
-     FROM transcript WHERE session_id = ?1";
+/// Where a message was stored: its row id and its position in the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    pub id: i64,
+    pub seq: i64,
+}
+
+/// Inserts a transcript row as the session's next position (`?1` is the session id).
+const INSERT_MESSAGE: &str = "INSERT INTO transcript (session_id, run_id, role, message, ts, seq)
+     VALUES (?1, ?2, ?3, ?4, ?5, (SELECT COALESCE(MAX(seq), 0) + 1 FROM transcript WHERE session_id = ?1))
+     RETURNING id, seq";
+
+fn insert_message(
+    tx: &rusqlite::Transaction<'_>,
+    session_id: &str,
+    run_id: Option<&str>,
+    role: &str,
+    text: &str,
+    ts: i64,
+) -> rusqlite::Result<Stored> {
+    tx.query_row(INSERT_MESSAGE, params![session_id, run_id, role, text, ts], |r| Ok(Stored { id: r.get(0)?, seq: r.get(1)? }))
+}
 
 type RawRow = (i64, Option<String>, String, i64);
 
@@ -151,55 +170,45 @@ impl Store {
         run_id: Option<&str>,
         message: &Value,
         now_ms: i64,
-    ) -> StoreResult<i64> {
+    ) -> StoreResult<Stored> {
         let role = message.get("role").and_then(Value::as_str).unwrap_or("unknown").to_string();
         let ts = message.get("timestamp").and_then(Value::as_i64).unwrap_or(now_ms);
         let text = serde_json::to_string(message)?;
         self.with(|c| {
             let tx = c.transaction()?;
-            tx.execute(
-                "INSERT INTO transcript (session_id, run_id, role, message, ts) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![session_id, run_id, role, text, ts],
-            )?;
-            let id = tx.last_insert_rowid();
+            let stored = insert_message(&tx, session_id, run_id, &role, &text, ts)?;
             tx.execute("UPDATE sessions SET updated_at_ms = ?2 WHERE session_key = ?1", params![session_key, now_ms])?;
             tx.commit()?;
-            Ok(id)
+            Ok(stored)
         })
     }
 
     /// The live (not compacted) transcript, oldest first; a compaction summary comes first.
     pub fn transcript(&self, session_id: &str) -> StoreResult<Vec<TranscriptRow>> {
         let rows = self.with(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT id, run_id, message, seq FROM ({NUMBERED_ROWS}) WHERE compacted = 0
-                 ORDER BY (role != 'compactionSummary'), id"
-            ))?;
+            let mut stmt = c.prepare(
+                "SELECT id, run_id, message, seq FROM transcript WHERE session_id = ?1 AND compacted = 0
+                 ORDER BY (role != 'compactionSummary'), id",
+            )?;
             let rows = stmt.query_map([session_id], raw_row)?.collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })?;
         rows.into_iter().map(parse_row).collect()
     }
 
-    /// The newest `limit` live messages, in transcript order (what `chat.history` pages), without
-    /// reading the rest.
+    /// The newest `limit` live messages by position, oldest first (what `chat.history` pages),
+    /// without reading the rest. A compaction summary sits where it was written, after the
+    /// messages it kept, as OpenClaw places its compaction marker.
     pub fn transcript_tail(&self, session_id: &str, limit: usize) -> StoreResult<Vec<TranscriptRow>> {
         let rows = self.with(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT id, run_id, message, seq FROM ({NUMBERED_ROWS}) WHERE compacted = 0
-                 ORDER BY (role != 'compactionSummary') DESC, id DESC LIMIT ?2"
-            ))?;
+            let mut stmt = c.prepare(
+                "SELECT id, run_id, message, seq FROM transcript WHERE session_id = ?1 AND compacted = 0
+                 ORDER BY seq DESC LIMIT ?2",
+            )?;
             let rows = stmt.query_map(params![session_id, limit as i64], raw_row)?.collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })?;
         rows.into_iter().rev().map(parse_row).collect()
-    }
-
-    /// The position (1-based, compacted messages included) of message `id` in its session.
-    pub fn message_seq(&self, session_id: &str, id: i64) -> StoreResult<i64> {
-        self.with(|c| {
-            Ok(c.query_row("SELECT COUNT(*) FROM transcript WHERE session_id = ?1 AND id <= ?2", params![session_id, id], |r| r.get(0))?)
-        })
     }
 
     /// The assistant messages a run wrote, oldest first (compacted ones included: the answer
@@ -231,7 +240,9 @@ impl Store {
     }
 
     /// Fold transcript rows with `id < keep_from_id` into a summary row, atomically.
-    pub fn compact_transcript(&self, session_id: &str, keep_from_id: i64, summary: &Value, now_ms: i64) -> StoreResult<usize> {
+    /// Folds the live messages before `keep_from_id` (and any earlier summary) behind `summary`;
+    /// returns how many were folded and where the summary was stored.
+    pub fn compact_transcript(&self, session_id: &str, keep_from_id: i64, summary: &Value, now_ms: i64) -> StoreResult<(usize, Stored)> {
         let text = serde_json::to_string(summary)?;
         self.with(|c| {
             let tx = c.transaction()?;
@@ -239,12 +250,9 @@ impl Store {
                 "UPDATE transcript SET compacted = 1 WHERE session_id = ?1 AND compacted = 0 AND (id < ?2 OR role = 'compactionSummary')",
                 params![session_id, keep_from_id],
             )?;
-            tx.execute(
-                "INSERT INTO transcript (session_id, run_id, role, message, ts) VALUES (?1, NULL, 'compactionSummary', ?2, ?3)",
-                params![session_id, text, now_ms],
-            )?;
+            let stored = insert_message(&tx, session_id, None, "compactionSummary", &text, now_ms)?;
             tx.commit()?;
-            Ok(folded)
+            Ok((folded, stored))
         })
     }
 
@@ -265,7 +273,7 @@ impl Store {
     /// A queued run starts: its input message joins the transcript, atomically with the status.
     /// Marks the run running and moves its message into the transcript; returns that
     /// message's row id and content (none for a run without a message).
-    pub fn start_run(&self, run_id: &str, session_key: &str, session_id: &str, now_ms: i64) -> StoreResult<Option<(i64, Value)>> {
+    pub fn start_run(&self, run_id: &str, session_key: &str, session_id: &str, now_ms: i64) -> StoreResult<Option<(Stored, Value)>> {
         self.with(|c| {
             let tx = c.transaction()?;
             let input: String = tx.query_row("SELECT input FROM runs WHERE run_id = ?1", [run_id], |r| r.get(0))?;
@@ -274,11 +282,8 @@ impl Store {
             if !message.is_null() {
                 let ts = message.get("timestamp").and_then(Value::as_i64).unwrap_or(now_ms);
                 let role = message.get("role").and_then(Value::as_str).unwrap_or("user").to_string();
-                tx.execute(
-                    "INSERT INTO transcript (session_id, run_id, role, message, ts) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![session_id, run_id, role, input, ts],
-                )?;
-                added = Some((tx.last_insert_rowid(), message));
+                let stored = insert_message(&tx, session_id, Some(run_id), &role, &input, ts)?;
+                added = Some((stored, message));
             }
             tx.execute("UPDATE runs SET status = 'running', started_at_ms = ?2 WHERE run_id = ?1", params![run_id, now_ms])?;
             tx.execute("UPDATE sessions SET updated_at_ms = ?2 WHERE session_key = ?1", params![session_key, now_ms])?;
@@ -376,25 +381,29 @@ mod tests {
     }
 
     #[test]
-    fn transcript_keeps_order_and_compaction_puts_the_summary_first() {
+    fn transcript_keeps_order_and_compaction_puts_the_summary_first_for_the_model() {
         let store = Store::open_in_memory().unwrap();
         store.save_session(&session("agent:main:main", "s1")).unwrap();
         let mut ids = Vec::new();
         for i in 0..4 {
             ids.push(store.append_message("agent:main:main", "s1", Some("r1"), &json!({"role": "user", "n": i}), 10 + i).unwrap());
         }
-        let folded = store.compact_transcript("s1", ids[2], &json!({"role": "compactionSummary", "summary": "x"}), 20).unwrap();
+        assert_eq!(ids.iter().map(|s| s.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        let (folded, summary) =
+            store.compact_transcript("s1", ids[2].id, &json!({"role": "compactionSummary", "summary": "x"}), 20).unwrap();
         assert_eq!(folded, 2);
+        assert_eq!(summary.seq, 5, "positions never repeat");
         let rows = store.transcript("s1").unwrap();
         let roles: Vec<_> = rows.iter().map(|r| r.message["role"].as_str().unwrap().to_string()).collect();
         assert_eq!(roles, ["compactionSummary", "user", "user"]);
         assert_eq!(rows[1].message["n"], 2);
         let tail: Vec<_> =
             store.transcript_tail("s1", 2).unwrap().into_iter().map(|r| r.message["role"].as_str().unwrap().to_string()).collect();
-        assert_eq!(tail, ["user", "user"], "the tail is the newest messages, oldest first");
-        assert_eq!(store.transcript_tail("s1", 10).unwrap()[0].message["role"], "compactionSummary");
+        assert_eq!(tail, ["user", "compactionSummary"], "the tail is the newest messages by position, oldest first");
+        let tail = store.transcript_tail("s1", 10).unwrap();
+        assert_eq!(tail.iter().map(|r| r.seq).collect::<Vec<_>>(), [3, 4, 5], "history goes by position: the summary where it was written");
         // A second compaction folds the first summary too.
-        store.compact_transcript("s1", ids[3], &json!({"role": "compactionSummary", "summary": "y"}), 30).unwrap();
+        store.compact_transcript("s1", ids[3].id, &json!({"role": "compactionSummary", "summary": "y"}), 30).unwrap();
         let rows = store.transcript("s1").unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].message["summary"], "y");
