@@ -86,6 +86,7 @@ pub const METHODS: &[(&str, Access)] = &[
     (m::SESSIONS_MESSAGES_SUBSCRIBE, Access::Operator(READ)),
     (m::SESSIONS_MESSAGES_UNSUBSCRIBE, Access::Operator(READ)),
     (m::MODELS_LIST, Access::Operator(READ)),
+    (m::AGENTS_LIST, Access::Operator(READ)),
 ];
 
 /// Events Pincer emits.

@@ -65,6 +65,7 @@ pub const SESSIONS_SUBSCRIBE: &str = "sessions.subscribe";
 pub const SESSIONS_MESSAGES_SUBSCRIBE: &str = "sessions.messages.subscribe";
 pub const SESSIONS_MESSAGES_UNSUBSCRIBE: &str = "sessions.messages.unsubscribe";
 pub const MODELS_LIST: &str = "models.list";
+pub const AGENTS_LIST: &str = "agents.list";
 
 pub mod events {
     pub const CONNECT_CHALLENGE: &str = "connect.challenge";

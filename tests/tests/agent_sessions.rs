@@ -698,3 +698,37 @@ async fn thinking_levels_reach_reasoning_models_from_the_session_or_the_message(
     assert!(bad.message.contains("off, minimal, low, medium, high, xhigh"), "{bad:?}");
     assert_eq!(llm.request_count(), 4, "a refused message reaches no model");
 }
+
+#[tokio::test]
+async fn agents_list_describes_the_one_agent_in_openclaws_shape() {
+    let llm = ScriptedOpenAi::start([]).await.unwrap();
+    let mut provider = llm.provider_config(Some("sk-test"), &["m1", "m2"]);
+    provider["models"][0]["reasoning"] = json!(true);
+    let gw = start_cfg(json!({
+        "agents": {"defaults": {"model": {"primary": "scripted/m1", "fallbacks": ["scripted/m2"]}}},
+        "models": {"providers": {"scripted": provider}},
+    }))
+    .await;
+    let watcher = gw.operator(&[READ]).await.unwrap().0;
+    let listed = watcher.request("agents.list", json!({})).await.unwrap();
+
+    // Every field of OpenClaw's answer, but its runtime placement and exec permission summary.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/openclaw/agent/res.agents.list.json");
+    let openclaw: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let openclaw = &openclaw["frame"]["payload"];
+    for key in openclaw.as_object().unwrap().keys() {
+        assert!(listed.get(key).is_some(), "agents.list lacks {key}: {listed}");
+    }
+    for key in
+        openclaw["agents"][0].as_object().unwrap().keys().filter(|k| !["agentRuntime", "defaultPermissionMode"].contains(&k.as_str()))
+    {
+        assert!(listed["agents"][0].get(key).is_some(), "agents[0] lacks {key}: {listed}");
+    }
+    assert_eq!((listed["defaultId"].as_str(), listed["mainKey"].as_str()), (Some("main"), Some("main")));
+    let agent = &listed["agents"][0];
+    assert_eq!(agent["id"], "main");
+    assert_eq!(agent["model"], json!({"primary": "scripted/m1", "fallbacks": ["scripted/m2"]}));
+    assert_eq!(agent["thinkingOptions"], json!(["off", "minimal", "low", "medium", "high", "xhigh"]), "the primary model reasons");
+    assert_eq!(agent["thinkingDefault"], "off");
+    assert!(agent["workspace"].as_str().unwrap().ends_with("workspace"), "{agent}");
+}

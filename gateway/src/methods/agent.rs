@@ -3,13 +3,14 @@
 use std::time::Duration;
 
 use pincer_agent::model::{now_ms, AssistantMessage, Message, Usage};
+use pincer_agent::provider::ThinkingLevel;
 use pincer_protocol::frames::ResponseFrame;
 use pincer_protocol::ErrorShape;
 use serde_json::{json, Value};
 
 use super::chat::{fingerprint, replay, user_message};
 use crate::agent::host::{self, RunRequest};
-use crate::agent::keys::{canonical_session_key, MAIN_SESSION_KEY};
+use crate::agent::keys::{canonical_session_key, DEFAULT_AGENT_ID, MAIN_KEY, MAIN_SESSION_KEY};
 use crate::error::{invalid_params, MethodResult};
 use crate::state::SharedState;
 
@@ -184,6 +185,37 @@ pub async fn wait(state: &SharedState, params: Value) -> MethodResult {
         }
         None => Ok(json!({"runId": run_id, "status": "timeout"})),
     }
+}
+
+/// `agents.list`: Pincer has one agent, `main`, in OpenClaw's shape.
+pub fn agents_list(state: &SharedState) -> MethodResult {
+    let config = host::agent_config(state).map_err(ErrorShape::invalid_request)?;
+    let reasoning = config.primary.as_ref().is_some_and(|p| config.model_config(p).reasoning);
+    let levels: Vec<&str> = if reasoning { ThinkingLevel::NAMES.to_vec() } else { vec![ThinkingLevel::Off.as_str()] };
+    let mut model = json!({});
+    if let Some(primary) = &config.primary {
+        model["primary"] = json!(primary.to_string());
+    }
+    if !config.fallbacks.is_empty() {
+        model["fallbacks"] = json!(config.fallbacks.iter().map(ToString::to_string).collect::<Vec<_>>());
+    }
+    let agent = json!({
+        "id": DEFAULT_AGENT_ID,
+        "workspace": config.workspace,
+        "workspaceGit": config.workspace.join(".git").exists(),
+        "thinkingLevels": levels.iter().map(|l| json!({"id": l, "label": l})).collect::<Vec<_>>(),
+        "thinkingOptions": levels,
+        "thinkingDefault": ThinkingLevel::Off.as_str(),
+        "model": model,
+    });
+    Ok(json!({
+        "defaultId": DEFAULT_AGENT_ID,
+        "ownership": "sole",
+        "selectionRequired": false,
+        "mainKey": MAIN_KEY,
+        "scope": "per-sender",
+        "agents": [agent],
+    }))
 }
 
 pub fn models_list(state: &SharedState) -> MethodResult {

@@ -78,6 +78,7 @@ pub async fn call(state: &SharedState, conn: &Arc<ConnHandle>, method: &str, par
         m::SESSIONS_MESSAGES_SUBSCRIBE => sessions::messages_subscribe(conn, params, true),
         m::SESSIONS_MESSAGES_UNSUBSCRIBE => sessions::messages_subscribe(conn, params, false),
         m::MODELS_LIST => agent::models_list(state),
+        m::AGENTS_LIST => agent::agents_list(state),
         other => Err(pincer_protocol::ErrorShape::invalid_request(format!("unknown method: {other}"))),
     }
 }
