@@ -87,6 +87,10 @@ pub const METHODS: &[(&str, Access)] = &[
     (m::SESSIONS_MESSAGES_UNSUBSCRIBE, Access::Operator(READ)),
     (m::MODELS_LIST, Access::Operator(READ)),
     (m::AGENTS_LIST, Access::Operator(READ)),
+    (m::SESSIONS_DESCRIBE, Access::Operator(READ)),
+    (m::COMMANDS_LIST, Access::Operator(READ)),
+    (m::QUESTION_LIST, Access::Operator(WRITE)),
+    (m::PLUGIN_APPROVAL_LIST, Access::Operator(APPROVALS)),
 ];
 
 /// Events Pincer emits.

@@ -66,6 +66,10 @@ pub const SESSIONS_MESSAGES_SUBSCRIBE: &str = "sessions.messages.subscribe";
 pub const SESSIONS_MESSAGES_UNSUBSCRIBE: &str = "sessions.messages.unsubscribe";
 pub const MODELS_LIST: &str = "models.list";
 pub const AGENTS_LIST: &str = "agents.list";
+pub const SESSIONS_DESCRIBE: &str = "sessions.describe";
+pub const COMMANDS_LIST: &str = "commands.list";
+pub const QUESTION_LIST: &str = "question.list";
+pub const PLUGIN_APPROVAL_LIST: &str = "plugin.approval.list";
 
 pub mod events {
     pub const CONNECT_CHALLENGE: &str = "connect.challenge";

@@ -160,6 +160,73 @@ pub async fn run_captured(what: &str, mut cmd: Command, dir: &Path, timeout: Dur
     }
 }
 
+/// `openclaw tui --url … --token … <args>` on a pseudo-terminal (util-linux `script`, part of
+/// every Debian), until its screen shows `needle` or `timeout` passes; returns the screen text
+/// with terminal escapes removed (the TUI redraws, so lines repeat). Panics with that text when
+/// `needle` never shows.
+pub async fn openclaw_tui_until(cli: &OpenClawCli, args: &[&str], needle: &str, timeout: Duration) -> String {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let mut line = format!("exec {} tui --url {} --token {}", quote(&cli.bin.display().to_string()), quote(&cli.url), quote(TOKEN));
+    for a in args {
+        line.push(' ');
+        line.push_str(&quote(a));
+    }
+    let out_path = cli.dir.join("tui.out");
+    let mut cmd = Command::new("script");
+    cmd.args(["-qfec", &line, "/dev/null"]);
+    openclaw_env(&mut cmd, &cli.dir);
+    cmd.env("TERM", "xterm-256color").env("COLUMNS", "120").env("LINES", "40");
+    cmd.stdin(Stdio::null()).stdout(std::fs::File::create(&out_path).unwrap()).stderr(Stdio::null());
+    let started = Instant::now();
+    let mut child = ChildGuard::spawn("openclaw tui", cmd).unwrap();
+    loop {
+        let screen = strip_terminal_escapes(&std::fs::read(&out_path).unwrap_or_default());
+        if screen.contains(needle) {
+            eprintln!("[interop] openclaw tui showed {needle:?} after {:.1} s", started.elapsed().as_secs_f64());
+            let _ = child.terminate(Duration::from_secs(5));
+            return screen;
+        }
+        let exited = child.try_status().ok().flatten();
+        if exited.is_some() || started.elapsed() > timeout {
+            drop(child);
+            panic!("openclaw tui never showed {needle:?} (exit: {exited:?}); its screen:\n{screen}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Terminal output without its escape sequences (CSI `ESC [ … final`, OSC `ESC ] … BEL|ST`,
+/// two-byte `ESC x`), carriage returns turned into line breaks.
+pub fn strip_terminal_escapes(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.next() {
+                Some('[') => {
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                Some(']') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            '\r' => out.push('\n'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The last `n` lines of a log file, for failure reports.
 pub fn tail(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| format!("<{}: {e}>", path.display()));

@@ -234,3 +234,26 @@ fn fixture_frames(name: &str) -> Vec<Value> {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     v["responses"].as_array().unwrap().clone()
 }
+
+/// OpenClaw's terminal UI (`openclaw tui`), on a pseudo-terminal, against pincer-gateway: it
+/// starts without errors (agents.list, sessions.subscribe, sessions.describe, question.list,
+/// plugin.approval.list all answer), sends its message and shows the streamed answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::await_holding_lock)] // the serial lock is meant to span the whole test
+async fn openclaw_tui_chats_with_pincers_agent() {
+    let _serial = serial();
+    let llm = ScriptedOpenAi::start([Reply::text(["Greetings ", "from ", "the Pincer agent."]).usage(20, 5)]).await.unwrap();
+    let scene = Scene::new("agent-tui");
+    let config = json!({
+        "agents": {"defaults": {"model": {"primary": "scripted/m1"}}},
+        "models": {"providers": {"scripted": llm.provider_config(Some("sk-test"), &["m1"])}},
+    });
+    let gw = Pincer::start(&scene, Some(config)).await;
+    let cli = OpenClawCli::new(&scene, gw.url());
+    let screen =
+        openclaw_tui_until(&cli, &["--message", "hello from the tui"], "Greetings from the Pincer agent.", Duration::from_secs(90)).await;
+    assert!(screen.contains("hello from the tui"), "{screen}");
+    let complaints: Vec<&str> = screen.lines().filter(|l| l.contains("failed") || l.contains("unknown method")).collect();
+    assert!(complaints.is_empty(), "the TUI reported errors: {complaints:?}");
+    assert_eq!(llm.request_count(), 1);
+}

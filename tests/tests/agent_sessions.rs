@@ -732,3 +732,53 @@ async fn agents_list_describes_the_one_agent_in_openclaws_shape() {
     assert_eq!(agent["thinkingDefault"], "off");
     assert!(agent["workspace"].as_str().unwrap().ends_with("workspace"), "{agent}");
 }
+
+fn openclaw_payload(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/openclaw/agent").join(name);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v["frame"]["payload"].clone()
+}
+
+#[tokio::test]
+async fn sessions_describe_and_the_empty_lists_answer_in_openclaws_shapes() {
+    let llm = ScriptedOpenAi::start([Reply::text(["a"])]).await.unwrap();
+    let gw = agent_gateway(&llm, json!({})).await;
+    let client = agent_operator(&gw).await;
+    assert_eq!(client.request("sessions.describe", json!({"key": "main"})).await.unwrap(), json!({"session": null}), "no session yet");
+    turn(&client, "main", "hi", "d1").await;
+    let described = client.request("sessions.describe", json!({"key": "main"})).await.unwrap();
+    let row = &described["session"];
+    // OpenClaw's fields that Pincer has a value for (the rest is its sharing, archive, fast-mode
+    // and runtime bookkeeping).
+    let openclaw = openclaw_payload("res.sessions.describe.json");
+    for key in [
+        "key",
+        "kind",
+        "agentId",
+        "isMain",
+        "chatType",
+        "createdAt",
+        "updatedAt",
+        "sessionId",
+        "thinkingLevels",
+        "thinkingOptions",
+        "thinkingDefault",
+        "totalTokens",
+        "modelProvider",
+        "model",
+        "snapshotAt",
+    ] {
+        assert!(openclaw["session"].get(key).is_some(), "the fixture has {key}");
+        assert!(row.get(key).is_some(), "sessions.describe lacks {key}: {row}");
+    }
+    assert_eq!(
+        (row["key"].as_str(), row["isMain"].as_bool(), row["chatType"].as_str()),
+        (Some("agent:main:main"), Some(true), Some("direct"))
+    );
+    assert_eq!(row["thinkingOptions"], json!(["off"]), "m1 is not a reasoning model");
+    assert_eq!(row["messageCount"], 2);
+
+    assert_eq!(client.request("question.list", json!({})).await.unwrap(), openclaw_payload("res.question.list.json"));
+    assert_eq!(client.request("plugin.approval.list", json!({})).await.unwrap(), openclaw_payload("res.plugin.approval.list.json"));
+    assert_eq!(client.request("commands.list", json!({})).await.unwrap(), json!({"commands": []}));
+}

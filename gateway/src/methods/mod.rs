@@ -79,6 +79,12 @@ pub async fn call(state: &SharedState, conn: &Arc<ConnHandle>, method: &str, par
         m::SESSIONS_MESSAGES_UNSUBSCRIBE => sessions::messages_subscribe(conn, params, false),
         m::MODELS_LIST => agent::models_list(state),
         m::AGENTS_LIST => agent::agents_list(state),
+        m::SESSIONS_DESCRIBE => sessions::describe(state, params),
+        // Pincer has no chat slash commands, agent questions or plugins (yet): the truthful
+        // answers are empty, and OpenClaw's clients (`openclaw tui`) start cleanly with them.
+        m::COMMANDS_LIST => Ok(serde_json::json!({"commands": []})),
+        m::QUESTION_LIST => Ok(serde_json::json!({"questions": []})),
+        m::PLUGIN_APPROVAL_LIST => Ok(Value::Array(Vec::new())),
         other => Err(pincer_protocol::ErrorShape::invalid_request(format!("unknown method: {other}"))),
     }
 }

@@ -179,6 +179,36 @@ pub fn preview(state: &SharedState, params: Value) -> MethodResult {
     Ok(json!({"ts": now_ms(), "previews": previews}))
 }
 
+/// `sessions.describe {key}`: `{session: row | null}`, the `sessions.list` row with the agent,
+/// chat type and the thinking levels its model takes.
+pub fn describe(state: &SharedState, params: Value) -> MethodResult {
+    const METHOD: &str = "sessions.describe";
+    let key = key_param(&params, METHOD)?;
+    let Some(session) = state.store.session(&key)? else {
+        return Ok(json!({"session": null}));
+    };
+    let config = agent_config(state);
+    let mut row = entry(state, &session, config.as_deref());
+    let reasoning = match (config.as_deref(), row.get("modelProvider").and_then(Value::as_str), row.get("model").and_then(Value::as_str)) {
+        (Some(c), Some(provider), Some(model)) => {
+            c.model_config(&ModelRef { provider: provider.to_string(), model: model.to_string() }).reasoning
+        }
+        _ => false,
+    };
+    let levels: Vec<&str> = if reasoning { ThinkingLevel::NAMES.to_vec() } else { vec![ThinkingLevel::Off.as_str()] };
+    if let Some(fields) = row.as_object_mut() {
+        let group = session.session_key.contains(":group:");
+        fields.insert("agentId".into(), json!(session.agent_id));
+        fields.insert("isMain".into(), json!(session.session_key == MAIN_SESSION_KEY));
+        fields.insert("chatType".into(), json!(if group { "group" } else { "direct" }));
+        fields.insert("thinkingLevels".into(), json!(levels.iter().map(|l| json!({"id": l, "label": l})).collect::<Vec<_>>()));
+        fields.insert("thinkingOptions".into(), json!(levels));
+        fields.insert("thinkingDefault".into(), json!(ThinkingLevel::Off.as_str()));
+        fields.insert("snapshotAt".into(), json!(now_ms()));
+    }
+    Ok(json!({"session": row}))
+}
+
 pub fn resolve(state: &SharedState, params: Value) -> MethodResult {
     const METHOD: &str = "sessions.resolve";
     if let Some(id) = params.get("sessionId").and_then(Value::as_str) {
