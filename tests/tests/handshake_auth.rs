@@ -199,11 +199,14 @@ async fn hello_ok_has_the_openclaw_shape() {
         "agent",
         "agent.wait",
         "sessions.list",
+        "sessions.subscribe",
+        "sessions.describe",
+        "agents.list",
         "models.list",
     ] {
         assert!(methods.contains(&implemented), "features.methods lacks {implemented}: {methods:?}");
     }
-    for missing in ["wizard.start", "sessions.subscribe", "connect"] {
+    for missing in ["wizard.start", "sessions.create", "connect"] {
         assert!(!methods.contains(&missing), "features.methods advertises unimplemented {missing}");
     }
     let mut unique = methods.clone();
@@ -211,7 +214,7 @@ async fn hello_ok_has_the_openclaw_shape() {
     unique.dedup();
     assert_eq!(unique.len(), methods.len(), "duplicate entries in features.methods");
     let events: Vec<&str> = hello["features"]["events"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
-    for event in ["tick", "presence", "shutdown", "exec.approval.requested", "device.pair.requested", "chat", "agent"] {
+    for event in ["tick", "presence", "shutdown", "exec.approval.requested", "device.pair.requested", "chat", "agent", "session.message"] {
         assert!(events.contains(&event), "features.events lacks {event}: {events:?}");
     }
 
