@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use pincer_agent::model::{now_ms, AssistantMessage, Message, Usage};
-use pincer_agent::provider::ThinkingLevel;
 use pincer_protocol::frames::ResponseFrame;
 use pincer_protocol::ErrorShape;
 use serde_json::{json, Value};
@@ -39,9 +38,8 @@ pub async fn start(state: &SharedState, params: Value) -> MethodResult {
                 return Ok(done);
             }
         }
-        let accepted_at = state.store.run(key)?.map(|r| r.accepted_at_ms);
-        let agent_id = crate::agent::keys::agent_id_of(&session_key).to_string();
-        return Ok(json!({"runId": key, "sessionKey": session_key, "agentId": agent_id, "status": "accepted", "acceptedAt": accepted_at}));
+        let accepted_at = state.store.run(key)?.map_or_else(now_ms, |r| r.accepted_at_ms);
+        return Ok(accepted_ack(key, &session_key, accepted_at));
     }
     let thinking = super::chat::thinking_option(METHOD, params.get("thinking"))?;
     let message = user_message(METHOD, text, params.get("attachments").unwrap_or(&Value::Null))?;
@@ -67,8 +65,13 @@ pub async fn start(state: &SharedState, params: Value) -> MethodResult {
             options,
         },
     )?;
-    let agent_id = crate::agent::keys::agent_id_of(&session_key).to_string();
-    Ok(json!({"runId": key, "sessionKey": session_key, "agentId": agent_id, "status": "accepted", "acceptedAt": accepted_at}))
+    Ok(accepted_ack(key, &session_key, accepted_at))
+}
+
+/// `agent`'s first answer: `{runId, sessionKey, agentId, status: "accepted", acceptedAt}`.
+fn accepted_ack(run_id: &str, session_key: &str, accepted_at: i64) -> Value {
+    let agent_id = crate::agent::keys::agent_id_of(session_key);
+    json!({"runId": run_id, "sessionKey": session_key, "agentId": agent_id, "status": "accepted", "acceptedAt": accepted_at})
 }
 
 /// The run an `agent` answer leaves pending: its caller gets a second response (the final
@@ -190,8 +193,6 @@ pub async fn wait(state: &SharedState, params: Value) -> MethodResult {
 /// `agents.list`: Pincer has one agent, `main`, in OpenClaw's shape.
 pub fn agents_list(state: &SharedState) -> MethodResult {
     let config = host::agent_config(state).map_err(ErrorShape::invalid_request)?;
-    let reasoning = config.primary.as_ref().is_some_and(|p| config.model_config(p).reasoning);
-    let levels: Vec<&str> = if reasoning { ThinkingLevel::NAMES.to_vec() } else { vec![ThinkingLevel::Off.as_str()] };
     let mut model = json!({});
     if let Some(primary) = &config.primary {
         model["primary"] = json!(primary.to_string());
@@ -199,15 +200,15 @@ pub fn agents_list(state: &SharedState) -> MethodResult {
     if !config.fallbacks.is_empty() {
         model["fallbacks"] = json!(config.fallbacks.iter().map(ToString::to_string).collect::<Vec<_>>());
     }
-    let agent = json!({
+    let mut agent = json!({
         "id": DEFAULT_AGENT_ID,
         "workspace": config.workspace,
         "workspaceGit": config.workspace.join(".git").exists(),
-        "thinkingLevels": levels.iter().map(|l| json!({"id": l, "label": l})).collect::<Vec<_>>(),
-        "thinkingOptions": levels,
-        "thinkingDefault": ThinkingLevel::Off.as_str(),
         "model": model,
     });
+    if let Some(fields) = agent.as_object_mut() {
+        fields.extend(super::sessions::thinking_fields(Some(&config), config.primary.as_ref()));
+    }
     Ok(json!({
         "defaultId": DEFAULT_AGENT_ID,
         "ownership": "sole",

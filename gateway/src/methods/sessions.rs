@@ -52,13 +52,7 @@ fn entry(state: &SharedState, s: &SessionRecord, defaults: Option<&AgentConfig>)
         "outputTokens": s.meta.get("outputTokens").cloned().unwrap_or(json!(0)),
         "totalTokens": s.meta.get("totalTokens").cloned().unwrap_or(json!(0)),
     });
-    let model = s
-        .meta
-        .get("model")
-        .and_then(Value::as_str)
-        .and_then(|m| ModelRef::parse(m).ok())
-        .or_else(|| defaults.and_then(|d| d.primary.clone()));
-    if let Some(m) = model {
+    if let Some(m) = session_model(s, defaults) {
         out["modelProvider"] = json!(m.provider);
         out["model"] = json!(m.model);
         if let Some(d) = defaults {
@@ -74,6 +68,23 @@ fn entry(state: &SharedState, s: &SessionRecord, defaults: Option<&AgentConfig>)
         out["lastMessagePreview"] = json!(preview_text(&last.plain_text()));
     }
     out
+}
+
+/// The model a session runs on: its own override, else the configured primary.
+fn session_model(s: &SessionRecord, defaults: Option<&AgentConfig>) -> Option<ModelRef> {
+    s.meta.get("model").and_then(Value::as_str).and_then(|m| ModelRef::parse(m).ok()).or_else(|| defaults.and_then(|d| d.primary.clone()))
+}
+
+/// `thinkingLevels`, `thinkingOptions` and `thinkingDefault` for `model` (as `agents.list` and
+/// `sessions.describe` show them): every level for a reasoning model, else only `off`.
+pub fn thinking_fields(config: Option<&AgentConfig>, model: Option<&ModelRef>) -> Map<String, Value> {
+    let reasoning = matches!((config, model), (Some(c), Some(m)) if c.model_config(m).reasoning);
+    let levels: Vec<&str> = if reasoning { ThinkingLevel::NAMES.to_vec() } else { vec![ThinkingLevel::Off.as_str()] };
+    let mut fields = Map::new();
+    fields.insert("thinkingLevels".into(), json!(levels.iter().map(|l| json!({"id": l, "label": l})).collect::<Vec<_>>()));
+    fields.insert("thinkingOptions".into(), json!(levels));
+    fields.insert("thinkingDefault".into(), json!(ThinkingLevel::Off.as_str()));
+    fields
 }
 
 /// The `sessions.list` row of `key`, for events that carry the session's state.
@@ -189,21 +200,13 @@ pub fn describe(state: &SharedState, params: Value) -> MethodResult {
     };
     let config = agent_config(state);
     let mut row = entry(state, &session, config.as_deref());
-    let reasoning = match (config.as_deref(), row.get("modelProvider").and_then(Value::as_str), row.get("model").and_then(Value::as_str)) {
-        (Some(c), Some(provider), Some(model)) => {
-            c.model_config(&ModelRef { provider: provider.to_string(), model: model.to_string() }).reasoning
-        }
-        _ => false,
-    };
-    let levels: Vec<&str> = if reasoning { ThinkingLevel::NAMES.to_vec() } else { vec![ThinkingLevel::Off.as_str()] };
+    let thinking = thinking_fields(config.as_deref(), session_model(&session, config.as_deref()).as_ref());
     if let Some(fields) = row.as_object_mut() {
-        let group = session.session_key.contains(":group:");
+        let chat_type = fields.get("kind").cloned().unwrap_or(Value::Null);
         fields.insert("agentId".into(), json!(session.agent_id));
         fields.insert("isMain".into(), json!(session.session_key == MAIN_SESSION_KEY));
-        fields.insert("chatType".into(), json!(if group { "group" } else { "direct" }));
-        fields.insert("thinkingLevels".into(), json!(levels.iter().map(|l| json!({"id": l, "label": l})).collect::<Vec<_>>()));
-        fields.insert("thinkingOptions".into(), json!(levels));
-        fields.insert("thinkingDefault".into(), json!(ThinkingLevel::Off.as_str()));
+        fields.insert("chatType".into(), chat_type);
+        fields.extend(thinking);
         fields.insert("snapshotAt".into(), json!(now_ms()));
     }
     Ok(json!({"session": row}))
