@@ -20,6 +20,7 @@ pub mod llm_script;
 pub mod openclaw;
 pub mod process;
 pub mod procfs;
+pub mod soak;
 pub mod state;
 pub mod wait;
 
