@@ -2120,6 +2120,28 @@ mod tests {
     }
 
     #[test]
+    fn proxy_trust_and_connection_limits() {
+        let v = cfg("{}").view();
+        assert!(v.trusted_proxies.is_empty() && !v.allow_real_ip_fallback);
+        assert_eq!(v.connections, ConnectionsView { max: 8192, max_unauthenticated: 256, header_read_timeout_ms: 10_000 });
+        let v = cfg(r#"{gateway:{trustedProxies:["127.0.0.1","10.0.0.0/8"], allowRealIpFallback:true,
+            connections:{max:100, maxUnauthenticated:10, headerReadTimeoutMs:500}}}"#)
+        .view();
+        assert_eq!(v.trusted_proxies, vec!["127.0.0.1", "10.0.0.0/8"]);
+        assert!(v.allow_real_ip_fallback);
+        assert_eq!(v.connections, ConnectionsView { max: 100, max_unauthenticated: 10, header_read_timeout_ms: 500 });
+        for (raw, key) in [
+            (r#"{gateway:{trustedProxies:["proxy.local"]}}"#, "gateway.trustedProxies"),
+            (r#"{gateway:{trustedProxies:"127.0.0.1"}}"#, "gateway.trustedProxies"),
+            (r#"{gateway:{connections:{max:0}}}"#, "gateway.connections.max"),
+            (r#"{gateway:{connections:{maxUnauthenticated:-1}}}"#, "gateway.connections.maxUnauthenticated"),
+            (r#"{gateway:{connections:{headerReadTimeoutMs:10}}}"#, "gateway.connections.headerReadTimeoutMs"),
+        ] {
+            assert_eq!(invalid_key(&cfg_err(raw)), key, "{raw}");
+        }
+    }
+
+    #[test]
     fn wrong_types_for_known_keys_are_invalid() {
         let cases: &[(&str, &str)] = &[
             (r#"{gateway:{port:"abc"}}"#, "gateway.port"),
