@@ -196,7 +196,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_is_limited_on_its_own() {
     let gw = gateway_with(rate_limited_config(json!({"trustedProxies": ["127.0.0.1"]}))).await;
     let via_proxy = |client: &str, token: &str| {
         // The client may prepend anything; the trusted proxy appends the real peer.
-        let mut o = gw.operator_opts(&[READ]).with_header("X-Forwarded-For", &format!("10.9.9.9, {client}"));
+        let mut o = gw.operator_opts(&[READ]).with_header("X-Forwarded-For", format!("10.9.9.9, {client}"));
         o.token = Some(token.into());
         o
     };
@@ -215,13 +215,13 @@ async fn behind_a_trusted_proxy_each_forwarded_client_is_limited_on_its_own() {
 async fn a_rebound_page_is_refused_by_its_host() {
     let gw = TestGateway::start().await.unwrap();
     let authority = format!("evil.example:{}", gw.addr.port());
-    let opts = gw.operator_opts(&[READ]).with_header("Host", &authority).with_header("Origin", &format!("http://{authority}"));
+    let opts = gw.operator_opts(&[READ]).with_header("Host", &authority).with_header("Origin", format!("http://{authority}"));
     let error = rejected(opts).await;
     assert_eq!(detail_code(&error), "CONTROL_UI_ORIGIN_NOT_ALLOWED");
     assert_eq!(error.details.as_ref().unwrap()["reason"], "host not allowed");
     // The same page through the gateway's own loopback name is fine.
     let own = format!("127.0.0.1:{}", gw.addr.port());
-    let opts = gw.operator_opts(&[READ]).with_header("Origin", &format!("http://{own}"));
+    let opts = gw.operator_opts(&[READ]).with_header("Origin", format!("http://{own}"));
     GatewayClient::connect(opts).await.expect("same-origin page on the loopback address");
 }
 
