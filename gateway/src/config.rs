@@ -37,6 +37,10 @@
 //!   (OpenClaw: the constant `DEFAULT_EXEC_APPROVAL_TIMEOUT_MS`),
 //! * `approvals.exec.askFallback` (`"deny"`): decision applied when an approval expires
 //!   (OpenClaw keeps `askFallback` in the per-host `exec-approvals.json`, not in the config).
+//! * `gateway.connections.max` (8192), `gateway.connections.maxUnauthenticated` (256),
+//!   `gateway.connections.headerReadTimeoutMs` (10 000): connection admission (OpenClaw caps
+//!   pre-auth connections per IP through the environment variable
+//!   `OPENCLAW_MAX_PREAUTH_CONNECTIONS_PER_IP` instead).
 //!
 //! # `${ENV}` substitution
 //!
@@ -118,6 +122,11 @@ pub const KNOWN_KEYS: &[&str] = &[
     "gateway.auth.rateLimit.lockoutMs",
     "gateway.auth.rateLimit.exemptLoopback",
     "gateway.controlUi.allowedOrigins",
+    "gateway.trustedProxies",
+    "gateway.allowRealIpFallback",
+    "gateway.connections.max",
+    "gateway.connections.maxUnauthenticated",
+    "gateway.connections.headerReadTimeoutMs",
     "gateway.nodes.pairing.autoApproveLocal",
     "gateway.nodes.commands.allow",
     "gateway.nodes.commands.deny",
@@ -257,6 +266,24 @@ impl Default for RateLimitView {
     }
 }
 
+/// `gateway.connections` (Pincer-specific): how many sockets the listener admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionsView {
+    pub max: u64,
+    pub max_unauthenticated: u64,
+    pub header_read_timeout_ms: u64,
+}
+
+impl Default for ConnectionsView {
+    fn default() -> Self {
+        ConnectionsView {
+            max: crate::listener::DEFAULT_MAX_CONNECTIONS as u64,
+            max_unauthenticated: crate::listener::DEFAULT_MAX_UNAUTHENTICATED as u64,
+            header_read_timeout_ms: crate::listener::DEFAULT_HEADER_READ_TIMEOUT_MS,
+        }
+    }
+}
+
 /// The keys Pincer uses, validated and with defaults applied. Plain data, cheap to clone.
 /// Its `Debug` output hides `auth_token` and `auth_password`.
 #[derive(Clone, PartialEq, Eq)]
@@ -280,6 +307,13 @@ pub struct ConfigView {
     pub rate_limit: RateLimitView,
     /// `gateway.controlUi.allowedOrigins` (empty).
     pub allowed_origins: Vec<String>,
+    /// `gateway.trustedProxies` (empty): proxy addresses/CIDRs whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
+    /// `gateway.allowRealIpFallback` (false): use a trusted proxy's `X-Real-IP` when it sends
+    /// no usable `X-Forwarded-For`.
+    pub allow_real_ip_fallback: bool,
+    /// `gateway.connections.*` (Pincer-specific).
+    pub connections: ConnectionsView,
     /// `gateway.nodes.pairing.autoApproveLocal` (true).
     pub auto_approve_local: bool,
     /// `gateway.nodes.commands.allow` ∪ `gateway.nodes.allowCommands` (older spelling),
@@ -313,6 +347,9 @@ impl Default for ConfigView {
             auth_password: None,
             rate_limit: RateLimitView::default(),
             allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            allow_real_ip_fallback: false,
+            connections: ConnectionsView::default(),
             auto_approve_local: true,
             commands_allow: Vec::new(),
             commands_deny: Vec::new(),
@@ -339,6 +376,9 @@ impl fmt::Debug for ConfigView {
             .field("auth_password", &hide(&self.auth_password))
             .field("rate_limit", &self.rate_limit)
             .field("allowed_origins", &self.allowed_origins)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("allow_real_ip_fallback", &self.allow_real_ip_fallback)
+            .field("connections", &self.connections)
             .field("auto_approve_local", &self.auto_approve_local)
             .field("commands_allow", &self.commands_allow)
             .field("commands_deny", &self.commands_deny)
@@ -437,6 +477,20 @@ impl ConfigView {
         };
 
         let allowed_origins = r.string_list("gateway.controlUi.allowedOrigins")?;
+        let trusted_proxies = r.string_list("gateway.trustedProxies")?;
+        for entry in &trusted_proxies {
+            crate::client_addr::parse_proxy_entry(entry).map_err(|e| ConfigError::invalid("gateway.trustedProxies", e.to_string()))?;
+        }
+        let allow_real_ip_fallback = r.boolean("gateway.allowRealIpFallback")?.unwrap_or(false);
+        let connections = ConnectionsView {
+            max: r.integer("gateway.connections.max", 1, 1_000_000)?.unwrap_or(d.connections.max),
+            max_unauthenticated: r
+                .integer("gateway.connections.maxUnauthenticated", 1, 1_000_000)?
+                .unwrap_or(d.connections.max_unauthenticated),
+            header_read_timeout_ms: r
+                .integer("gateway.connections.headerReadTimeoutMs", 100, MAX_MS)?
+                .unwrap_or(d.connections.header_read_timeout_ms),
+        };
         let auto_approve_local = r.boolean("gateway.nodes.pairing.autoApproveLocal")?.unwrap_or(d.auto_approve_local);
 
         let mut commands_allow = r.string_list("gateway.nodes.commands.allow")?;
@@ -462,6 +516,9 @@ impl ConfigView {
             auth_password,
             rate_limit,
             allowed_origins,
+            trusted_proxies,
+            allow_real_ip_fallback,
+            connections,
             auto_approve_local,
             commands_allow: dedup(commands_allow),
             commands_deny: dedup(commands_deny),
@@ -1682,6 +1739,21 @@ fn key_docs() -> Vec<KeyDoc> {
         k("gateway.controlUi.allowedOrigins", "Control UI Allowed Origins",
             "Browser origins allowed to open Control UI/WebChat WebSocket connections (full origins, e.g. https://control.example.com).",
             strings()),
+        k("gateway.trustedProxies", "Trusted Proxy IPs",
+            "Addresses or CIDR ranges of reverse proxies in front of the gateway. Only their X-Forwarded-For is believed (right-most hop that is not itself a trusted proxy); it names the client for the failed-auth rate limit. A connection with forwarding headers is never treated as local.",
+            strings()),
+        k("gateway.allowRealIpFallback", "Allow X-Real-IP Fallback",
+            "Use a trusted proxy's X-Real-IP when its X-Forwarded-For names no client. Leave off unless your proxy needs it.",
+            json!({ "type": "boolean", "default": false })),
+        KeyDoc { pincer_specific: true, ..k("gateway.connections.max", "Max Connections",
+            "Pincer-specific: sockets open at once (HTTP and WebSocket, authenticated or not); one more is closed on accept. Kept below the process's open-files limit. Not an OpenClaw key.",
+            json!({ "type": "integer", "minimum": 1, "default": crate::listener::DEFAULT_MAX_CONNECTIONS })) },
+        KeyDoc { pincer_specific: true, ..k("gateway.connections.maxUnauthenticated", "Max Unauthenticated Connections",
+            "Pincer-specific: sockets that have not completed connect (HTTP probes included); when full, the oldest is closed to admit a new one. Not an OpenClaw key.",
+            json!({ "type": "integer", "minimum": 1, "default": crate::listener::DEFAULT_MAX_UNAUTHENTICATED })) },
+        KeyDoc { pincer_specific: true, ..k("gateway.connections.headerReadTimeoutMs", "Header Read Timeout (ms)",
+            "Pincer-specific: a connection whose HTTP request headers are not complete within this time is closed (slowloris). Not an OpenClaw key.",
+            json!({ "type": "integer", "minimum": 100, "default": crate::listener::DEFAULT_HEADER_READ_TIMEOUT_MS })) },
         k("gateway.nodes.pairing.autoApproveLocal", "Node Pairing Auto-Approve Local",
             "Silently approve pairing (and role/scope upgrades) of direct loopback clients.",
             json!({ "type": "boolean", "default": true })),
@@ -1716,6 +1788,7 @@ const GROUP_DOCS: &[(&str, &str, &str)] = &[
     ("gateway.auth", "Gateway Auth", "Authentication policy for gateway HTTP/WebSocket access."),
     ("gateway.auth.rateLimit", "Gateway Auth Rate Limit", "Failed-auth throttling per client address."),
     ("gateway.controlUi", "Control UI", "Control UI / WebChat settings."),
+    ("gateway.connections", "Gateway Connections", "Pincer-specific: connection admission (caps and header timeout)."),
     ("gateway.nodes", "Gateway Nodes", "Node pairing and node command policy."),
     ("gateway.nodes.pairing", "Gateway Node Pairing", "Node/device pairing policy."),
     ("gateway.nodes.commands", "Gateway Node Commands", "Node command allow/deny lists."),
@@ -2044,6 +2117,28 @@ mod tests {
         );
         assert_eq!(c.resolved()["models"]["providers"]["openai"]["apiKey"], "${OPENAI_API_KEY_FOR_TEST}");
         assert_eq!(c.redacted_snapshot()["warnings"][0]["path"], "models.providers.openai.apiKey");
+    }
+
+    #[test]
+    fn proxy_trust_and_connection_limits() {
+        let v = cfg("{}").view();
+        assert!(v.trusted_proxies.is_empty() && !v.allow_real_ip_fallback);
+        assert_eq!(v.connections, ConnectionsView { max: 8192, max_unauthenticated: 256, header_read_timeout_ms: 10_000 });
+        let v = cfg(r#"{gateway:{trustedProxies:["127.0.0.1","10.0.0.0/8"], allowRealIpFallback:true,
+            connections:{max:100, maxUnauthenticated:10, headerReadTimeoutMs:500}}}"#)
+        .view();
+        assert_eq!(v.trusted_proxies, vec!["127.0.0.1", "10.0.0.0/8"]);
+        assert!(v.allow_real_ip_fallback);
+        assert_eq!(v.connections, ConnectionsView { max: 100, max_unauthenticated: 10, header_read_timeout_ms: 500 });
+        for (raw, key) in [
+            (r#"{gateway:{trustedProxies:["proxy.local"]}}"#, "gateway.trustedProxies"),
+            (r#"{gateway:{trustedProxies:"127.0.0.1"}}"#, "gateway.trustedProxies"),
+            (r#"{gateway:{connections:{max:0}}}"#, "gateway.connections.max"),
+            (r#"{gateway:{connections:{maxUnauthenticated:-1}}}"#, "gateway.connections.maxUnauthenticated"),
+            (r#"{gateway:{connections:{headerReadTimeoutMs:10}}}"#, "gateway.connections.headerReadTimeoutMs"),
+        ] {
+            assert_eq!(invalid_key(&cfg_err(raw)), key, "{raw}");
+        }
     }
 
     #[test]

@@ -18,10 +18,15 @@ use tokio::task::AbortHandle;
 
 use crate::handshake::{self, Accepted, Peer, Rejection};
 use crate::hub::{ConnHandle, Outbound};
+use crate::listener::ConnectionSlot;
 use crate::state::SharedState;
 
 /// Pre-auth handshake budget.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Close code for an unauthenticated socket evicted to admit a newer one (RFC 6455 "try
+/// again later", what OpenClaw sends when it sheds pre-auth work).
+const TRY_AGAIN_LATER: u16 = 1013;
 
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 
@@ -39,7 +44,9 @@ async fn send_text(sink: &mut Sink, text: String) -> bool {
     sink.send(Message::Text(text.into())).await.is_ok()
 }
 
-pub async fn run(state: SharedState, socket: WebSocket, peer: Peer) {
+/// Serve one upgraded socket. `slot` is its place in the listener's admission: until the
+/// handshake succeeds the socket reads within a small byte budget and may be evicted.
+pub async fn run(state: SharedState, socket: WebSocket, peer: Peer, slot: ConnectionSlot) {
     let (mut sink, mut stream) = socket.split();
     let conn_id = uuid::Uuid::new_v4().to_string();
     let nonce = uuid::Uuid::new_v4().to_string();
@@ -61,6 +68,10 @@ pub async fn run(state: SharedState, socket: WebSocket, peer: Peer) {
                 send_close(&mut sink, close_code::SERVICE_RESTART, "service restart").await;
                 return;
             }
+            _ = slot.evicted() => {
+                send_close(&mut sink, TRY_AGAIN_LATER, "too many unauthenticated connections").await;
+                return;
+            }
         };
         let text = match msg {
             Some(Ok(Message::Text(t))) => t,
@@ -69,6 +80,12 @@ pub async fn run(state: SharedState, socket: WebSocket, peer: Peer) {
                 return;
             }
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            // The socket read past its pre-auth byte budget: the frame being received is over
+            // the 64 KiB cap (the budget stopped it before it was buffered whole).
+            Some(Err(_)) if slot.budget().is_exhausted() => {
+                send_close(&mut sink, close_code::MESSAGE_TOO_BIG, "preauth payload too large").await;
+                return;
+            }
             Some(Err(e)) if is_message_too_big(&e) => {
                 send_close(&mut sink, close_code::MESSAGE_TOO_BIG, "").await;
                 return;
@@ -120,6 +137,7 @@ pub async fn run(state: SharedState, socket: WebSocket, peer: Peer) {
     };
 
     // ---- connected --------------------------------------------------------------------
+    slot.mark_authenticated();
     let (tx, rx) = mpsc::unbounded_channel();
     let queued = Arc::new(AtomicUsize::new(0));
     let conn = Arc::new(ConnHandle::new(

@@ -2,7 +2,7 @@
 //! checks, shared-secret and device-token auth, device signatures, the failed-auth rate
 //! limit, and device pairing (silent on loopback, otherwise a pending request).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use pincer_protocol::connect::{self, ConnectParams, Role};
@@ -14,12 +14,17 @@ use pincer_protocol::{close_code, now_ms, scopes};
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
+use crate::origin::OriginCheck;
+use crate::rate_limit::{RateLimitKey, RateLimitPolicy};
 use crate::state::{AuthMode, GatewayState};
 
 /// What the transport knows about the socket.
 #[derive(Debug, Clone)]
 pub struct Peer {
     pub addr: SocketAddr,
+    /// The client's address: the socket's, or the one a trusted proxy reports
+    /// ([`crate::client_addr::resolve`]).
+    pub client_ip: IpAddr,
     pub origin: Option<String>,
     pub host: Option<String>,
     /// Set when a proxy header says the socket is not the real client.
@@ -29,7 +34,22 @@ pub struct Peer {
 impl Peer {
     /// A direct loopback client (no proxy in between).
     pub fn is_local(&self) -> bool {
-        self.addr.ip().is_loopback() && !self.forwarded
+        self.addr.ip().to_canonical().is_loopback() && !self.forwarded
+    }
+
+    /// What this connection's failed logins count against, or `None` when it is exempt.
+    /// Only a direct loopback client without a browser `Origin` can be exempt
+    /// (`gateway.auth.rateLimit.exemptLoopback`); a web page on this machine is counted by its
+    /// origin (OpenClaw's rule), and anything that came through a proxy by its client address.
+    pub fn rate_limit_key(&self, policy: &RateLimitPolicy) -> Option<RateLimitKey> {
+        let origin = self.origin.as_deref().map(str::trim).filter(|o| !o.is_empty());
+        match origin {
+            Some(origin) if self.client_ip.is_loopback() => {
+                Some(RateLimitKey::BrowserOrigin(origin.trim_end_matches('/').to_ascii_lowercase()))
+            }
+            _ if self.is_local() && policy.exempt_loopback => None,
+            _ => Some(RateLimitKey::Ip(self.client_ip)),
+        }
     }
 }
 
@@ -181,7 +201,8 @@ pub fn authenticate(state: &GatewayState, params: &ConnectParams, nonce: &str, p
     };
 
     // Failed-auth lockout.
-    if let Some(retry) = state.rate_limiter.check(peer.addr.ip(), &settings.rate_limit, Instant::now()) {
+    let rate_key = peer.rate_limit_key(&settings.rate_limit);
+    if let Some(retry) = rate_key.as_ref().and_then(|key| state.rate_limiter.check(key, Instant::now())) {
         let mut error = ErrorShape::invalid_request("unauthorized: too many failed authentication attempts (retry later)")
             .with_detail_code(DetailCode::AuthRateLimited)
             .with_detail("authReason", "rate_limited")
@@ -203,17 +224,20 @@ pub fn authenticate(state: &GatewayState, params: &ConnectParams, nonce: &str, p
         )
     };
     match &peer.origin {
-        Some(origin) if !crate::origin::origin_allowed(origin, peer.host.as_deref(), &settings.allowed_origins) => {
-            return Err(origin_reject("origin not allowed"));
-        }
-        Some(_) => {}
+        Some(origin) => match crate::origin::check_origin(origin, peer.host.as_deref(), &settings.allowed_origins) {
+            OriginCheck::Allowed => {}
+            OriginCheck::OriginNotAllowed => return Err(origin_reject("origin not allowed")),
+            OriginCheck::HostNotAllowed => return Err(origin_reject("host not allowed")),
+        },
         None if is_browser_client(client_id, mode) => return Err(origin_reject("origin missing or invalid")),
         None => {}
     }
 
     let auth = params.auth.clone().unwrap_or_default();
     let fail = |rejection: Rejection| {
-        state.rate_limiter.record_failure(peer.addr.ip(), &settings.rate_limit, Instant::now());
+        if let Some(key) = &rate_key {
+            state.rate_limiter.record_failure(key, &settings.rate_limit, Instant::now());
+        }
         Err(rejection)
     };
 
@@ -307,7 +331,9 @@ pub fn authenticate(state: &GatewayState, params: &ConnectParams, nonce: &str, p
         };
         return fail(rejection);
     }
-    state.rate_limiter.record_success(peer.addr.ip());
+    if let Some(key) = &rate_key {
+        state.rate_limiter.record_success(key);
+    }
 
     let requested: Vec<String> = params.scopes().iter().filter(|s| scopes::is_known(s)).cloned().collect();
 
@@ -457,7 +483,7 @@ fn approve_silently(
     };
     state.store.save_paired_device(&record).map_err(|e| Rejection::policy(e.into()))?;
     let _ = state.store.delete_device_requests_for(device_id);
-    let details = json!({"role": role.as_str(), "scopes": wanted, "remoteIp": peer.addr.ip().to_string(), "via": "autoApproveLocal"});
+    let details = json!({"role": role.as_str(), "scopes": wanted, "remoteIp": peer.client_ip.to_string(), "via": "autoApproveLocal"});
     if let Err(e) = state.store.audit(now, "device.pair", device_id, "approved", Some("silent"), &details) {
         tracing::error!(error = %e, "audit write failed");
     }
@@ -508,7 +534,7 @@ fn pairing_required(
                 role: Some(role.clone()),
                 roles: vec![role.clone()],
                 scopes: wanted.to_vec(),
-                remote_ip: Some(peer.addr.ip().to_string()),
+                remote_ip: Some(peer.client_ip.to_string()),
                 silent: false,
                 is_repair: paired.is_some(),
                 ts: now,

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Extension, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -22,6 +22,7 @@ use crate::error::GatewayError;
 use crate::handshake::Peer;
 use crate::hub::Hub;
 use crate::idempotency::IdempotencyCache;
+use crate::listener::{Admission, ConnectionSlot};
 use crate::nodes::NodeRegistry;
 use crate::rate_limit::RateLimiter;
 use crate::state::{GatewayOptions, GatewayState, Settings, SharedState};
@@ -31,6 +32,7 @@ use crate::store::Store;
 pub struct Gateway {
     state: SharedState,
     listener: TcpListener,
+    admission: Arc<Admission>,
 }
 
 fn ensure_dir(path: &Path) -> Result<(), GatewayError> {
@@ -50,6 +52,9 @@ impl Gateway {
         let config = GatewayConfig::load(&options.config_path)?;
         let settings = Settings::resolve(&config, &options.overrides)?;
         let store = Store::open(&options.state_dir.join("pincer.sqlite"))?;
+        // Before the first socket: the connection cap is kept below this limit.
+        let open_files = crate::listener::raise_open_files_limit();
+        let admission = Admission::new(settings.connections.within_open_files(open_files));
         let addr = SocketAddr::new(settings.host, settings.port).to_string();
         let listener = TcpListener::bind(&addr).await.map_err(|source| GatewayError::Bind { addr: addr.clone(), source })?;
         let state = Arc::new(GatewayState {
@@ -68,7 +73,7 @@ impl Gateway {
             instance_id: uuid::Uuid::new_v4().to_string(),
             shutdown: Default::default(),
         });
-        Ok(Gateway { state, listener })
+        Ok(Gateway { state, listener, admission })
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
@@ -104,21 +109,17 @@ impl Gateway {
             stop.await;
             shutdown_gracefully(&shutdown_state).await;
         };
-        tracing::info!(addr = ?self.listener.local_addr().ok(), "gateway listening");
-        // Nagle off on every accepted socket: small frames in both directions, and Nagle plus
-        // the peer's delayed ACK would hold a node.invoke.request back ~40 ms.
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
-        let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(graceful)
-            .await
-            .map_err(GatewayError::Serve);
+        let limits = self.admission.limits();
+        tracing::info!(
+            addr = ?self.listener.local_addr().ok(),
+            max_connections = limits.max_connections,
+            max_unauthenticated = limits.max_unauthenticated,
+            "gateway listening"
+        );
+        crate::listener::serve(self.listener, app, self.admission, graceful).await;
         ticker.abort();
         expiry.abort();
-        result
+        Ok(())
     }
 }
 
@@ -156,11 +157,12 @@ async fn root(
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
     State(state): State<SharedState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Extension(slot): Extension<ConnectionSlot>,
     headers: HeaderMap,
 ) -> Response {
     match ws {
         Ok(ws) => {
-            let peer = peer_from(addr, &headers);
+            let peer = peer_from(addr, &headers, &state.settings().proxy_trust);
             // Protocol frames are small: 16 KiB buffers instead of tungstenite's 128 KiB each
             // way keep a thousand idle connections from costing a hundred megabytes. Larger
             // messages still work; they are read in more chunks.
@@ -168,7 +170,7 @@ async fn root(
                 .max_frame_size(pincer_protocol::DEFAULT_MAX_PAYLOAD_BYTES)
                 .read_buffer_size(16 * 1024)
                 .write_buffer_size(16 * 1024)
-                .on_upgrade(move |socket| crate::conn::run(state, socket, peer))
+                .on_upgrade(move |socket| crate::conn::run(state, socket, peer, slot))
         }
         Err(_) => (
             StatusCode::OK,
@@ -179,14 +181,10 @@ async fn root(
     }
 }
 
-fn peer_from(addr: SocketAddr, headers: &HeaderMap) -> Peer {
+fn peer_from(addr: SocketAddr, headers: &HeaderMap, proxy_trust: &crate::client_addr::ProxyTrust) -> Peer {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    Peer {
-        addr,
-        origin: header("origin"),
-        host: header("host"),
-        forwarded: ["x-forwarded-for", "forwarded", "x-real-ip"].iter().any(|h| headers.contains_key(*h)),
-    }
+    let client = crate::client_addr::resolve(addr.ip(), headers, proxy_trust);
+    Peer { addr, client_ip: client.ip, origin: header("origin"), host: header("host"), forwarded: client.via_proxy }
 }
 
 async fn healthz() -> Json<serde_json::Value> {

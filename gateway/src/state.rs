@@ -67,6 +67,10 @@ pub struct Settings {
     pub auth: AuthMode,
     pub rate_limit: RateLimitPolicy,
     pub allowed_origins: Vec<String>,
+    /// `gateway.trustedProxies` + `gateway.allowRealIpFallback` (applied to new connections).
+    pub proxy_trust: crate::client_addr::ProxyTrust,
+    /// `gateway.connections.*` (read when the listener starts; a change needs a restart).
+    pub connections: crate::listener::ConnectionLimits,
     pub auto_approve_local: bool,
     pub commands_allow: Vec<String>,
     pub commands_deny: Vec<String>,
@@ -114,6 +118,15 @@ impl Settings {
                 exempt_loopback: view.rate_limit.exempt_loopback,
             },
             allowed_origins: view.allowed_origins.clone(),
+            // Entries were validated when the config was read.
+            proxy_trust: crate::client_addr::ProxyTrust::parse(&view.trusted_proxies, view.allow_real_ip_fallback)
+                .map_err(|e| crate::config::ConfigError::Invalid { key: "gateway.trustedProxies".into(), message: e.to_string() })?,
+            connections: crate::listener::ConnectionLimits {
+                max_connections: usize::try_from(view.connections.max).unwrap_or(usize::MAX),
+                max_unauthenticated: usize::try_from(view.connections.max_unauthenticated).unwrap_or(usize::MAX),
+                header_read_timeout: Duration::from_millis(view.connections.header_read_timeout_ms),
+                ..Default::default()
+            },
             auto_approve_local: view.auto_approve_local,
             commands_allow: view.commands_allow.clone(),
             commands_deny: view.commands_deny.clone(),
