@@ -247,6 +247,12 @@ impl Workspace {
                     }
                 }
             }
+            if resolved.is_dir() {
+                // A protected directory's files can be hard-linked one by one; their identities
+                // catch that (state dirs are small: a bounded walk).
+                let mut budget = PROTECTED_DIR_SCAN_LIMIT;
+                collect_file_ids(&resolved, PROTECTED_DIR_SCAN_DEPTH, &mut budget, &mut self.protected_ids);
+            }
             if !self.protected.contains(&resolved) {
                 self.protected.push(resolved);
             }
@@ -642,6 +648,31 @@ fn protects(p: &Path, real: &Path) -> bool {
         return true;
     }
     ["-wal", "-shm", "-journal"].iter().any(|suffix| real == format!("{p}{suffix}"))
+}
+
+/// How deep and how many entries [`Workspace::with_protected`] looks into a protected directory
+/// for file identities. State dirs hold a handful of files; the bound keeps a huge directory
+/// someone listed from slowing every turn (its files stay protected by path and link count).
+const PROTECTED_DIR_SCAN_DEPTH: usize = 3;
+const PROTECTED_DIR_SCAN_LIMIT: usize = 2_000;
+
+fn collect_file_ids(dir: &Path, depth: usize, budget: &mut usize, out: &mut Vec<FileId>) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        if *budget == 0 {
+            return;
+        }
+        *budget -= 1;
+        // Not following symlinks: a link inside a state dir is not that dir's file.
+        let Ok(meta) = entry.metadata() else { continue };
+        if meta.is_dir() {
+            if depth > 1 {
+                collect_file_ids(&entry.path(), depth - 1, budget, out);
+            }
+        } else if let Some(id) = file_id(&meta).filter(|id| !out.contains(id)) {
+            out.push(id);
+        }
+    }
 }
 
 /// Refuse `root` if it is, or contains, one of `state_dirs`. Compared by identity (each existing
