@@ -408,6 +408,26 @@ fn open_resolved_does_not_follow_a_swapped_in_symlink() {
     assert!(matches!(e, crate::workspace::WorkspaceError::HardLink { links: 2, .. }), "{e}");
 }
 
+/// The write side of a swap between check and write: whatever the target became (a hard link
+/// or a symlink to an outside file), the write replaces the directory entry with a new file and
+/// never writes through it, so the outside file keeps its content.
+#[cfg(unix)]
+#[test]
+fn writes_replace_a_swapped_in_link_instead_of_writing_through_it() {
+    let f = Fixture::new();
+    let outside = f._dir.path().join("outside.txt");
+    fs::write(&outside, "outside").unwrap();
+    fs::hard_link(&outside, f.path("hard.txt")).unwrap();
+    std::os::unix::fs::symlink(&outside, f.path("soft.txt")).unwrap();
+    for name in ["hard.txt", "soft.txt"] {
+        super::common::atomic_write(&f.path(name), b"new").unwrap();
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "outside", "{name}");
+        let meta = fs::symlink_metadata(f.path(name)).unwrap();
+        assert!(meta.is_file() && std::os::unix::fs::MetadataExt::nlink(&meta) == 1, "{name} is a new single-name file");
+        assert_eq!(f.get(name), "new");
+    }
+}
+
 // ----- write -----
 
 #[tokio::test]
