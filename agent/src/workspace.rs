@@ -7,13 +7,27 @@
 //!   ([`Workspace::system_prompt`]);
 //! - the confinement check every file tool goes through ([`Workspace::resolve`]): relative paths
 //!   are anchored at the root, nothing may leave it lexically (`..`) or through a symlink, and a
-//!   list of protected files (the gateway's config, exec approvals, state DB) is off limits even
-//!   when it lies inside the workspace.
+//!   list of protected files (the gateway's config, exec approvals, state DB, the node's
+//!   secrets…) is off limits even when it lies inside the workspace.
 //!
-//! The confinement check is a check-then-use: a process that swaps a directory for a symlink
+//! Paths alone do not confine: a hard link is a second name for the same file, so
+//! `workspace/notes.txt` can *be* the gateway's config. The check therefore also works on file
+//! identity (device + inode, on Unix): protected files are recognised by identity as well as by
+//! path, and a regular file with more than one name (link count > 1) is refused outright,
+//! because the other name may be anywhere. Reads open the checked path with `O_NOFOLLOW` and
+//! check the opened handle itself ([`Workspace::open_resolved`]), so a symlink or hard link
+//! swapped in after the check is not read; writes never write through an existing file (they
+//! rename a fresh temp file over it), so a link swapped in before a write is replaced, not
+//! written through.
+//!
+//! A workspace that *contains* a state directory (say `~` when the state is `~/.pincer`) cannot
+//! be made safe file by file, so [`Workspace::open_guarded`] refuses it before anything is
+//! created or seeded.
+//!
+//! What remains a check-then-use: a process that swaps a *directory* of the path for a symlink
 //! between [`Workspace::resolve`] and the tool's open could still redirect it. The agent itself
-//! cannot create symlinks with the file tools, so that needs a second, local actor; exec is
-//! separately gated by approvals.
+//! cannot create symlinks or links with the file tools, so that needs a second, local actor;
+//! exec is separately gated by approvals.
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -63,6 +77,20 @@ pub enum WorkspaceError {
     BrokenSymlink { path: String },
     #[error("refused `{path}`: it is a protected Pincer file (configuration, exec approvals or gateway state) that the agent may not read or change")]
     Protected { path: String },
+    #[error(
+        "refused `{path}`: it is a hard link (one file with {links} names). Its other name may be outside the workspace \
+         or a protected Pincer file, so the file tools only use files with a single name; replace it with a copy"
+    )]
+    HardLink { path: String, links: u64 },
+    #[error("refused `{path}`: it was replaced by a symbolic link while it was being opened")]
+    ChangedWhileOpening { path: String },
+    #[error(
+        "the agent workspace {} contains the state directory {}, so the agent's file tools could read or change \
+         credentials, approvals and configuration. Set agents.defaults.workspace to a directory of its own that \
+         contains no state directory (the default is <state dir>/workspace)",
+        workspace.display(), state_dir.display()
+    )]
+    ContainsStateDir { workspace: PathBuf, state_dir: PathBuf },
     #[error("cannot access `{path}`: {source}")]
     Io { path: String, source: io::Error },
 }
@@ -107,7 +135,52 @@ pub struct Workspace {
     canonical_root: PathBuf,
     /// Protected files/directories, resolved like tool paths so aliases compare equal.
     protected: Vec<PathBuf>,
+    /// The identities of the protected files/directories that exist (and of SQLite sidecars),
+    /// so another name for one of them (hard link, bind mount, case alias) is refused too.
+    protected_ids: Vec<FileId>,
     limits: BootstrapLimits,
+}
+
+/// What [`Workspace::open_guarded`] keeps away from the agent.
+#[derive(Debug, Clone, Default)]
+pub struct StateGuard {
+    /// Directories holding state (the gateway's, a node host's, OpenClaw's): the workspace may
+    /// not contain any of them, and when one lies inside the workspace anyway, all of it is
+    /// protected.
+    pub state_dirs: Vec<PathBuf>,
+    /// Individual files (or directories) never to read or write: see
+    /// [`Workspace::with_protected`].
+    pub protected: Vec<PathBuf>,
+}
+
+/// A file's identity: two paths with the same (device, inode) name the same file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+#[cfg(unix)]
+fn file_id(meta: &fs::Metadata) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    Some(FileId { dev: meta.dev(), ino: meta.ino() })
+}
+
+#[cfg(not(unix))]
+fn file_id(_meta: &fs::Metadata) -> Option<FileId> {
+    None
+}
+
+/// How many names a regular file has (1 unless hard-linked).
+#[cfg(unix)]
+fn link_count(meta: &fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    meta.nlink()
+}
+
+#[cfg(not(unix))]
+fn link_count(_meta: &fs::Metadata) -> u64 {
+    1
 }
 
 impl Workspace {
@@ -130,15 +203,27 @@ impl Workspace {
         if !canonical_root.is_dir() {
             return Err(WorkspaceError::CreateDir { path: root, source: io::Error::other("the path exists and is not a directory") });
         }
-        let ws = Workspace { root, canonical_root, protected: Vec::new(), limits: BootstrapLimits::default() };
+        let ws = Workspace { root, canonical_root, protected: Vec::new(), protected_ids: Vec::new(), limits: BootstrapLimits::default() };
         ws.seed()?;
         Ok(ws)
     }
 
+    /// [`Workspace::open`] for the agent: first refuses a root that contains (or is) one of
+    /// `guard.state_dirs` — before creating or seeding anything in it — then protects the state
+    /// dirs and `guard.protected`.
+    pub fn open_guarded(root: PathBuf, guard: &StateGuard) -> Result<Workspace, WorkspaceError> {
+        let abs = std::path::absolute(&root).map(|p| normalize_lexically(&p).unwrap_or(p)).unwrap_or(root);
+        refuse_containing(&abs, &guard.state_dirs)?;
+        let ws = Workspace::open(abs)?;
+        Ok(ws.with_protected(guard.state_dirs.iter().chain(&guard.protected).cloned()))
+    }
+
     /// Files the agent may never read or write even inside the workspace (the gateway passes its
-    /// config file, `exec-approvals.json` and the state DB). A directory protects everything
-    /// under it; a file also protects its SQLite sidecars (`-wal`, `-shm`, `-journal`). Paths
-    /// need not exist yet.
+    /// config file, `exec-approvals.json`, the state DB, its token and logs, the node's files).
+    /// A directory protects everything under it; a file also protects its SQLite sidecars
+    /// (`-wal`, `-shm`, `-journal`). Paths need not exist yet; those that exist are also
+    /// protected by identity. A directory that contains the workspace is skipped: it would
+    /// protect every workspace file, and files outside the workspace are refused anyway.
     pub fn with_protected(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Workspace {
         for path in paths {
             let abs = std::path::absolute(&path).unwrap_or(path);
@@ -147,6 +232,27 @@ impl Workspace {
             // path that cannot be resolved (permissions) is kept lexically, which still matches
             // the common case.
             let resolved = real_path(&lexical).unwrap_or(lexical);
+            if self.canonical_root.starts_with(&resolved) {
+                continue;
+            }
+            let sidecars = ["-wal", "-shm", "-journal"].map(|suffix| {
+                let mut name = resolved.clone().into_os_string();
+                name.push(suffix);
+                PathBuf::from(name)
+            });
+            for candidate in std::iter::once(&resolved).chain(&sidecars) {
+                if let Some(id) = fs::metadata(candidate).ok().as_ref().and_then(file_id) {
+                    if !self.protected_ids.contains(&id) {
+                        self.protected_ids.push(id);
+                    }
+                }
+            }
+            if resolved.is_dir() {
+                // A protected directory's files can be hard-linked one by one; their identities
+                // catch that (state dirs are small: a bounded walk).
+                let mut budget = PROTECTED_DIR_SCAN_LIMIT;
+                collect_file_ids(&resolved, PROTECTED_DIR_SCAN_DEPTH, &mut budget, &mut self.protected_ids);
+            }
             if !self.protected.contains(&resolved) {
                 self.protected.push(resolved);
             }
@@ -225,7 +331,58 @@ impl Workspace {
         if self.is_protected(&real) {
             return Err(WorkspaceError::Protected { path: shown });
         }
+        match fs::metadata(&real) {
+            Ok(meta) => self.check_file(&meta, &shown, true)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => return Err(WorkspaceError::Io { path: shown, source }),
+        }
+        self.check_ancestors(&real, &shown)?;
         Ok(real)
+    }
+
+    /// Open a path [`Workspace::resolve`] returned, for reading, without trusting that it is
+    /// still what was checked: the last component is not followed (`O_NOFOLLOW`), and the
+    /// opened handle's own metadata gets the identity and link-count check. Returns the handle
+    /// and that metadata (a directory opens too; the caller decides what to do with it).
+    pub fn open_resolved(&self, real: &Path, user_path: &str) -> Result<(fs::File, fs::Metadata), WorkspaceError> {
+        let shown = shown_path(user_path);
+        let file = open_no_follow(real).map_err(|source| {
+            if is_symlink_refusal(&source) {
+                WorkspaceError::ChangedWhileOpening { path: shown.clone() }
+            } else {
+                WorkspaceError::Io { path: shown.clone(), source }
+            }
+        })?;
+        let meta = file.metadata().map_err(|source| WorkspaceError::Io { path: shown.clone(), source })?;
+        self.check_file(&meta, &shown, true)?;
+        Ok((file, meta))
+    }
+
+    /// Identity checks on one file's metadata: not a protected file under another name, and
+    /// (when `single_name` is asked) not a regular file with several names.
+    fn check_file(&self, meta: &fs::Metadata, shown: &str, single_name: bool) -> Result<(), WorkspaceError> {
+        if file_id(meta).is_some_and(|id| self.protected_ids.contains(&id)) {
+            return Err(WorkspaceError::Protected { path: shown.to_string() });
+        }
+        let links = link_count(meta);
+        if single_name && meta.is_file() && links > 1 {
+            return Err(WorkspaceError::HardLink { path: shown.to_string(), links });
+        }
+        Ok(())
+    }
+
+    /// A protected directory may be reachable inside the workspace under another name (a bind
+    /// mount): compare the identity of every existing directory between `real` and the root.
+    fn check_ancestors(&self, real: &Path, shown: &str) -> Result<(), WorkspaceError> {
+        if self.protected_ids.is_empty() {
+            return Ok(());
+        }
+        for dir in real.ancestors().skip(1).take_while(|d| d.starts_with(&self.canonical_root)) {
+            if let Ok(meta) = fs::metadata(dir) {
+                self.check_file(&meta, shown, false)?;
+            }
+        }
+        Ok(())
     }
 
     /// Like [`Workspace::resolve`] but the last component is not followed: the result names the
@@ -250,6 +407,12 @@ impl Workspace {
         if self.is_protected(&entry) {
             return Err(WorkspaceError::Protected { path: shown });
         }
+        // The entry itself, not followed. Removing one name of a hard-linked file leaves the
+        // file alone, so only identity matters here, not the link count.
+        if let Ok(meta) = fs::symlink_metadata(&entry) {
+            self.check_file(&meta, &shown, false)?;
+        }
+        self.check_ancestors(&entry, &shown)?;
         Ok(entry)
     }
 
@@ -371,18 +534,21 @@ impl Workspace {
             Ok(p) => p,
             Err(e) => return BootstrapRead::Unreadable(e.to_string()),
         };
-        match fs::metadata(&path) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => BootstrapRead::Missing,
+        match self.open_resolved(&path, name) {
+            Err(WorkspaceError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => BootstrapRead::Missing,
             Err(e) => BootstrapRead::Unreadable(e.to_string()),
-            Ok(m) if !m.is_file() => BootstrapRead::Unreadable("not a regular file".into()),
-            Ok(m) if m.len() > BOOTSTRAP_READ_LIMIT_BYTES => {
+            Ok((_, m)) if !m.is_file() => BootstrapRead::Unreadable("not a regular file".into()),
+            Ok((_, m)) if m.len() > BOOTSTRAP_READ_LIMIT_BYTES => {
                 BootstrapRead::Unreadable(format!("{} bytes is too large for the prompt; read it with the read tool", m.len()))
             }
-            Ok(_) => match fs::read(&path) {
-                Ok(bytes) => BootstrapRead::Content(String::from_utf8_lossy(&bytes).into_owned()),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => BootstrapRead::Missing,
-                Err(e) => BootstrapRead::Unreadable(e.to_string()),
-            },
+            Ok((mut file, _)) => {
+                use std::io::Read as _;
+                let mut bytes = Vec::new();
+                match file.read_to_end(&mut bytes) {
+                    Ok(_) => BootstrapRead::Content(String::from_utf8_lossy(&bytes).into_owned()),
+                    Err(e) => BootstrapRead::Unreadable(e.to_string()),
+                }
+            }
         }
     }
 }
@@ -482,6 +648,82 @@ fn protects(p: &Path, real: &Path) -> bool {
         return true;
     }
     ["-wal", "-shm", "-journal"].iter().any(|suffix| real == format!("{p}{suffix}"))
+}
+
+/// How deep and how many entries [`Workspace::with_protected`] looks into a protected directory
+/// for file identities. State dirs hold a handful of files; the bound keeps a huge directory
+/// someone listed from slowing every turn (its files stay protected by path and link count).
+const PROTECTED_DIR_SCAN_DEPTH: usize = 3;
+const PROTECTED_DIR_SCAN_LIMIT: usize = 2_000;
+
+fn collect_file_ids(dir: &Path, depth: usize, budget: &mut usize, out: &mut Vec<FileId>) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        if *budget == 0 {
+            return;
+        }
+        *budget -= 1;
+        // Not following symlinks: a link inside a state dir is not that dir's file.
+        let Ok(meta) = entry.metadata() else { continue };
+        if meta.is_dir() {
+            if depth > 1 {
+                collect_file_ids(&entry.path(), depth - 1, budget, out);
+            }
+        } else if let Some(id) = file_id(&meta).filter(|id| !out.contains(id)) {
+            out.push(id);
+        }
+    }
+}
+
+/// Refuse `root` if it is, or contains, one of `state_dirs`. Compared by identity (each existing
+/// state dir's ancestors against the root), so a case alias or a second mount of the same
+/// directory is caught as well as the plain path.
+fn refuse_containing(root: &Path, state_dirs: &[PathBuf]) -> Result<(), WorkspaceError> {
+    let root_real = fs::canonicalize(root).ok();
+    let root_id = root_real.as_deref().and_then(|r| fs::metadata(r).ok()).as_ref().and_then(file_id);
+    for dir in state_dirs {
+        let abs = std::path::absolute(dir).map(|p| normalize_lexically(&p).unwrap_or(p)).unwrap_or_else(|_| dir.clone());
+        let real = fs::canonicalize(&abs).ok();
+        let lexically_inside = abs.starts_with(root);
+        let really_inside = match (&real, &root_real) {
+            (Some(real), Some(root_real)) => real.starts_with(root_real),
+            _ => false,
+        };
+        let inside_by_identity = match (&real, root_id) {
+            (Some(real), Some(root_id)) => real.ancestors().any(|a| fs::metadata(a).ok().as_ref().and_then(file_id) == Some(root_id)),
+            _ => false,
+        };
+        if lexically_inside || really_inside || inside_by_identity {
+            return Err(WorkspaceError::ContainsStateDir { workspace: root.to_path_buf(), state_dir: abs });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn open_no_follow(path: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path)
+}
+
+#[cfg(not(unix))]
+fn open_no_follow(path: &Path) -> io::Result<fs::File> {
+    // No O_NOFOLLOW: check the entry right before opening (narrower, not closed).
+    if fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Err(io::Error::other("symbolic link"));
+    }
+    fs::File::open(path)
+}
+
+/// `open(O_NOFOLLOW)` on a symlink fails with ELOOP (EMLINK on FreeBSD/NetBSD).
+#[cfg(unix)]
+fn is_symlink_refusal(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(code) if code == libc::ELOOP || code == libc::EMLINK)
+}
+
+#[cfg(not(unix))]
+fn is_symlink_refusal(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::Other
 }
 
 /// Comparison key for paths: case-folded where the usual file systems are case-insensitive, so
@@ -921,6 +1163,79 @@ mod tests {
         let ws = ws.with_protected([root.join("openclaw.json")]);
         symlink(root.join("openclaw.json"), root.join("cfg")).unwrap();
         assert!(matches!(ws.resolve("cfg"), Err(WorkspaceError::Protected { .. })));
+    }
+
+    /// Workspace `~` while the state is `~/.pincer` (gateway, node) and `~/.openclaw`: refused
+    /// before anything is created or seeded in it, with a message naming the state dir and the
+    /// fix. On 7f29638 the workspace opened and the agent rewrote the node's approvals.
+    #[test]
+    fn workspace_containing_a_state_dir_is_refused_before_seeding() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path();
+        fs::create_dir_all(h.join(".pincer/node")).unwrap();
+        fs::write(h.join(".pincer/node/exec-approvals.json"), "{}").unwrap();
+        let guard = StateGuard {
+            state_dirs: vec![h.join(".pincer"), h.join(".pincer/node"), h.join(".openclaw")],
+            protected: vec![h.join(".pincer/pincer.json")],
+        };
+        let err = Workspace::open_guarded(h.to_path_buf(), &guard).unwrap_err();
+        assert!(matches!(&err, WorkspaceError::ContainsStateDir { state_dir, .. } if *state_dir == h.join(".pincer")), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the agent workspace {} contains the state directory {}, so the agent's file tools could read or change \
+                 credentials, approvals and configuration. Set agents.defaults.workspace to a directory of its own that \
+                 contains no state directory (the default is <state dir>/workspace)",
+                h.display(),
+                h.join(".pincer").display()
+            )
+        );
+        assert!(!h.join("AGENTS.md").exists() && !h.join(MARKER_FILE).exists(), "nothing seeded in the refused dir");
+        // A state dir that does not exist yet is refused too (OpenClaw installed later).
+        let only_openclaw = StateGuard { state_dirs: vec![h.join(".openclaw")], protected: vec![] };
+        assert!(matches!(Workspace::open_guarded(h.to_path_buf(), &only_openclaw), Err(WorkspaceError::ContainsStateDir { .. })));
+        // The workspace being a state dir itself is the same thing.
+        let err = Workspace::open_guarded(h.join(".pincer/node"), &guard).unwrap_err();
+        assert!(matches!(err, WorkspaceError::ContainsStateDir { .. }), "{err}");
+        // Spelled through a symlink, the same directory is still refused.
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(h, h.join("home-alias")).unwrap();
+            let err = Workspace::open_guarded(h.join("home-alias"), &guard).unwrap_err();
+            assert!(matches!(err, WorkspaceError::ContainsStateDir { .. }), "{err}");
+        }
+        // The default layout, <state dir>/workspace, is fine, and the state dir (which contains
+        // the workspace) does not make every workspace file protected.
+        let ws = Workspace::open_guarded(h.join(".pincer/workspace"), &guard).unwrap();
+        assert!(ws.resolve("notes.md").is_ok());
+        assert!(matches!(ws.resolve("../node/exec-approvals.json"), Err(WorkspaceError::OutsideWorkspace { .. })));
+    }
+
+    /// Every protected file is recognised by identity as well as by path, SQLite sidecars
+    /// included: reached through a bind mount-like alias, a hard link or a case variant, it is
+    /// `Protected`, not merely a hard link.
+    #[cfg(unix)]
+    #[test]
+    fn protected_files_are_matched_by_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        fs::create_dir_all(state.join("logs")).unwrap();
+        for name in ["pincer.sqlite", "pincer.sqlite-wal", "pincer.sqlite-shm", "gateway.token", "logs/gateway.log"] {
+            fs::write(state.join(name), name).unwrap();
+        }
+        let ws = Workspace::open(dir.path().join("ws")).unwrap().with_protected([
+            state.join("pincer.sqlite"),
+            state.join("gateway.token"),
+            state.join("logs"),
+        ]);
+        for (i, name) in ["pincer.sqlite", "pincer.sqlite-wal", "pincer.sqlite-shm", "gateway.token"].iter().enumerate() {
+            let link = format!("link{i}");
+            fs::hard_link(state.join(name), ws.root().join(&link)).unwrap();
+            assert!(matches!(ws.resolve(&link), Err(WorkspaceError::Protected { .. })), "{name}");
+            let real = ws.root().join(&link);
+            assert!(matches!(ws.open_resolved(&real, &link), Err(WorkspaceError::Protected { .. })), "{name}");
+            assert!(matches!(ws.resolve_entry(&link), Err(WorkspaceError::Protected { .. })), "{name}");
+        }
     }
 
     #[test]

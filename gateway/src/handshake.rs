@@ -472,7 +472,12 @@ fn approve_silently(
         role: Some(role.as_str().to_string()),
         roles: merged(existing.map(|e| e.roles.as_slice()).unwrap_or(&[]), &[role.as_str().to_string()]),
         scopes: merged(existing.map(|e| e.scopes.as_slice()).unwrap_or(&[]), wanted),
-        approved_via: Some("silent".into()),
+        // A person's approval is kept when a loopback connect widens the device silently:
+        // only devices nobody approved are ever pruned (see prune_silent_pairings).
+        approved_via: existing
+            .and_then(|e| e.approved_via.clone())
+            .filter(|via| via != crate::store::SILENT)
+            .or_else(|| Some(crate::store::SILENT.into())),
         created_at_ms: existing.map(|e| e.created_at_ms).unwrap_or(now),
         approved_at_ms: now,
         last_seen_at_ms: Some(now),
@@ -492,7 +497,20 @@ fn approve_silently(
     let resolved = json!({"requestId": uuid::Uuid::new_v4().to_string(), "deviceId": device_id, "decision": "approved", "ts": now});
     state.hub.broadcast(events::DEVICE_PAIR_RESOLVED, &resolved);
     tracing::info!(device = %device_id, role = role.as_str(), "device paired silently (loopback)");
+    prune_silent_pairings(state, device_id, now);
     Ok(())
+}
+
+/// Silent pairings are free to make (any local process with the shared secret), so each one
+/// retires the silent pairings it supersedes and keeps their number bounded; connected devices
+/// are kept. A pruned device that comes back over loopback is simply paired silently again.
+fn prune_silent_pairings(state: &GatewayState, anchor: &str, now: i64) {
+    let connected: std::collections::HashSet<String> = state.hub.all().iter().filter_map(|c| c.device_id.clone()).collect();
+    match state.store.prune_silent_devices(anchor, &connected, &crate::store::SilentPrune::default(), now) {
+        Ok(pruned) if pruned.is_empty() => {}
+        Ok(pruned) => tracing::info!(count = pruned.len(), devices = ?pruned, "pruned superseded or surplus silent device pairings"),
+        Err(e) => tracing::warn!(error = %e, "could not prune silent device pairings"),
+    }
 }
 
 /// Create (or reuse) a pending pairing request and build the `NOT_PAIRED` rejection.

@@ -213,6 +213,33 @@ async fn an_auth_error_without_fallback_names_the_key_setting_and_never_leaks_th
     assert!(!waited.to_string().contains(SECRET), "{waited}");
 }
 
+/// `agents.defaults.workspace` set to a home-like directory that holds the state dir (`~` with
+/// the state in `~/.pincer`): the turn ends with an error that names the state dir and the
+/// setting to change, before the model is called or anything is written into that directory.
+/// On 7f29638 the turn ran with the whole home as workspace (and the agent could rewrite the
+/// node's approvals).
+#[tokio::test]
+async fn a_workspace_that_contains_the_state_dir_is_refused() {
+    let llm = ScriptedOpenAi::start([Reply::text(["never"])]).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let state_dir = home.path().join(".pincer");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    let config = agent_config(&llm, json!({"agents": {"defaults": {"workspace": home.path().display().to_string()}}}));
+    let gw = start_agent_gateway(config, Some(state_dir.clone())).await.unwrap();
+    let client = agent_operator(&gw).await;
+    send(&client, "main", "hi", "ws1").await;
+    let last = terminal(&client, "ws1").await;
+    assert_eq!(last["state"], "error", "{last}");
+    let error = last["errorMessage"].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!("the agent workspace {} contains the state directory {},", home.path().display(), state_dir.display())),
+        "{error}"
+    );
+    assert!(error.contains("Set agents.defaults.workspace"), "{error}");
+    assert_eq!(llm.request_count(), 0, "the model is never called");
+    assert!(!home.path().join("AGENTS.md").exists(), "nothing is seeded into the refused directory");
+}
+
 #[tokio::test]
 async fn a_garbage_response_ends_the_turn_with_an_error() {
     let llm = ScriptedOpenAi::start([Reply::garbage()]).await.unwrap();

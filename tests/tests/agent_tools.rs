@@ -845,20 +845,17 @@ async fn file_tools_stay_in_the_workspace() {
     assert!(!everything.contains("TOPSECRET"));
 }
 
+/// The workspace is the state directory itself (so the config, the token, the database and
+/// the approvals lie inside it): no file-by-file protection makes that safe, so the turn is
+/// refused before the model is called or anything is seeded there. (Protected files that do
+/// lie inside a workspace, e.g. a `--config` placed there, are refused by the file tools: see
+/// the agent crate's `protected_files_are_refused`.)
 #[tokio::test]
-async fn protected_files_are_refused_even_inside_the_workspace() {
-    // The workspace is the state directory itself, so the config file lies inside it.
+async fn a_workspace_that_is_the_state_dir_is_refused() {
     let dir = TempState::new("ws-state").unwrap();
     let workspace = dir.path().to_str().unwrap().to_string();
     let r = rig_in(
-        vec![
-            Reply::tool_calls([
-                ("p1", "write", r#"{"path":"pincer.json","content":"{}"}"#),
-                ("p2", "read", r#"{"path":"pincer.json"}"#),
-                ("p3", "write", r#"{"path":"ok.txt","content":"fine"}"#),
-            ]),
-            Reply::text(["done"]),
-        ],
+        vec![Reply::tool_calls([("p1", "write", r#"{"path":"pincer.json","content":"{}"}"#)]), Reply::text(["done"])],
         json!({"agents": {"defaults": {"workspace": workspace}}}),
         Some(dir.path().to_path_buf()),
     )
@@ -867,13 +864,10 @@ async fn protected_files_are_refused_even_inside_the_workspace() {
     let config_before = std::fs::read(&config_path).unwrap();
     r.send("p1", "edit the config").await;
     let (terminal, _) = r.finish("p1").await;
-    assert_eq!(terminal["state"], "final", "{terminal}");
-    let second = &r.llm.requests()[1];
-    let protected = "refused `pincer.json`: it is a protected Pincer file (configuration, exec approvals or gateway state) that the agent may not read or change";
-    assert_eq!(tool_message(second, "p1"), protected);
-    assert_eq!(tool_message(second, "p2"), protected);
-    assert!(!tool_message(second, "p2").contains("sk-test"), "the config (with the API key) is not read");
+    assert_eq!(terminal["state"], "error", "{terminal}");
+    let expected = format!("the agent workspace {workspace} contains the state directory {workspace}, so the agent's file tools");
+    assert!(terminal["errorMessage"].as_str().unwrap().starts_with(&expected), "{terminal}");
+    assert!(r.llm.requests().is_empty(), "the model is never called");
     assert_eq!(std::fs::read(&config_path).unwrap(), config_before);
-    // The rest of the workspace works as usual.
-    assert_eq!(std::fs::read_to_string(dir.path().join("ok.txt")).unwrap(), "fine");
+    assert!(!dir.path().join("AGENTS.md").exists(), "nothing is seeded into the state dir");
 }

@@ -254,6 +254,38 @@ async fn loopback_devices_are_paired_silently_and_audited() {
     assert_eq!(row.details["role"], "node");
 }
 
+/// A local process looping over fresh device keys (each silently paired over loopback, each
+/// with its own name) no longer grows the devices table forever: once the connections are
+/// gone, the next silent pairing leaves 64 silent devices (the bound), and a device a person
+/// approved is still there. On 7f29638 every key stayed: 81 silent rows here.
+#[tokio::test]
+async fn a_loop_of_fresh_silent_keys_keeps_the_devices_table_bounded() {
+    let gw = TestGateway::start().await.unwrap();
+    let owner: pincer_protocol::devices::PairedDevice = serde_json::from_value(json!({
+        "deviceId": "person-approved", "publicKey": "pk", "displayName": "my phone", "clientId": "node-host", "clientMode": "node",
+        "role": "node", "roles": ["node"], "scopes": [], "approvedVia": "owner", "createdAtMs": 1, "approvedAtMs": 1
+    }))
+    .unwrap();
+    gw.state.store.save_paired_device(&owner).unwrap();
+    for i in 0..80 {
+        let node = FakeNode::connect(&gw.url(), &gw.token, FakeNodeSpec::linux(&[]).with_name(&format!("probe-{i}"))).await.unwrap();
+        drop(node);
+    }
+    // Wait until the probes' sockets are gone (connected devices are never pruned).
+    let deadline = tokio::time::Instant::now() + T;
+    while gw.state.hub.all().iter().any(|c| c.device_id.is_some()) {
+        assert!(tokio::time::Instant::now() < deadline, "probe connections did not close");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let last = FakeNodeSpec::linux(&[]).with_name("probe-last");
+    let _node = FakeNode::connect(&gw.url(), &gw.token, last.clone()).await.unwrap();
+    let paired = gw.state.store.paired_devices().unwrap();
+    let silent: Vec<&str> = paired.iter().filter(|d| d.approved_via.as_deref() == Some("silent")).map(|d| d.device_id.as_str()).collect();
+    assert_eq!(silent.len(), 64, "{} silent rows", silent.len());
+    assert!(silent.contains(&last.node_id().as_str()), "the newest pairing is kept");
+    assert!(paired.iter().any(|d| d.device_id == "person-approved"), "a person's device is never pruned");
+}
+
 fn without(v: &Value, drop: &[&str]) -> Value {
     let mut v = v.clone();
     if let Some(o) = v.as_object_mut() {

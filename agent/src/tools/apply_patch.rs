@@ -25,7 +25,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs;
-use std::io;
+use std::io::{self, Read as _};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -557,7 +557,7 @@ struct Plan {
 
 impl Plan {
     /// The current content of `path` as the patch sees it so far (`None` = absent).
-    fn current(&mut self, path: &PathBuf, shown: &str) -> Result<Option<Vec<u8>>, PatchError> {
+    fn current(&mut self, ws: &Workspace, path: &PathBuf, shown: &str) -> Result<Option<Vec<u8>>, PatchError> {
         if let Some(s) = self.state.get(path) {
             return Ok(s.clone());
         }
@@ -572,7 +572,13 @@ impl Plan {
                 // Resolved paths only end in a symlink via resolve_entry (deletes).
                 return Err(apply_err(shown, "is a symbolic link; apply_patch only deletes regular files"));
             }
-            Ok(_) => Some(fs::read(path).map_err(|source| PatchError::Io { path: shown.into(), source })?),
+            Ok(_) => {
+                // Read the handle that was checked (identity, single name), not the path again.
+                let (mut file, _) = ws.open_resolved(path, shown)?;
+                let mut bytes = Vec::new();
+                file.read_to_end(&mut bytes).map_err(|source| PatchError::Io { path: shown.into(), source })?;
+                Some(bytes)
+            }
         };
         self.original.insert(path.clone(), on_disk.clone());
         Ok(on_disk)
@@ -598,7 +604,7 @@ fn apply_patch(ws: &Workspace, input: &str, cancel: &CancellationToken) -> Resul
         match op {
             FileOp::Add { path, contents } => {
                 let real = ws.resolve(path)?;
-                if plan.current(&real, path)?.is_some() {
+                if plan.current(ws, &real, path)?.is_some() {
                     return Err(apply_err(
                         path,
                         format!("already exists; use '{UPDATE_FILE} {path}' to change it (or delete it earlier in this patch)"),
@@ -609,7 +615,7 @@ fn apply_patch(ws: &Workspace, input: &str, cancel: &CancellationToken) -> Resul
             }
             FileOp::Delete { path } => {
                 let real = ws.resolve_entry(path)?;
-                if plan.current(&real, path)?.is_none() {
+                if plan.current(ws, &real, path)?.is_none() {
                     return Err(apply_err(path, "cannot delete: file not found"));
                 }
                 plan.set(real, None);
@@ -617,7 +623,7 @@ fn apply_patch(ws: &Workspace, input: &str, cancel: &CancellationToken) -> Resul
             }
             FileOp::Update { path, move_to, chunks } => {
                 let real = ws.resolve(path)?;
-                let Some(bytes) = plan.current(&real, path)? else {
+                let Some(bytes) = plan.current(ws, &real, path)? else {
                     return Err(apply_err(path, format!("cannot update: file not found (use '{ADD_FILE} {path}' to create it)")));
                 };
                 let file = TextFile::decode(&bytes).ok_or_else(|| apply_err(path, "cannot update: not a UTF-8 text file"))?;
@@ -630,7 +636,7 @@ fn apply_patch(ws: &Workspace, input: &str, cancel: &CancellationToken) -> Resul
                             plan.set(real, Some(new_bytes));
                             record(&mut summary.modified, path);
                         } else {
-                            if plan.current(&real_dest, dest)?.is_some() {
+                            if plan.current(ws, &real_dest, dest)?.is_some() {
                                 return Err(apply_err(dest, "cannot move there: the file already exists"));
                             }
                             plan.set(real_dest, Some(new_bytes));

@@ -1,7 +1,6 @@
 //! `edit {path, oldText, newText}`: replace one exact, unique piece of text.
 
-use std::fs;
-use std::io;
+use std::io::{self, Read as _};
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
@@ -11,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::common::{args_object, atomic_write, blocking_mutation, line_diff, req_string, to_lf, MutationLock, TextFile, ABORTED};
 use crate::provider::ToolSpec;
 use crate::tool::{Tool, ToolContext, ToolOutput};
-use crate::workspace::Workspace;
+use crate::workspace::{Workspace, WorkspaceError};
 
 /// How many match positions a "multiple matches" error lists.
 const LIST_MATCHES: usize = 5;
@@ -83,13 +82,20 @@ fn edit_blocking(ws: &Workspace, user_path: &str, old_text: &str, new_text: &str
         Err(e) => return ToolOutput::error(e.to_string()),
     };
     let shown = user_path.trim();
-    let bytes = match fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+    let bytes = match ws.open_resolved(&path, user_path) {
+        Ok((_, meta)) if meta.is_dir() => return ToolOutput::error(format!("Cannot edit {shown}: it is a directory.")),
+        Ok((mut file, _)) => {
+            let mut bytes = Vec::new();
+            if let Err(e) = file.read_to_end(&mut bytes) {
+                return ToolOutput::error(format!("Cannot read {shown}: {e}"));
+            }
+            bytes
+        }
+        Err(WorkspaceError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
             return ToolOutput::error(format!("File not found: {shown}. To create a new file use write."))
         }
-        Err(e) if path.is_dir() => return ToolOutput::error(format!("Cannot edit {shown}: it is a directory ({e}).")),
-        Err(e) => return ToolOutput::error(format!("Cannot read {shown}: {e}")),
+        Err(WorkspaceError::Io { source, .. }) => return ToolOutput::error(format!("Cannot read {shown}: {source}")),
+        Err(e) => return ToolOutput::error(e.to_string()),
     };
     let Some(file) = TextFile::decode(&bytes) else {
         return ToolOutput::error(format!("Cannot edit {shown}: it is not a UTF-8 text file."));

@@ -15,7 +15,7 @@ use super::common::{args_object, blocking, format_size, opt_uint, req_string, AB
 use crate::model::Content;
 use crate::provider::ToolSpec;
 use crate::tool::{Tool, ToolContext, ToolOutput};
-use crate::workspace::Workspace;
+use crate::workspace::{Workspace, WorkspaceError};
 
 /// Output caps per call (pi-coding-agent's): whichever is hit first.
 pub const MAX_LINES: usize = 2_000;
@@ -90,10 +90,14 @@ fn read_blocking(ws: &Workspace, user_path: &str, offset: Option<u64>, limit: Op
         Err(e) => return ToolOutput::error(e.to_string()),
     };
     let shown = user_path.trim();
-    let meta = match fs::metadata(&path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return ToolOutput::error(format!("File not found: {shown}")),
-        Err(e) => return ToolOutput::error(format!("Cannot read {shown}: {e}")),
+    // The handle that is read is the one that was checked (see Workspace::open_resolved).
+    let (file, meta) = match ws.open_resolved(&path, user_path) {
+        Ok(opened) => opened,
+        Err(WorkspaceError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            return ToolOutput::error(format!("File not found: {shown}"))
+        }
+        Err(WorkspaceError::Io { source, .. }) => return ToolOutput::error(format!("Cannot read {shown}: {source}")),
+        Err(e) => return ToolOutput::error(e.to_string()),
     };
     if meta.is_dir() {
         return list_dir(&path, shown);
@@ -101,21 +105,20 @@ fn read_blocking(ws: &Workspace, user_path: &str, offset: Option<u64>, limit: Op
     if !meta.is_file() {
         return ToolOutput::error(format!("Cannot read {shown}: not a regular file."));
     }
-    match read_file(&path, shown, meta.len(), offset, limit, cancel) {
+    match read_file(file, shown, meta.len(), offset, limit, cancel) {
         Ok(out) => out,
         Err(e) => ToolOutput::error(format!("Cannot read {shown}: {e}")),
     }
 }
 
 fn read_file(
-    path: &Path,
+    mut file: File,
     shown: &str,
     size: u64,
     offset: Option<u64>,
     limit: Option<u64>,
     cancel: &CancellationToken,
 ) -> io::Result<ToolOutput> {
-    let mut file = File::open(path)?;
     let mut head = vec![0u8; SNIFF_BYTES];
     let n = read_up_to(&mut file, &mut head)?;
     head.truncate(n);

@@ -326,6 +326,108 @@ async fn protected_files_are_refused() {
     assert_eq!(f.get("openclaw.json"), "{\"token\": \"s3cret\"}");
 }
 
+/// The gateway's config lives outside the workspace; a hard link to it inside the workspace is
+/// the same file under a workspace name. Every tool must refuse it by identity, and the config
+/// must stay as it was (on 7f29638 read returned the token and edit rewrote the config).
+#[cfg(unix)]
+#[tokio::test]
+async fn hard_link_to_the_config_is_refused_for_every_tool() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("state").join("pincer.json");
+    fs::create_dir_all(config.parent().unwrap()).unwrap();
+    fs::write(&config, "{\"gateway\": {\"auth\": {\"token\": \"s3cret\"}}}").unwrap();
+    let f = Fixture::with(|ws| ws.with_protected([config.clone()]));
+    fs::hard_link(&config, f.path("notes.json")).unwrap();
+    let e = err(call(&f.read, json!({"path": "notes.json"})).await);
+    assert!(e.starts_with("refused `notes.json`: it is a protected Pincer file"), "{e}");
+    assert!(!e.contains("s3cret"), "{e}");
+    let e = err(call(&f.write, json!({"path": "notes.json", "content": "{}"})).await);
+    assert!(e.contains("protected"), "{e}");
+    let e = err(call(&f.edit, json!({"path": "notes.json", "oldText": "s3cret", "newText": "x"})).await);
+    assert!(e.contains("protected") && !e.contains("s3cret"), "{e}");
+    let patch = "*** Begin Patch\n*** Update File: notes.json\n@@\n-x\n+y\n*** End Patch";
+    assert!(err(call(&f.patch, json!({"input": patch})).await).contains("protected"));
+    let patch = "*** Begin Patch\n*** Delete File: notes.json\n*** End Patch";
+    assert!(err(call(&f.patch, json!({"input": patch})).await).contains("protected"));
+    assert_eq!(fs::read_to_string(&config).unwrap(), "{\"gateway\": {\"auth\": {\"token\": \"s3cret\"}}}");
+    assert_eq!(fs::read_to_string(f.path("notes.json")).unwrap(), fs::read_to_string(&config).unwrap(), "the link is still there");
+}
+
+/// A hard link to any file outside the workspace (here an SSH key nobody listed) is refused:
+/// a file with more than one name may be anything, so reads and writes need a single name.
+#[cfg(unix)]
+#[tokio::test]
+async fn hard_link_to_an_outside_file_is_refused() {
+    let f = Fixture::new();
+    let outside = f._dir.path().join("id_ed25519");
+    fs::write(&outside, "PRIVATE KEY\n").unwrap();
+    fs::hard_link(&outside, f.path("key.txt")).unwrap();
+    let e = err(call(&f.read, json!({"path": "key.txt"})).await);
+    assert_eq!(
+        e,
+        "refused `key.txt`: it is a hard link (one file with 2 names). Its other name may be outside the workspace or a \
+         protected Pincer file, so the file tools only use files with a single name; replace it with a copy"
+    );
+    let e = err(call(&f.write, json!({"path": "key.txt", "content": "overwritten"})).await);
+    assert!(e.contains("hard link"), "{e}");
+    let e = err(call(&f.edit, json!({"path": "key.txt", "oldText": "PRIVATE", "newText": "PUBLIC"})).await);
+    assert!(e.contains("hard link") && !e.contains("PRIVATE"), "{e}");
+    let patch = "*** Begin Patch\n*** Update File: key.txt\n@@\n-PRIVATE KEY\n+x\n*** End Patch";
+    assert!(err(call(&f.patch, json!({"input": patch})).await).contains("hard link"));
+    assert_eq!(fs::read_to_string(&outside).unwrap(), "PRIVATE KEY\n");
+    // The bootstrap files go through the same check before they reach the model.
+    fs::remove_file(f.path("USER.md")).unwrap();
+    fs::hard_link(&outside, f.path("USER.md")).unwrap();
+    let prompt = f.ws.system_prompt(&crate::workspace::PromptContext::default());
+    assert!(!prompt.contains("PRIVATE KEY"));
+    assert!(prompt.contains("## USER.md\n(not loaded: refused `USER.md`: it is a hard link"), "{prompt}");
+    // Once the extra name is gone, the file is an ordinary workspace file again.
+    fs::remove_file(&outside).unwrap();
+    fs::remove_file(f.path("USER.md")).unwrap();
+    assert!(text(&ok(call(&f.read, json!({"path": "key.txt"})).await)).starts_with("PRIVATE KEY"));
+}
+
+/// The file read is the file checked: a regular file swapped for a symlink after the check is
+/// not followed (O_NOFOLLOW on the checked path).
+#[cfg(unix)]
+#[test]
+fn open_resolved_does_not_follow_a_swapped_in_symlink() {
+    let f = Fixture::new();
+    f.put("a.txt", "mine");
+    let real = f.ws.resolve("a.txt").unwrap();
+    let outside = f._dir.path().join("secret");
+    fs::write(&outside, "secret").unwrap();
+    fs::remove_file(&real).unwrap();
+    std::os::unix::fs::symlink(&outside, &real).unwrap();
+    let e = f.ws.open_resolved(&real, "a.txt").unwrap_err();
+    assert!(matches!(e, crate::workspace::WorkspaceError::ChangedWhileOpening { .. }), "{e}");
+    // And a hard link swapped in after the check is caught on the opened handle.
+    fs::remove_file(&real).unwrap();
+    fs::hard_link(&outside, &real).unwrap();
+    let e = f.ws.open_resolved(&real, "a.txt").unwrap_err();
+    assert!(matches!(e, crate::workspace::WorkspaceError::HardLink { links: 2, .. }), "{e}");
+}
+
+/// The write side of a swap between check and write: whatever the target became (a hard link
+/// or a symlink to an outside file), the write replaces the directory entry with a new file and
+/// never writes through it, so the outside file keeps its content.
+#[cfg(unix)]
+#[test]
+fn writes_replace_a_swapped_in_link_instead_of_writing_through_it() {
+    let f = Fixture::new();
+    let outside = f._dir.path().join("outside.txt");
+    fs::write(&outside, "outside").unwrap();
+    fs::hard_link(&outside, f.path("hard.txt")).unwrap();
+    std::os::unix::fs::symlink(&outside, f.path("soft.txt")).unwrap();
+    for name in ["hard.txt", "soft.txt"] {
+        super::common::atomic_write(&f.path(name), b"new").unwrap();
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "outside", "{name}");
+        let meta = fs::symlink_metadata(f.path(name)).unwrap();
+        assert!(meta.is_file() && std::os::unix::fs::MetadataExt::nlink(&meta) == 1, "{name} is a new single-name file");
+        assert_eq!(f.get(name), "new");
+    }
+}
+
 // ----- write -----
 
 #[tokio::test]

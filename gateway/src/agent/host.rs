@@ -349,7 +349,8 @@ async fn prepare(state: &SharedState, run: &ActiveRun, session: &SessionRecord, 
     let model_config = override_ref.as_ref().or(config.primary.as_ref()).map(|r| config.model_config(r));
     let context_window = model_config.as_ref().map(|m| m.context_window).unwrap_or(128_000);
 
-    let workspace = Workspace::open(config.workspace.clone()).map_err(|e| e.to_string())?.with_protected(protected_paths(state));
+    // Refuses a workspace that contains a state dir, and protects every state file.
+    let workspace = Workspace::open_guarded(config.workspace.clone(), &super::protected::state_guard(state)).map_err(|e| e.to_string())?;
     let workspace = Arc::new(workspace);
     let mut tools = ToolSet::new();
     for tool in pincer_agent::tools::workspace_tools(workspace.clone()) {
@@ -453,12 +454,6 @@ pub async fn compact_session(
     let mut out = vec![summary];
     out.extend_from_slice(&history[compaction.keep_from..]);
     Ok(Some(out))
-}
-
-/// Files the agent's file tools must never write, wherever the workspace is.
-fn protected_paths(state: &SharedState) -> Vec<std::path::PathBuf> {
-    let config_path = state.options.config_path.clone();
-    vec![config_path, state.exec_approvals_path(), state.options.state_dir.join("pincer.sqlite"), state.options.state_dir.join("node.json")]
 }
 
 enum Outcome {

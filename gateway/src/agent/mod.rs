@@ -5,6 +5,7 @@ pub mod events;
 pub mod host;
 pub mod keys;
 pub mod node_tools;
+pub mod protected;
 pub mod session_events;
 
 pub use host::AgentHost;

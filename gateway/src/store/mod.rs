@@ -68,6 +68,35 @@ pub struct TokenGrant {
     pub scopes: Vec<String>,
 }
 
+/// `approvedVia` of a device the gateway approved by itself (loopback auto-approval).
+pub const SILENT: &str = "silent";
+
+/// Bounds on silently paired devices (see [`Store::prune_silent_devices`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SilentPrune {
+    /// At most this many silent devices are kept; beyond it the least recently seen go.
+    pub max_silent: usize,
+    /// A silent device of the same client as a newer silent pairing goes once it was approved
+    /// this long ago (OpenClaw's grace, so two instances starting together keep both).
+    pub superseded_grace_ms: i64,
+    /// A silent device not seen for this long goes.
+    pub stale_after_ms: i64,
+}
+
+impl Default for SilentPrune {
+    fn default() -> SilentPrune {
+        SilentPrune { max_silent: 64, superseded_grace_ms: 60_000, stale_after_ms: 30 * 24 * 60 * 60 * 1000 }
+    }
+}
+
+/// Which client a silent pairing belongs to: the same client re-pairing with a fresh key (an
+/// ephemeral state dir) shares it. `None` when nothing identifies the client.
+fn silent_cluster_key(d: &PairedDevice) -> Option<(String, String, String)> {
+    let norm = |v: &Option<String>| v.as_deref().unwrap_or("").trim().to_lowercase();
+    let key = (norm(&d.client_id), norm(&d.client_mode), norm(&d.display_name));
+    (!(key.0.is_empty() && key.1.is_empty() && key.2.is_empty())).then_some(key)
+}
+
 pub struct Store {
     conn: Mutex<Connection>,
 }
@@ -168,6 +197,69 @@ impl Store {
             let n = tx.execute("DELETE FROM devices WHERE device_id = ?1", [device_id])?;
             tx.commit()?;
             Ok(n > 0)
+        })
+    }
+
+    /// Retire silent (loopback auto-approved) pairings after `anchor` was approved silently, so
+    /// a loop of fresh keys cannot grow the devices table forever. In one transaction, removes
+    /// (with their tokens and pending requests) the silent devices that are not `anchor`, not
+    /// in `connected`, and have no node pairing (a person approved that node's commands), when:
+    /// - they share `anchor`'s client (`clientId`, `clientMode`, `displayName`) and were
+    ///   approved at least [`SilentPrune::superseded_grace_ms`] ago: the same client re-paired
+    ///   with a fresh key (OpenClaw's "superseded silent pairing" rule);
+    /// - they were last seen more than [`SilentPrune::stale_after_ms`] ago;
+    /// - more than [`SilentPrune::max_silent`] silent devices (node-paired ones not counted)
+    ///   remain: the least recently seen go first.
+    ///
+    /// Devices a person approved (`approvedVia` other than `silent`) are never removed. Returns
+    /// the removed device ids.
+    pub fn prune_silent_devices(
+        &self,
+        anchor: &str,
+        connected: &std::collections::HashSet<String>,
+        policy: &SilentPrune,
+        now_ms: i64,
+    ) -> StoreResult<Vec<String>> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let silent: Vec<PairedDevice> = {
+                let mut stmt = tx.prepare("SELECT record FROM devices WHERE device_id NOT IN (SELECT node_id FROM node_pairings)")?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let device: PairedDevice = from_json(&row?)?;
+                    if device.approved_via.as_deref() == Some(SILENT) {
+                        out.push(device);
+                    }
+                }
+                out
+            };
+            let anchor_key = silent.iter().find(|d| d.device_id == anchor).and_then(silent_cluster_key);
+            let mut candidates: Vec<&PairedDevice> =
+                silent.iter().filter(|d| d.device_id != anchor && !connected.contains(&d.device_id)).collect();
+            let last_seen = |d: &PairedDevice| d.last_seen_at_ms.unwrap_or(d.approved_at_ms).max(d.approved_at_ms);
+            let mut doomed: Vec<String> = Vec::new();
+            candidates.retain(|d| {
+                let superseded =
+                    anchor_key.is_some() && silent_cluster_key(d) == anchor_key && now_ms - d.approved_at_ms >= policy.superseded_grace_ms;
+                let stale = now_ms - last_seen(d) > policy.stale_after_ms;
+                if superseded || stale {
+                    doomed.push(d.device_id.clone());
+                }
+                !(superseded || stale)
+            });
+            let remaining = silent.len() - doomed.len();
+            if remaining > policy.max_silent {
+                candidates.sort_by_key(|d| (last_seen(d), d.device_id.clone()));
+                doomed.extend(candidates.iter().take(remaining - policy.max_silent).map(|d| d.device_id.clone()));
+            }
+            for id in &doomed {
+                tx.execute("DELETE FROM device_tokens WHERE device_id = ?1", [id])?;
+                tx.execute("DELETE FROM device_pair_requests WHERE device_id = ?1", [id])?;
+                tx.execute("DELETE FROM devices WHERE device_id = ?1", [id])?;
+            }
+            tx.commit()?;
+            Ok(doomed)
         })
     }
 

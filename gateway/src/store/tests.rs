@@ -93,3 +93,93 @@ fn state_survives_reopening_the_file() {
     assert!(store.node_requests().unwrap().is_empty());
     assert_eq!(store.node_pairing("n1").unwrap().unwrap()["commands"][0], "system.which");
 }
+
+fn silent(id: &str, client: &str, name: &str, approved_at: i64) -> PairedDevice {
+    serde_json::from_value(json!({
+        "deviceId": id, "publicKey": "pk", "displayName": name, "platform": "linux",
+        "clientId": client, "clientMode": "cli", "role": "operator", "roles": ["operator"], "scopes": ["operator.read"],
+        "approvedVia": "silent", "createdAtMs": approved_at, "approvedAtMs": approved_at, "lastSeenAtMs": approved_at
+    }))
+    .unwrap()
+}
+
+fn device_ids(store: &Store) -> Vec<String> {
+    store.paired_devices().unwrap().into_iter().map(|d| d.device_id).collect()
+}
+
+fn count(store: &Store, table: &str) -> i64 {
+    store.with(|c| Ok(c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?)).unwrap()
+}
+
+/// 1,000 fresh keys paired silently (each with its own display name, so no two look like the
+/// same client) leave at most `max_silent` silent rows and their tokens; the devices a person
+/// approved and a silent device whose node commands a person approved are all kept. On 7f29638
+/// nothing was ever removed: 1,000 device rows and 1,000 tokens.
+#[test]
+fn a_thousand_silent_pairings_stay_bounded_and_approved_devices_are_kept() {
+    let store = Store::open_in_memory().unwrap();
+    let policy = SilentPrune::default();
+    store.save_paired_device(&device("owner-1")).unwrap();
+    store.save_paired_device(&device("owner-2")).unwrap();
+    store.issue_device_token("owner-1", "node", &[], 1).unwrap();
+    let node = silent("silent-node", "node-host", "laptop", 1);
+    store.save_paired_device(&node).unwrap();
+    store.save_node_pairing("silent-node", &json!({"nodeId": "silent-node"}), 1).unwrap();
+    let connected: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for i in 0..1_000i64 {
+        let now = 10_000 + i * 10;
+        let id = format!("fresh-{i:04}");
+        store.save_paired_device(&silent(&id, "cli", &format!("probe {i}"), now)).unwrap();
+        store.issue_device_token(&id, "operator", &["operator.read".into()], now).unwrap();
+        store.prune_silent_devices(&id, &connected, &policy, now).unwrap();
+    }
+    let ids = device_ids(&store);
+    let silent_rows = ids.iter().filter(|id| id.starts_with("fresh-")).count();
+    assert_eq!(silent_rows, policy.max_silent);
+    assert!(ids.contains(&"owner-1".to_string()) && ids.contains(&"owner-2".to_string()), "{ids:?}");
+    assert!(ids.contains(&"silent-node".to_string()), "a node whose commands a person approved is kept");
+    // The newest ones are kept (the last pairing, and the ones seen most recently).
+    assert!(ids.contains(&"fresh-0999".to_string()) && !ids.contains(&"fresh-0000".to_string()));
+    assert_eq!(count(&store, "device_tokens"), policy.max_silent as i64 + 1, "pruned devices lose their tokens");
+}
+
+/// OpenClaw's rule: the same client re-pairing silently with a fresh key retires its older
+/// silent pairings once they are past the grace period, unless connected; other clients and
+/// person-approved devices stay.
+#[test]
+fn a_silent_repairing_supersedes_the_same_clients_older_pairings() {
+    let store = Store::open_in_memory().unwrap();
+    let policy = SilentPrune::default();
+    let mut owner = silent("owner", "cli", "my cli", 0);
+    owner.approved_via = Some("owner".into());
+    store.save_paired_device(&owner).unwrap();
+    store.save_paired_device(&silent("old", "cli", "My CLI ", 0)).unwrap();
+    store.save_paired_device(&silent("old-connected", "cli", "my cli", 0)).unwrap();
+    store.save_paired_device(&silent("recent", "cli", "my cli", 100_000)).unwrap();
+    store.save_paired_device(&silent("other-client", "webchat", "my cli", 0)).unwrap();
+    store.save_paired_device(&silent("new", "cli", "my cli", 120_000)).unwrap();
+    let connected: std::collections::HashSet<String> = ["old-connected".to_string()].into();
+    let pruned = store.prune_silent_devices("new", &connected, &policy, 120_000).unwrap();
+    assert_eq!(pruned, vec!["old".to_string()]);
+    let mut ids = device_ids(&store);
+    ids.sort();
+    assert_eq!(ids, ["new", "old-connected", "other-client", "owner", "recent"]);
+}
+
+/// A silent device not seen for `stale_after_ms` goes at the next silent pairing; a person's
+/// device as old as that stays.
+#[test]
+fn stale_silent_pairings_are_pruned() {
+    let store = Store::open_in_memory().unwrap();
+    let policy = SilentPrune::default();
+    let mut owner = silent("owner", "a", "a", 0);
+    owner.approved_via = Some("owner".into());
+    store.save_paired_device(&owner).unwrap();
+    store.save_paired_device(&silent("stale", "b", "b", 0)).unwrap();
+    let mut seen = silent("seen", "c", "c", 0);
+    seen.last_seen_at_ms = Some(policy.stale_after_ms);
+    store.save_paired_device(&seen).unwrap();
+    store.save_paired_device(&silent("new", "d", "d", policy.stale_after_ms + 1)).unwrap();
+    let pruned = store.prune_silent_devices("new", &Default::default(), &policy, policy.stale_after_ms + 1).unwrap();
+    assert_eq!(pruned, vec!["stale".to_string()]);
+}
