@@ -1,5 +1,8 @@
 //! The exec-approval broker: pending requests, first-answer-wins resolution, expiry with
-//! the `askFallback` decision, waiters, and an audit row for every outcome.
+//! the `askFallback` decision, waiters, and an audit row for every outcome. It also keeps
+//! who asked for each approval and whether an allow-once was already spent, because those
+//! records are the only source of the approval facts a node's `system.run` ever receives
+//! (see `nodes::system_run`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -52,12 +55,49 @@ pub struct Resolution {
     pub terminal_reason: Option<&'static str>,
 }
 
+/// Who opened an approval. Only the same requester may spend it on a `system.run`, so an
+/// approval id seen in an event cannot be replayed by another client (OpenClaw binds the
+/// record to the requesting device, or to the connection when there is no device).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requester {
+    /// A client connection (`exec.approval.request`, `node.invoke`).
+    Client { conn_id: String, device_id: Option<String> },
+    /// The gateway's own agent runtime (the `exec` tool); no client can act as it.
+    Agent,
+}
+
 struct Entry {
     id: String,
     request: Value,
+    requester: Requester,
     created_at_ms: i64,
     expires_at_ms: i64,
     state: watch::Sender<Option<Resolution>>,
+}
+
+/// A finished approval, kept for `waitDecision` and for spending it on a `system.run`.
+struct Finished {
+    id: String,
+    request: Value,
+    requester: Requester,
+    created_at_ms: i64,
+    expires_at_ms: i64,
+    resolution: Resolution,
+    /// An allow-once (answered or by fallback) was used for a run: it allows nothing more.
+    spent: bool,
+}
+
+/// What the broker knows about one approval, as the `system.run` gate sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalRecord {
+    pub id: String,
+    pub request: Value,
+    pub requester: Requester,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+    /// `None` while nobody has answered and it has not expired.
+    pub resolution: Option<Resolution>,
+    pub spent: bool,
 }
 
 impl Entry {
@@ -78,7 +118,7 @@ const RECENT_KEEP: usize = 1000;
 #[derive(Default)]
 pub struct ApprovalBroker {
     pending: Mutex<HashMap<String, Entry>>,
-    recent: Mutex<VecDeque<(String, Value, Resolution)>>,
+    recent: Mutex<VecDeque<Finished>>,
 }
 
 pub fn not_found() -> ErrorShape {
@@ -94,6 +134,7 @@ impl ApprovalBroker {
         &self,
         id: Option<String>,
         request: Value,
+        requester: Requester,
         now_ms: i64,
         timeout: Duration,
     ) -> Result<(Value, watch::Receiver<Option<Resolution>>), ErrorShape> {
@@ -102,11 +143,16 @@ impl ApprovalBroker {
             return Err(ErrorShape::invalid_request("invalid approval id"));
         }
         let (tx, rx) = watch::channel(None);
-        let entry = Entry { id: id.clone(), request, created_at_ms: now_ms, expires_at_ms: now_ms + timeout.as_millis() as i64, state: tx };
+        let expires_at_ms = now_ms + timeout.as_millis() as i64;
+        let entry = Entry { id: id.clone(), request, requester, created_at_ms: now_ms, expires_at_ms, state: tx };
         let summary = entry.summary();
         let mut pending = self.pending.lock().map_err(|_| ErrorShape::unavailable("approval request unavailable"))?;
         if pending.contains_key(&id) {
             return Err(ErrorShape::invalid_request("approval id already pending"));
+        }
+        // A finished id is never reused: its record may still authorise (or have spent) a run.
+        if self.recent.lock().map_err(|_| ErrorShape::unavailable("approval request unavailable"))?.iter().any(|f| f.id == id) {
+            return Err(ErrorShape::invalid_request("approval id already resolved").with_detail("reason", "APPROVAL_ALREADY_RESOLVED"));
         }
         pending.insert(id, entry);
         Ok((summary, rx))
@@ -125,7 +171,7 @@ impl ApprovalBroker {
         let entry = self.pending.lock().ok().and_then(|mut p| p.remove(id));
         let Some(entry) = entry else {
             // Answering again with the same decision is idempotent; a different one is late.
-            if let Some((_, req, res)) = self.recent_entry(id) {
+            if let Some((req, res)) = self.recent_entry(id) {
                 if res.decision == Some(decision) {
                     return Ok((res, req, false));
                 }
@@ -135,7 +181,7 @@ impl ApprovalBroker {
         };
         let resolution = Resolution { decision: Some(decision), effective: decision, resolved_by: by, ts: now_ms, terminal_reason: None };
         self.finish(entry, resolution.clone());
-        Ok((resolution.clone(), self.recent_entry(id).map(|(_, r, _)| r).unwrap_or(Value::Null), true))
+        Ok((resolution.clone(), self.recent_entry(id).map(|(r, _)| r).unwrap_or(Value::Null), true))
     }
 
     /// Expire a pending approval with the fallback decision. `None` if already resolved.
@@ -171,21 +217,60 @@ impl ApprovalBroker {
             if recent.len() >= RECENT_KEEP {
                 recent.pop_front();
             }
-            recent.push_back((
-                entry.id,
-                json!({
-                    "request": entry.request,
-                    "createdAtMs": entry.created_at_ms,
-                    "expiresAtMs": entry.expires_at_ms,
-                }),
+            recent.push_back(Finished {
+                id: entry.id,
+                request: entry.request,
+                requester: entry.requester,
+                created_at_ms: entry.created_at_ms,
+                expires_at_ms: entry.expires_at_ms,
                 resolution,
-            ));
+                spent: false,
+            });
         }
     }
 
-    fn recent_entry(&self, id: &str) -> Option<(String, Value, Resolution)> {
+    fn recent_entry(&self, id: &str) -> Option<(Value, Resolution)> {
         let recent = self.recent.lock().ok()?;
-        recent.iter().rev().find(|(rid, _, _)| rid == id).map(|(a, b, c)| (a.clone(), b["request"].clone(), c.clone()))
+        recent.iter().rev().find(|f| f.id == id).map(|f| (f.request.clone(), f.resolution.clone()))
+    }
+
+    /// The record of one approval by its exact id (no prefixes: a run names its approval
+    /// exactly), pending or finished.
+    pub fn record(&self, id: &str) -> Option<ApprovalRecord> {
+        if let Some(e) = self.pending.lock().ok()?.get(id) {
+            return Some(ApprovalRecord {
+                id: e.id.clone(),
+                request: e.request.clone(),
+                requester: e.requester.clone(),
+                created_at_ms: e.created_at_ms,
+                expires_at_ms: e.expires_at_ms,
+                resolution: None,
+                spent: false,
+            });
+        }
+        let recent = self.recent.lock().ok()?;
+        recent.iter().rev().find(|f| f.id == id).map(|f| ApprovalRecord {
+            id: f.id.clone(),
+            request: f.request.clone(),
+            requester: f.requester.clone(),
+            created_at_ms: f.created_at_ms,
+            expires_at_ms: f.expires_at_ms,
+            resolution: Some(f.resolution.clone()),
+            spent: f.spent,
+        })
+    }
+
+    /// Spend a finished allow-once approval. True exactly once per approval: the check and
+    /// the mark happen under one lock, so two runs racing on one approval cannot both win.
+    pub fn spend_once(&self, id: &str) -> bool {
+        let Ok(mut recent) = self.recent.lock() else { return false };
+        match recent.iter_mut().rev().find(|f| f.id == id) {
+            Some(f) if !f.spent && f.resolution.effective == ExecDecision::AllowOnce => {
+                f.spent = true;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// A receiver for a pending approval, or the final resolution of a recent one.
@@ -196,12 +281,10 @@ impl ApprovalBroker {
             return Ok(WatchState::Pending { rx: entry.0, created_at_ms: entry.1, expires_at_ms: entry.2 });
         }
         let recent = self.recent.lock().map_err(|_| not_found())?;
-        match recent.iter().rev().find(|(rid, _, _)| rid == id) {
-            Some((_, meta, res)) => Ok(WatchState::Done {
-                resolution: res.clone(),
-                created_at_ms: meta["createdAtMs"].as_i64().unwrap_or(0),
-                expires_at_ms: meta["expiresAtMs"].as_i64().unwrap_or(0),
-            }),
+        match recent.iter().rev().find(|f| f.id == id) {
+            Some(f) => {
+                Ok(WatchState::Done { resolution: f.resolution.clone(), created_at_ms: f.created_at_ms, expires_at_ms: f.expires_at_ms })
+            }
             None => Err(ErrorShape::invalid_request("approval expired or not found")),
         }
     }
@@ -255,7 +338,7 @@ mod tests {
     #[tokio::test]
     async fn first_answer_wins_and_repeats_are_idempotent() {
         let broker = ApprovalBroker::default();
-        let (summary, rx) = broker.create(None, json!({"command": "ls"}), 1, Duration::from_secs(60)).unwrap();
+        let (summary, rx) = broker.create(None, json!({"command": "ls"}), Requester::Agent, 1, Duration::from_secs(60)).unwrap();
         let id = summary["id"].as_str().unwrap().to_string();
         assert_eq!(broker.list().len(), 1);
         let (res, _, fresh) = broker.resolve(&id, ExecDecision::AllowOnce, Some("a".into()), 2).unwrap();
@@ -273,7 +356,7 @@ mod tests {
     #[tokio::test]
     async fn expiry_applies_the_fallback() {
         let broker = ApprovalBroker::default();
-        let (s, rx) = broker.create(Some("a1".into()), json!({}), 1, Duration::from_millis(5)).unwrap();
+        let (s, rx) = broker.create(Some("a1".into()), json!({}), Requester::Agent, 1, Duration::from_millis(5)).unwrap();
         assert_eq!(s["id"], "a1");
         let (res, _) = broker.expire("a1", AskFallback::Deny, 10).unwrap();
         assert_eq!(res.decision, None);
@@ -281,20 +364,20 @@ mod tests {
         assert_eq!(wait_resolution(rx).await.unwrap().terminal_reason, Some("expired"));
         assert!(broker.expire("a1", AskFallback::Full, 11).is_none());
 
-        broker.create(Some("a2".into()), json!({"allowlistSatisfied": true}), 1, Duration::from_millis(5)).unwrap();
+        broker.create(Some("a2".into()), json!({"allowlistSatisfied": true}), Requester::Agent, 1, Duration::from_millis(5)).unwrap();
         assert_eq!(broker.expire("a2", AskFallback::Allowlist, 10).unwrap().0.effective, ExecDecision::AllowOnce);
-        broker.create(Some("a3".into()), json!({}), 1, Duration::from_millis(5)).unwrap();
+        broker.create(Some("a3".into()), json!({}), Requester::Agent, 1, Duration::from_millis(5)).unwrap();
         assert_eq!(broker.expire("a3", AskFallback::Allowlist, 10).unwrap().0.effective, ExecDecision::Deny);
-        broker.create(Some("a4".into()), json!({}), 1, Duration::from_millis(5)).unwrap();
+        broker.create(Some("a4".into()), json!({}), Requester::Agent, 1, Duration::from_millis(5)).unwrap();
         assert_eq!(broker.expire("a4", AskFallback::Full, 10).unwrap().0.effective, ExecDecision::AllowOnce);
     }
 
     #[test]
     fn ids_are_validated_and_unique() {
         let broker = ApprovalBroker::default();
-        broker.create(Some("x".into()), json!({}), 1, Duration::from_secs(1)).unwrap();
-        assert!(broker.create(Some("x".into()), json!({}), 1, Duration::from_secs(1)).is_err());
-        assert!(broker.create(Some("plugin:y".into()), json!({}), 1, Duration::from_secs(1)).is_err());
+        broker.create(Some("x".into()), json!({}), Requester::Agent, 1, Duration::from_secs(1)).unwrap();
+        assert!(broker.create(Some("x".into()), json!({}), Requester::Agent, 1, Duration::from_secs(1)).is_err());
+        assert!(broker.create(Some("plugin:y".into()), json!({}), Requester::Agent, 1, Duration::from_secs(1)).is_err());
         assert!(broker.get("x").is_ok());
     }
 }

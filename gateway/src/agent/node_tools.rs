@@ -17,8 +17,9 @@ use pincer_protocol::ErrorShape;
 use serde_json::{json, Map, Value};
 
 use crate::approvals::Resolution;
-use crate::methods::nodes::{check_command, invoke_node};
+use crate::methods::nodes::{check_command, invoke_node, invoke_system_run};
 use crate::nodes::policy::{ADMIN_INVOKE_COMMANDS, INVOKE_BLOCKED};
+use crate::nodes::system_run::Caller;
 use crate::nodes::{InvokeOutcome, NodeSession};
 use crate::state::SharedState;
 
@@ -135,7 +136,16 @@ async fn call_node(
     ctx: &ToolContext<'_>,
 ) -> Result<Value, CallError> {
     let key = format!("{}:{}:{}", ctx.run_id, ctx.tool_call_id, uuid::Uuid::new_v4());
-    let call = invoke_node(state, &node.node_id, command, Some(params), Some(timeout), Some(&key), Some(ctx.session_key));
+    let (node_id, key, session_key) = (node.node_id.as_str(), Some(key.as_str()), Some(ctx.session_key));
+    // system.run goes through the approval gate as the agent: it may carry only the approvals
+    // the agent itself opened.
+    let call = async {
+        if command == commands::SYSTEM_RUN {
+            invoke_system_run(state, Some(&Caller::agent()), node_id, Some(params), Some(timeout), key, session_key).await
+        } else {
+            invoke_node(state, node_id, command, Some(params), Some(timeout), key, session_key).await
+        }
+    };
     let outcome = tokio::select! {
         outcome = call => outcome,
         _ = ctx.cancel.cancelled() => {
@@ -350,8 +360,16 @@ fn shell_argv(platform: &str, command: &str) -> Vec<String> {
 }
 
 impl ExecTool {
-    async fn ask_person(&self, node: &NodeSession, command: &str, plan: &Value, ctx: &ToolContext<'_>) -> Result<Resolution, String> {
-        let request = json!({
+    /// Ask a person about `plan`; returns the approval id and its resolution.
+    async fn ask_person(
+        &self,
+        node: &NodeSession,
+        command: &str,
+        plan: &Value,
+        env: Option<&Value>,
+        ctx: &ToolContext<'_>,
+    ) -> Result<(String, Resolution), String> {
+        let mut request = json!({
             "command": command,
             "host": "node",
             "nodeId": node.node_id,
@@ -361,6 +379,10 @@ impl ExecTool {
             "sessionKey": ctx.session_key,
             "runId": ctx.run_id,
         });
+        // The approval binds the env overrides too: they are part of what runs.
+        if let Some(env) = env {
+            request["env"] = env.clone();
+        }
         let progress = ctx.progress;
         let opened = |summary: &Value| {
             progress(json!({"status": "waiting-for-approval", "approvalId": summary["id"], "command": command,
@@ -430,28 +452,29 @@ impl Tool for ExecTool {
                     Err(e) => return ToolOutput::error(format!("The node refused the command before running it: {e}")),
                 }
             } else {
-                json!({"argv": params["command"], "commandText": command, "cwd": params.get("cwd")})
+                json!({"argv": params["command"], "commandText": command, "cwd": params.get("cwd"), "agentId": params["agentId"],
+                       "sessionKey": params["sessionKey"]})
             };
+            let env = params.get("env").cloned();
 
             let mut decision = None;
             if self.ask == ExecAsk::Always {
-                decision = Some(match self.ask_person(&node, command, &plan, &ctx).await {
+                decision = Some(match self.ask_person(&node, command, &plan, env.as_ref(), &ctx).await {
                     Ok(d) => d,
                     Err(e) => return ToolOutput::error(format!("Could not ask for approval: {e}")),
                 });
             }
             loop {
-                if let Some(resolution) = &decision {
+                if let Some((approval_id, resolution)) = &decision {
                     if resolution.effective == ExecDecision::Deny {
                         return not_approved(command, resolution);
                     }
-                    params["approved"] = json!(true);
-                    params["approvalDecision"] = json!(resolution.effective.as_str());
+                    params = approved_run(&plan, env.as_ref(), timeout, approval_id);
                 }
                 match call_node(&self.state, &node, commands::SYSTEM_RUN, &params, wait, &ctx).await {
                     Ok(result) => return exec_output(command, &node, result),
                     Err(e) if e.message.contains(NEEDS_APPROVAL) && decision.is_none() && self.ask != ExecAsk::Off => {
-                        decision = Some(match self.ask_person(&node, command, &plan, &ctx).await {
+                        decision = Some(match self.ask_person(&node, command, &plan, env.as_ref(), &ctx).await {
                             Ok(d) => d,
                             Err(e) => return ToolOutput::error(format!("Could not ask for approval: {e}")),
                         });
@@ -467,6 +490,27 @@ impl Tool for ExecTool {
             }
         })
     }
+}
+
+/// The `system.run` params of an approved run: exactly the plan the person approved, naming
+/// the approval as `runId`. The approval gate takes the decision from the broker's record.
+fn approved_run(plan: &Value, env: Option<&Value>, timeout: Duration, approval_id: &str) -> Value {
+    let mut params = json!({
+        "command": plan["argv"],
+        "rawCommand": plan.get("commandText").or_else(|| plan.get("rawCommand")),
+        "timeoutMs": timeout.as_millis() as u64,
+        "runId": approval_id,
+        "approved": true,
+    });
+    for key in ["cwd", "agentId", "sessionKey"] {
+        if let Some(v) = plan.get(key).filter(|v| !v.is_null()) {
+            params[key] = v.clone();
+        }
+    }
+    if let Some(env) = env {
+        params["env"] = env.clone();
+    }
+    params
 }
 
 /// What the model is told when an approval ended in deny: who decided, so it does not tell the

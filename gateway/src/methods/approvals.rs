@@ -11,7 +11,7 @@ use pincer_protocol::{now_ms, scopes, ErrorShape};
 use serde_json::{json, Value};
 
 use super::required_str;
-use crate::approvals::{wait_resolution, Resolution, WatchState};
+use crate::approvals::{wait_resolution, Requester, Resolution, WatchState};
 use crate::error::{invalid_params, MethodResult};
 use crate::hub::ConnHandle;
 use crate::nodes::{InvokeOutcome, NodeRegistry};
@@ -89,11 +89,13 @@ pub async fn request(state: &SharedState, conn: &ConnHandle, params: Value) -> M
         if request.get("nodeId").and_then(Value::as_str).is_none_or(str::is_empty) {
             return Err(ErrorShape::invalid_request("nodeId is required for host=node"));
         }
-        if plan.is_none() {
+        let Some(plan) = &plan else {
             return Err(ErrorShape::invalid_request("systemRunPlan is required for host=node"));
-        }
+        };
+        show_the_plan(&mut request, plan)?;
+    } else {
+        request.insert("command".into(), json!(command_text));
     }
-    request.insert("command".into(), json!(command_text));
     let timeout = match request.remove("timeoutMs") {
         Some(v) => match v.as_u64() {
             Some(ms) if ms >= 1 => Duration::from_millis(ms),
@@ -106,7 +108,8 @@ pub async fn request(state: &SharedState, conn: &ConnHandle, params: Value) -> M
     request.insert("requestedBy".into(), json!(conn.client.display_name.clone().unwrap_or_else(|| conn.client.id.clone())));
     let request = Value::Object(request);
 
-    let (summary, rx) = state.approvals.create(id, request, now_ms(), timeout)?;
+    let requester = Requester::Client { conn_id: conn.conn_id.clone(), device_id: conn.device_id.clone() };
+    let (summary, rx) = state.approvals.create(id, request, requester, now_ms(), timeout)?;
     let approval_id = summary["id"].as_str().unwrap_or_default().to_string();
     let created_at_ms = summary["createdAtMs"].as_i64().unwrap_or(0);
     let expires_at_ms = summary["expiresAtMs"].as_i64().unwrap_or(0);
@@ -132,20 +135,46 @@ pub async fn request(state: &SharedState, conn: &ConnHandle, params: Value) -> M
     Ok(resolution_json(&approval_id, &res, created_at_ms, expires_at_ms))
 }
 
+/// For a node-host run the plan is what the approval binds and what will run, so the person
+/// is shown the plan: its command text, argv, cwd, agent and session replace whatever the
+/// requester wrote beside it (a request saying "ls" over a plan running `rm` would otherwise
+/// be approved as "ls").
+fn show_the_plan(request: &mut serde_json::Map<String, Value>, plan: &Value) -> Result<(), ErrorShape> {
+    let invalid = || ErrorShape::invalid_request("invalid systemRunPlan: needs argv (non-empty array of strings) and commandText");
+    let argv =
+        plan.get("argv").and_then(Value::as_array).filter(|a| !a.is_empty() && a.iter().all(Value::is_string)).ok_or_else(invalid)?;
+    let text = plan
+        .get("commandText")
+        .or_else(|| plan.get("rawCommand"))
+        .and_then(Value::as_str)
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(invalid)?;
+    request.insert("command".into(), json!(text));
+    request.insert("commandArgv".into(), json!(argv));
+    for key in ["cwd", "agentId", "sessionKey"] {
+        match plan.get(key).filter(|v| !v.is_null()) {
+            Some(v) => request.insert(key.into(), v.clone()),
+            None => request.remove(key),
+        };
+    }
+    Ok(())
+}
+
 /// Open an approval on the gateway's own behalf (the agent's `exec` tool) and wait for a
 /// person. `on_open` sees the request summary once every approval client has been told. With
 /// no approval client connected it resolves at once with the configured fallback. Cancelling
-/// (the run was aborted) expires the request so prompts disappear.
+/// (the run was aborted) expires the request so prompts disappear. Returns the approval id
+/// (the agent's `system.run` names it as `runId`) with the resolution.
 pub async fn ask_person(
     state: &SharedState,
     mut request: Value,
     requested_by: &str,
     cancel: &tokio_util::sync::CancellationToken,
     on_open: impl FnOnce(&Value),
-) -> Result<Resolution, ErrorShape> {
+) -> Result<(String, Resolution), ErrorShape> {
     request["requestedBy"] = json!(requested_by);
     let timeout = state.settings().exec_approval_timeout;
-    let (summary, rx) = state.approvals.create(None, request, now_ms(), timeout)?;
+    let (summary, rx) = state.approvals.create(None, request, Requester::Agent, now_ms(), timeout)?;
     let approval_id = summary["id"].as_str().unwrap_or_default().to_string();
     let has_route = state.hub.all().iter().any(|c| is_approval_client(c));
     state.hub.broadcast_filtered(events::EXEC_APPROVAL_REQUESTED, &summary, None, is_approval_client);
@@ -170,7 +199,7 @@ pub async fn ask_person(
         }
     };
     timer.abort();
-    outcome
+    outcome.map(|res| (approval_id, res))
 }
 
 pub fn get(state: &GatewayState, params: Value) -> MethodResult {

@@ -7,16 +7,18 @@ use std::time::{Duration, Instant};
 use pincer_protocol::connect::{ConnectParams, Role};
 use pincer_protocol::error::{DetailCode, ErrorShape};
 use pincer_protocol::methods::events;
-use pincer_protocol::nodes::{NodeEventParams, NodeInvokeParams, NodeInvokeResult};
+use pincer_protocol::nodes::{commands, NodeEventParams, NodeInvokeParams, NodeInvokeResult};
 use pincer_protocol::{close_code, now_ms, scopes};
 use serde_json::{json, Value};
 
 use super::required_str;
+use crate::approvals::Requester;
 use crate::error::{invalid_params, parse_params, MethodResult};
 use crate::handshake::Accepted;
 use crate::hub::ConnHandle;
 use crate::idempotency::{Begin, Slot};
 use crate::nodes::policy::{self, Denial};
+use crate::nodes::system_run::{self, Caller};
 use crate::nodes::{InvokeOutcome, NodeRegistry, NodeSession};
 use crate::state::{GatewayState, SharedState};
 use crate::store::NodePairRequestRecord;
@@ -448,8 +450,77 @@ fn not_connected() -> ErrorShape {
 }
 
 /// Route a command to a node and wait for its answer (used by `node.invoke` and by the
-/// exec-approvals node methods).
+/// exec-approvals node methods). A `system.run` sent this way has no requester, so it can
+/// never carry an approval; callers that can use one go through [`invoke_system_run`].
 pub async fn invoke_node(
+    state: &GatewayState,
+    node_id: &str,
+    command: &str,
+    params: Option<&Value>,
+    timeout: Option<Duration>,
+    idempotency_key: Option<&str>,
+    session_key: Option<&str>,
+) -> Result<InvokeOutcome, ErrorShape> {
+    if command == commands::SYSTEM_RUN {
+        return invoke_system_run(state, None, node_id, params, timeout, idempotency_key, session_key).await;
+    }
+    dispatch(state, node_id, command, params, timeout, idempotency_key, session_key).await
+}
+
+/// Send a `system.run` through the approval gate ([`system_run::sanitize_for_forwarding`]):
+/// the node gets only the fields it understands, and approval facts only from the broker's
+/// record of an approval `caller` opened for exactly this plan. Refusals are audited.
+pub async fn invoke_system_run(
+    state: &GatewayState,
+    caller: Option<&Caller>,
+    node_id: &str,
+    params: Option<&Value>,
+    timeout: Option<Duration>,
+    idempotency_key: Option<&str>,
+    session_key: Option<&str>,
+) -> Result<InvokeOutcome, ErrorShape> {
+    let run_id = params.and_then(|p| p.get("runId")).and_then(Value::as_str);
+    let argv = params.and_then(|p| p.get("command")).cloned().unwrap_or(Value::Null);
+    let actor = caller.map(caller_label).unwrap_or_else(|| "gateway".into());
+    let forwarded = match system_run::sanitize_for_forwarding(&state.approvals, node_id, params, caller, now_ms()) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!(node = %node_id, code = e.code(), actor = %actor, "system.run refused: {e}");
+            let details = json!({"nodeId": node_id, "code": e.code(), "message": e.to_string(), "command": argv, "runId": run_id});
+            if let Err(err) =
+                state.store.audit(now_ms(), "system.run.approval", run_id.unwrap_or(node_id), "refused", Some(&actor), &details)
+            {
+                tracing::error!(error = %err, "audit write failed");
+            }
+            return Err(e.to_shape(run_id));
+        }
+    };
+    if let Some((approval_id, decision)) = &forwarded.approval {
+        let details = json!({"nodeId": node_id, "decision": decision.as_str(), "command": argv});
+        if let Err(err) = state.store.audit(now_ms(), "system.run.approval", approval_id, "used", Some(&actor), &details) {
+            tracing::error!(error = %err, "audit write failed");
+        }
+    }
+    dispatch(state, node_id, commands::SYSTEM_RUN, forwarded.params.as_ref(), timeout, idempotency_key, session_key).await
+}
+
+fn caller_label(caller: &Caller) -> String {
+    match &caller.identity {
+        Requester::Agent => "agent".into(),
+        Requester::Client { conn_id, device_id: Some(device) } => format!("device {device} (connection {conn_id})"),
+        Requester::Client { conn_id, device_id: None } => format!("connection {conn_id}"),
+    }
+}
+
+/// The caller of an operator request, as the approval records know requesters.
+pub fn caller_of(conn: &ConnHandle) -> Caller {
+    Caller {
+        identity: Requester::Client { conn_id: conn.conn_id.clone(), device_id: conn.device_id.clone() },
+        may_approve: conn.has_scope(scopes::APPROVALS) || conn.has_scope(scopes::ADMIN),
+    }
+}
+
+async fn dispatch(
     state: &GatewayState,
     node_id: &str,
     command: &str,
@@ -509,8 +580,12 @@ pub async fn invoke(state: &SharedState, conn: &ConnHandle, params: Value) -> Me
         Some(0) | None => None,
         Some(ms) => Some(Duration::from_millis(ms)),
     };
-    let outcome =
-        invoke_node(state, &p.node_id, &p.command, p.params.as_ref(), timeout, Some(&p.idempotency_key), p.session_key.as_deref()).await;
+    let (params, key, session_key) = (p.params.as_ref(), Some(p.idempotency_key.as_str()), p.session_key.as_deref());
+    let outcome = if p.command == commands::SYSTEM_RUN {
+        invoke_system_run(state, Some(&caller_of(conn)), &p.node_id, params, timeout, key, session_key).await
+    } else {
+        invoke_node(state, &p.node_id, &p.command, params, timeout, key, session_key).await
+    };
     let result = outcome.and_then(|o| NodeRegistry::outcome_to_result(&p.node_id, &p.command, o));
     state.idempotency.finish(&cache_key, result.clone());
     drop(abandon);

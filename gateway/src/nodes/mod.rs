@@ -2,5 +2,6 @@
 
 pub mod policy;
 pub mod registry;
+pub mod system_run;
 
 pub use registry::{InvokeOutcome, NodeRegistry, NodeSession};
