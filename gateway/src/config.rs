@@ -68,11 +68,10 @@
 //! `raw` comes over the network).
 
 use std::fmt;
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -1030,83 +1029,29 @@ impl GatewayConfig {
         })
     }
 
-    /// Write `raw()` to `path()` atomically: a temp file in the same directory (mode 0600 on
-    /// Unix), fsync, rename over the target, fsync the directory. Creates the directory (0700)
-    /// if needed. Comments of a hand-written JSON5 file are lost once a patch has been applied
-    /// (as with `openclaw config set`).
+    /// Write `raw()` to `path()` atomically (see `pincer_statefile`: a unique 0600 temp file in
+    /// the same directory, fsync, rename over the target, fsync the directory), under the
+    /// file's lock. Creates the directory (0700) if needed. Comments of a hand-written JSON5
+    /// file are lost once a patch has been applied (as with `openclaw config set`).
     pub fn save_atomic(&self) -> Result<(), ConfigError> {
-        let io = |action: &'static str, path: &Path| {
-            let path = path.to_path_buf();
-            move |source: std::io::Error| ConfigError::Io { path, action, source }
+        let file = pincer_statefile::lock(&self.path).map_err(|e| self.io_error(e))?;
+        self.save_locked(&file)
+    }
+
+    /// [`GatewayConfig::save_atomic`] for a caller that already holds the file's lock (taken
+    /// before it read the config it compared `baseHash` against: `config.patch`).
+    pub fn save_locked(&self, file: &pincer_statefile::Locked) -> Result<(), ConfigError> {
+        file.write(self.raw.as_bytes()).map_err(|e| self.io_error(e))
+    }
+
+    fn io_error(&self, e: pincer_statefile::StateFileError) -> ConfigError {
+        let action = match &e {
+            pincer_statefile::StateFileError::Io { action, .. } => action,
+            pincer_statefile::StateFileError::AlreadyHeld { .. } => "lock",
         };
-        let dir = match self.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let file_name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).ok_or_else(|| ConfigError::Io {
-            path: self.path.clone(),
-            action: "write",
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "the config path has no file name"),
-        })?;
-        create_private_dir(&dir).map_err(io("create the directory of", &self.path))?;
-
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-        let tmp = dir.join(format!(".{file_name}.{}.{nanos}.tmp", std::process::id()));
-        let result = (|| -> std::io::Result<()> {
-            let mut file = open_private_new(&tmp)?;
-            file.write_all(self.raw.as_bytes())?;
-            file.sync_all()?;
-            drop(file);
-            std::fs::rename(&tmp, &self.path)?;
-            sync_dir(&dir);
-            Ok(())
-        })();
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(ConfigError::Io { path: self.path.clone(), action: "write", source: e });
-        }
-        Ok(())
+        ConfigError::Io { path: self.path.clone(), action, source: e.into_source() }
     }
 }
-
-#[cfg(unix)]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
-}
-
-#[cfg(not(unix))]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)
-}
-
-#[cfg(unix)]
-fn open_private_new(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    // The umask can only remove bits, but be explicit.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    Ok(file)
-}
-
-#[cfg(not(unix))]
-fn open_private_new(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new().write(true).create_new(true).open(path)
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) {
-    // Makes the rename durable; failure only weakens durability, never correctness.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) {}
 
 fn to_pretty_json(doc: &Value) -> Result<String, ConfigError> {
     let mut s = serde_json::to_string_pretty(doc).map_err(|e| ConfigError::invalid("<root>", e.to_string()))?;
@@ -2679,8 +2624,9 @@ mod tests {
         let next = c.apply_patch(&json!({ "logging": { "level": "warn" } }), Some(c.hash())).unwrap();
         next.save_atomic().unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        let entries: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(entries, vec![std::ffi::OsString::from("openclaw.json")]);
+        let mut entries: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        entries.sort();
+        assert_eq!(entries, vec![std::ffi::OsString::from(".openclaw.json.lock"), std::ffi::OsString::from("openclaw.json")]);
         let reloaded = GatewayConfig::load_with_env(&path, no_env()).unwrap();
         assert_eq!(reloaded.view().port, 19021);
         assert_eq!(reloaded.view().log_level, "warn");

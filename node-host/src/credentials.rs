@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use pincer_protocol::device::{b64url_decode, b64url_encode, DeviceIdentity};
 use sha2::{Digest, Sha256};
 
-use crate::fsutil::write_private_atomic;
+use pincer_statefile::Locked;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
@@ -46,72 +46,59 @@ pub trait SecretStore: Send + Sync {
 #[derive(Debug)]
 pub struct FileSecretStore {
     path: PathBuf,
-    lock: Mutex<()>,
 }
 
 impl FileSecretStore {
     pub fn new(path: PathBuf) -> Self {
-        FileSecretStore { path, lock: Mutex::new(()) }
+        FileSecretStore { path }
     }
 
-    fn load(&self) -> Result<BTreeMap<String, String>, CredentialError> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => {
+    fn load(&self, file: &Locked) -> Result<BTreeMap<String, String>, CredentialError> {
+        match file.read() {
+            Ok(Some(bytes)) => {
                 serde_json::from_slice(&bytes).map_err(|e| CredentialError::Corrupt { path: self.path.clone(), reason: e.to_string() })
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(source) => Err(CredentialError::Read { path: self.path.clone(), source }),
+            Ok(None) => Ok(BTreeMap::new()),
+            Err(e) => Err(CredentialError::Read { path: self.path.clone(), source: e.into_source() }),
         }
     }
 
-    fn store(&self, map: &BTreeMap<String, String>) -> Result<(), CredentialError> {
+    fn store(&self, file: &Locked, map: &BTreeMap<String, String>) -> Result<(), CredentialError> {
         let text = serde_json::to_vec_pretty(map).unwrap_or_default();
-        write_private_atomic(&self.path, &text).map_err(|source| CredentialError::Write { path: self.path.clone(), source })
+        file.write(&text).map_err(|e| CredentialError::Write { path: self.path.clone(), source: e.into_source() })
     }
 
-    /// Hold the in-process mutex and an exclusive lock on `<file>.lock`, so another process
-    /// (a second `pincer-node`, `pincer-node id`) never interleaves a read-modify-write.
-    fn locked<T>(&self, f: impl FnOnce() -> Result<T, CredentialError>) -> Result<T, CredentialError> {
-        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        let lock_path = self.path.with_extension("lock");
-        if let Some(dir) = lock_path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| CredentialError::Write { path: dir.to_path_buf(), source })?;
-        }
-        let lock_file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|source| CredentialError::Write { path: lock_path.clone(), source })?;
-        lock_file.lock().map_err(|source| CredentialError::Write { path: lock_path.clone(), source })?;
-        let result = f();
-        let _ = lock_file.unlock();
-        result
+    /// Hold the file (`pincer_statefile`: other threads and other processes — a second
+    /// `pincer-node`, `pincer-node id` — wait) across a read-modify-write.
+    fn locked<T>(&self, f: impl FnOnce(&Locked) -> Result<T, CredentialError>) -> Result<T, CredentialError> {
+        let file =
+            pincer_statefile::lock(&self.path).map_err(|e| CredentialError::Write { path: self.path.clone(), source: e.into_source() })?;
+        f(&file)
     }
 
     fn update(&self, f: impl FnOnce(&mut BTreeMap<String, String>)) -> Result<(), CredentialError> {
-        self.locked(|| {
-            let mut map = self.load()?;
+        self.locked(|file| {
+            let mut map = self.load(file)?;
             f(&mut map);
-            self.store(&map)
+            self.store(file, &map)
         })
     }
 }
 
 impl SecretStore for FileSecretStore {
     fn get(&self, key: &str) -> Result<Option<String>, CredentialError> {
-        self.locked(|| Ok(self.load()?.remove(key)))
+        self.locked(|file| Ok(self.load(file)?.remove(key)))
     }
 
     fn get_or_insert_with(&self, key: &str, make: &mut dyn FnMut() -> String) -> Result<String, CredentialError> {
-        self.locked(|| {
-            let mut map = self.load()?;
+        self.locked(|file| {
+            let mut map = self.load(file)?;
             if let Some(v) = map.get(key) {
                 return Ok(v.clone());
             }
             let v = make();
             map.insert(key.to_string(), v.clone());
-            self.store(&map)?;
+            self.store(file, &map)?;
             Ok(v)
         })
     }

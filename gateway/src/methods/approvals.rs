@@ -275,14 +275,6 @@ fn resolved_defaults(file: &ExecApprovalsFile) -> Value {
     })
 }
 
-fn read_file(path: &Path) -> Result<Option<Vec<u8>>, ErrorShape> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(ErrorShape::unavailable(format!("cannot read {}: {e}", path.display()))),
-    }
-}
-
 fn snapshot(path: &Path, raw: Option<&[u8]>) -> MethodResult {
     let file: ExecApprovalsFile = match raw {
         Some(bytes) => serde_json::from_slice(bytes).map_err(|e| {
@@ -303,28 +295,18 @@ fn snapshot(path: &Path, raw: Option<&[u8]>) -> MethodResult {
     }))
 }
 
-pub fn file_get(state: &GatewayState) -> MethodResult {
-    let path = state.exec_approvals_path();
-    snapshot(&path, read_file(&path)?.as_deref())
+fn file_error(e: pincer_statefile::StateFileError) -> ErrorShape {
+    ErrorShape::unavailable(e.to_string())
 }
 
-/// Write bytes atomically (temp file + fsync + rename), owner-only.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("file"), std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        }
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+pub fn file_get(state: &GatewayState) -> MethodResult {
+    let path = state.exec_approvals_path();
+    let current = match std::fs::read(&path) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(ErrorShape::unavailable(format!("cannot read {}: {e}", path.display()))),
+    };
+    snapshot(&path, current.as_deref())
 }
 
 pub fn file_set(state: &GatewayState, params: Value) -> MethodResult {
@@ -337,7 +319,10 @@ pub fn file_set(state: &GatewayState, params: Value) -> MethodResult {
         return Err(invalid_params(METHOD, "at /file/version: must be equal to constant 1"));
     }
     let path = state.exec_approvals_path();
-    let current = read_file(&path)?;
+    // Held from the read to the rename: a concurrent set (any thread, any process) waits, then
+    // sees this one's hash and is refused.
+    let locked = pincer_statefile::lock(&path).map_err(file_error)?;
+    let current = locked.read().map_err(file_error)?;
     let base_hash = params.get("baseHash").and_then(Value::as_str);
     match (&current, base_hash) {
         (Some(_), None) => {
@@ -350,7 +335,8 @@ pub fn file_set(state: &GatewayState, params: Value) -> MethodResult {
     }
     let mut text = serde_json::to_string_pretty(&file).map_err(|e| ErrorShape::unavailable(e.to_string()))?;
     text.push('\n');
-    write_atomic(&path, text.as_bytes()).map_err(|e| ErrorShape::unavailable(format!("cannot write {}: {e}", path.display())))?;
+    locked.write(text.as_bytes()).map_err(file_error)?;
+    drop(locked);
     let _ =
         state.store.audit(now_ms(), "exec.approvals", "gateway", "updated", None, &json!({"hash": approvals_hash(Some(text.as_bytes()))}));
     snapshot(&path, Some(text.as_bytes()))

@@ -1,7 +1,8 @@
 //! `exec-approvals.json`: read, validate, compare-and-swap, atomic owner-only writes.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+
+use pincer_statefile::{Locked, StateFileError};
 
 use pincer_protocol::approvals::{approvals_hash, ExecApprovalsFile, ExecApprovalsSnapshot};
 use serde_json::Value;
@@ -23,16 +24,17 @@ impl Loaded {
     }
 }
 
+/// Every write is a compare-and-swap under the file's `pincer_statefile` lock, held from the
+/// read that is compared to the write that replaces it: no other thread or process (another
+/// `Store` on the same path, a second node on the same state dir, a gateway sharing the dir)
+/// can write in between.
 pub struct Store {
     path: PathBuf,
-    /// Serialises read-modify-write cycles inside this process; other writers are caught
-    /// by the hash compare.
-    write_lock: Mutex<()>,
 }
 
 impl Store {
     pub fn new(state_dir: &Path) -> Store {
-        Store { path: state_dir.join(FILE_NAME), write_lock: Mutex::new(()) }
+        Store { path: state_dir.join(FILE_NAME) }
     }
 
     pub fn path(&self) -> &Path {
@@ -47,8 +49,23 @@ impl Store {
         }
     }
 
+    fn lock(&self) -> Result<Locked, ApprovalsError> {
+        pincer_statefile::lock(&self.path).map_err(|e| self.file_error("lock", e))
+    }
+
+    fn file_error(&self, op: &'static str, e: StateFileError) -> ApprovalsError {
+        ApprovalsError::io(op, &self.path, e.into_source())
+    }
+
     pub fn load(&self) -> Result<Loaded, ApprovalsError> {
-        let raw = self.read_raw()?;
+        self.parse(self.read_raw()?)
+    }
+
+    fn load_locked(&self, file: &Locked) -> Result<Loaded, ApprovalsError> {
+        self.parse(file.read().map_err(|e| self.file_error("read", e))?)
+    }
+
+    fn parse(&self, raw: Option<Vec<u8>>) -> Result<Loaded, ApprovalsError> {
         let file = match raw.as_deref() {
             None => ExecApprovalsFile::default(),
             Some(bytes) => serde_json::from_slice::<Value>(bytes)
@@ -82,32 +99,28 @@ impl Store {
     /// disk now (a missing file may be created without one).
     pub fn set(&self, value: Value, base_hash: Option<&str>) -> Result<ExecApprovalsSnapshot, ApprovalsError> {
         let mut file = validate(value).map_err(ApprovalsError::InvalidFile)?;
-        let _guard = self.write_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let current = self.read_raw()?;
+        let locked = self.lock()?;
+        let current = locked.read().map_err(|e| self.file_error("read", e))?;
         check_base_hash(current.as_deref(), base_hash)?;
         if let Some(bytes) = current.as_deref() {
             keep_socket_token(&mut file, bytes);
         }
-        self.write(&file)
+        self.write(&locked, &file)
     }
 
-    /// Read-modify-write under the same compare-and-swap as `set` (used by allow-always).
+    /// Read-modify-write under the file's lock (used by allow-always): what is changed is
+    /// what is on disk at that moment, and nobody writes before this does.
     pub fn update(&self, change: impl FnOnce(&mut ExecApprovalsFile)) -> Result<ExecApprovalsSnapshot, ApprovalsError> {
-        let _guard = self.write_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut loaded = self.load()?;
-        let base = loaded.hash();
+        let locked = self.lock()?;
+        let mut loaded = self.load_locked(&locked)?;
         change(&mut loaded.file);
-        check_base_hash(self.read_raw()?.as_deref(), Some(&base))?;
-        self.write(&loaded.file)
+        self.write(&locked, &loaded.file)
     }
 
-    fn write(&self, file: &ExecApprovalsFile) -> Result<ExecApprovalsSnapshot, ApprovalsError> {
+    fn write(&self, locked: &Locked, file: &ExecApprovalsFile) -> Result<ExecApprovalsSnapshot, ApprovalsError> {
         let mut text = serde_json::to_string_pretty(file).map_err(|e| ApprovalsError::InvalidFile(e.to_string()))?;
         text.push('\n');
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| ApprovalsError::io("create", dir, e))?;
-        }
-        write_atomic(&self.path, text.as_bytes())?;
+        locked.write(text.as_bytes()).map_err(|e| self.file_error("write", e))?;
         let loaded = Loaded { raw: Some(text.into_bytes()), file: file.clone() };
         tracing::info!(path = %self.path.display(), hash = %loaded.hash(), "exec approvals written");
         Ok(self.snapshot_of(&loaded))
@@ -153,10 +166,6 @@ fn validate(value: Value) -> Result<ExecApprovalsFile, String> {
         }
     }
     Ok(file)
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ApprovalsError> {
-    crate::fsutil::write_private_atomic(path, bytes).map_err(|e| ApprovalsError::io("write", path, e))
 }
 
 #[cfg(test)]
@@ -258,6 +267,82 @@ mod tests {
         assert!(err.to_string().contains(&hash));
         store.set(json!({"version": 1}), Some(&hash)).unwrap();
         assert!(store.snapshot().unwrap().exists);
+    }
+
+    /// Four writers, each with its own `Store` on one file (as a second node process or the
+    /// desktop app's node next to a CLI would have), `set` with the same base hash at the same
+    /// moment, round after round: exactly one is written, the others get `HashMismatch`, and
+    /// the file on disk is the acknowledged one.
+    #[test]
+    fn concurrent_sets_from_separate_stores_with_one_base_hash_write_exactly_one() {
+        const WRITERS: usize = 4;
+        const ROUNDS: usize = 60;
+        let dir = tempfile::tempdir().unwrap();
+        let file_of = |round: usize, writer: usize| json!({"version": 1, "agents": {"main": {"allowlist": [{"pattern": format!("/usr/bin/r{round}-w{writer}")}]}}});
+        for round in 0..ROUNDS {
+            let base = Store::new(dir.path()).snapshot().unwrap().hash;
+            let start = std::sync::Barrier::new(WRITERS);
+            let results: Vec<_> = std::thread::scope(|scope| {
+                let writers: Vec<_> = (0..WRITERS)
+                    .map(|writer| {
+                        let (start, base, dir, file) = (&start, &base, dir.path(), file_of(round, writer));
+                        scope.spawn(move || {
+                            let store = Store::new(dir);
+                            start.wait();
+                            store.set(file, Some(base))
+                        })
+                    })
+                    .collect();
+                writers.into_iter().map(|w| w.join().unwrap()).collect()
+            });
+            let mut winners = Vec::new();
+            for (writer, result) in results.into_iter().enumerate() {
+                match result {
+                    Ok(snapshot) => winners.push((writer, snapshot)),
+                    Err(e) => assert!(matches!(e, ApprovalsError::HashMismatch), "round {round} writer {writer}: {e}"),
+                }
+            }
+            assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
+            let (writer, acked) = &winners[0];
+            let disk = std::fs::read(dir.path().join(FILE_NAME)).unwrap();
+            assert_eq!(acked.hash, approvals_hash(Some(&disk)), "round {round}: the acknowledged file is not on disk");
+            assert_eq!(serde_json::from_slice::<Value>(&disk).unwrap(), file_of(round, *writer));
+        }
+    }
+
+    /// Allow-always entries added at once from separate stores are all kept (the read-modify-
+    /// write holds the file; none is refused or overwritten).
+    #[test]
+    fn concurrent_updates_from_separate_stores_keep_every_entry() {
+        const WRITERS: usize = 4;
+        const EACH: usize = 15;
+        let dir = tempfile::tempdir().unwrap();
+        std::thread::scope(|scope| {
+            for writer in 0..WRITERS {
+                let dir = dir.path();
+                scope.spawn(move || {
+                    let store = Store::new(dir);
+                    for i in 0..EACH {
+                        store
+                            .update(|file| {
+                                let agent = file.agents.get_or_insert_with(Default::default).entry("main".into()).or_default();
+                                let pattern = format!("/usr/bin/w{writer}-{i}");
+                                agent
+                                    .allowlist
+                                    .get_or_insert_with(Vec::new)
+                                    .push(serde_json::from_value(json!({"pattern": pattern})).unwrap());
+                            })
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        let file = Store::new(dir.path()).load().unwrap().file;
+        let mut patterns: Vec<String> = file.agents.unwrap()["main"].allowlist.clone().unwrap().into_iter().map(|e| e.pattern).collect();
+        patterns.sort();
+        let mut expected: Vec<String> = (0..WRITERS).flat_map(|w| (0..EACH).map(move |i| format!("/usr/bin/w{w}-{i}"))).collect();
+        expected.sort();
+        assert_eq!(patterns, expected);
     }
 
     #[test]
