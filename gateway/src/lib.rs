@@ -19,6 +19,7 @@ pub mod logging;
 pub mod methods;
 pub mod nodes;
 pub mod origin;
+pub mod outbound;
 pub mod rate_limit;
 pub mod router;
 pub mod server;
