@@ -170,7 +170,12 @@ fn runs_detached(method: &str) -> bool {
 /// the results of detached requests, in the order they become ready. Every write goes through
 /// the [`Writer`], which ends the connection when it is dropped as a slow consumer or a write
 /// stalls (see [`crate::outbound`]).
-async fn serve(state: &SharedState, conn: &Arc<ConnHandle>, mut writer: Writer<Sink>, stream: &mut futures_util::stream::SplitStream<WebSocket>) {
+async fn serve(
+    state: &SharedState,
+    conn: &Arc<ConnHandle>,
+    mut writer: Writer<Sink>,
+    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+) {
     let mut in_flight: HashMap<String, AbortHandle> = HashMap::new();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
     let end = loop {

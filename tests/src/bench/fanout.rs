@@ -30,7 +30,13 @@ pub struct SlowFanoutOpts {
     pub server_pid: Option<u32>,
 }
 
-async fn open_clients(target: &Target, n: usize, parallelism: usize, scopes: &[&str], timeout: Duration) -> (Vec<GatewayClient>, Vec<Duration>, Vec<String>) {
+async fn open_clients(
+    target: &Target,
+    n: usize,
+    parallelism: usize,
+    scopes: &[&str],
+    timeout: Duration,
+) -> (Vec<GatewayClient>, Vec<Duration>, Vec<String>) {
     let gate = Arc::new(Semaphore::new(parallelism.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..n {
@@ -266,14 +272,12 @@ pub async fn presence(target: &Target, o: &PresenceOpts) -> Result<Value, Suppor
     // Let the last presence broadcasts reach everyone, then weigh.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_connected = o.server_pid.and_then(|p| procfs::tree_rss_kib(p).ok());
-    let presence_events: Vec<usize> =
-        readers.iter().map(|r| r.drain_events().iter().filter(|e| e.event == "presence").count()).collect();
+    let presence_events: Vec<usize> = readers.iter().map(|r| r.drain_events().iter().filter(|e| e.event == "presence").count()).collect();
     drop(devices);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_after_leave = o.server_pid.and_then(|p| procfs::tree_rss_kib(p).ok());
     let hwm = o.server_pid.and_then(|p| procfs::tree(p).ok()).map(|t| t.iter().map(|p| p.hwm_kib).sum::<u64>());
-    let departures: Vec<usize> =
-        readers.iter().map(|r| r.drain_events().iter().filter(|e| e.event == "presence").count()).collect();
+    let departures: Vec<usize> = readers.iter().map(|r| r.drain_events().iter().filter(|e| e.event == "presence").count()).collect();
 
     let s = summarize(&connect_times, device_errors.len(), connect_wall);
     let avg = |v: &[usize]| if v.is_empty() { 0.0 } else { v.iter().sum::<usize>() as f64 / v.len() as f64 };
