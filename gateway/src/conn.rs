@@ -1,7 +1,6 @@
 //! One WebSocket connection: challenge, handshake, then the request/event loop.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,8 +16,9 @@ use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use crate::handshake::{self, Accepted, Peer, Rejection};
-use crate::hub::{ConnHandle, Outbound};
+use crate::hub::ConnHandle;
 use crate::listener::ConnectionSlot;
+use crate::outbound::{OutboundQueue, WriteEnd, Writer};
 use crate::state::SharedState;
 
 /// Pre-auth handshake budget.
@@ -138,8 +138,7 @@ pub async fn run(state: SharedState, socket: WebSocket, peer: Peer, slot: Connec
 
     // ---- connected --------------------------------------------------------------------
     slot.mark_authenticated();
-    let (tx, rx) = mpsc::unbounded_channel();
-    let queued = Arc::new(AtomicUsize::new(0));
+    let (queue, rx) = OutboundQueue::new(&conn_id, pincer_protocol::DEFAULT_MAX_BUFFERED_BYTES);
     let conn = Arc::new(ConnHandle::new(
         conn_id.clone(),
         accepted.role,
@@ -149,9 +148,7 @@ pub async fn run(state: SharedState, socket: WebSocket, peer: Peer, slot: Connec
         accepted.device_id.clone(),
         peer.addr,
         now_ms(),
-        tx,
-        queued.clone(),
-        pincer_protocol::DEFAULT_MAX_BUFFERED_BYTES,
+        queue.clone(),
     ));
     let hello = crate::methods::system::hello_ok(&state, &conn, &accepted);
     conn.send_text(Frame::Res(ResponseFrame::ok(req.id.clone(), hello)).to_json());
@@ -159,7 +156,7 @@ pub async fn run(state: SharedState, socket: WebSocket, peer: Peer, slot: Connec
     tracing::info!(conn = %conn_id, client = %params.client.id, role = accepted.role.as_str(), remote = %peer.addr, "client connected");
     crate::methods::nodes::on_connected(&state, &conn, &params, &accepted);
 
-    serve(&state, &conn, sink, &mut stream, rx, queued).await;
+    serve(&state, &conn, Writer::new(sink, queue, rx), &mut stream).await;
 
     state.hub.remove(&conn_id);
     crate::methods::nodes::on_disconnected(&state, &conn);
@@ -188,35 +185,28 @@ fn runs_detached(method: &str) -> bool {
 }
 
 /// The connected phase: one task reads requests and writes responses, queued events and
-/// the results of detached requests, in the order they become ready.
+/// the results of detached requests, in the order they become ready. Every write goes through
+/// the [`Writer`], which ends the connection when it is dropped as a slow consumer or a write
+/// stalls (see [`crate::outbound`]).
 async fn serve(
     state: &SharedState,
     conn: &Arc<ConnHandle>,
-    mut sink: Sink,
+    mut writer: Writer<Sink>,
     stream: &mut futures_util::stream::SplitStream<WebSocket>,
-    mut rx: mpsc::UnboundedReceiver<Outbound>,
-    queued: Arc<AtomicUsize>,
 ) {
     let mut in_flight: HashMap<String, AbortHandle> = HashMap::new();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
-    loop {
+    let end = loop {
         tokio::select! {
             biased;
-            out = rx.recv() => match out {
-                Some(Outbound::Text(text)) => {
-                    let len = text.len();
-                    let ok = send_text(&mut sink, text).await;
-                    queued.fetch_sub(len, Ordering::Relaxed);
-                    if !ok {
-                        break;
-                    }
+            out = writer.next() => {
+                if let Err(end) = match out {
+                    Ok(item) => writer.write_queued(item).await,
+                    Err(end) => Err(end),
+                } {
+                    break end;
                 }
-                Some(Outbound::Close(code, reason)) => {
-                    send_close(&mut sink, code, &reason).await;
-                    break;
-                }
-                None => break,
-            },
+            }
             Some(id) = done_rx.recv() => {
                 in_flight.remove(&id);
             }
@@ -230,10 +220,10 @@ async fn serve(
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Err(e)) if is_message_too_big(&e) => {
                         // Over policy.maxPayload: close 1009 like OpenClaw's `ws` server does.
-                        send_close(&mut sink, close_code::MESSAGE_TOO_BIG, "").await;
-                        break;
+                        writer.close(close_code::MESSAGE_TOO_BIG, "").await;
+                        break WriteEnd::Closed;
                     }
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break WriteEnd::PeerGone,
                 };
                 match Frame::parse(text.as_str()) {
                     Ok(Frame::Req(req)) if req.method == methods::CONNECT => {
@@ -244,8 +234,8 @@ async fn serve(
                         } else {
                             ErrorShape::missing_scope(pincer_protocol::scopes::ADMIN, &[pincer_protocol::scopes::ADMIN])
                         };
-                        if !send_text(&mut sink, Frame::Res(ResponseFrame::err(req.id, err)).to_json()).await {
-                            break;
+                        if let Err(end) = writer.write_now(Frame::Res(ResponseFrame::err(req.id, err)).to_json()).await {
+                            break end;
                         }
                     }
                     Ok(Frame::Req(req)) if runs_detached(&req.method) && in_flight.contains_key(&req.id) => {
@@ -254,8 +244,8 @@ async fn serve(
                             "request id {} is still in use by an unanswered request; use a new id",
                             req.id
                         ));
-                        if !send_text(&mut sink, Frame::Res(ResponseFrame::err(req.id, err)).to_json()).await {
-                            break;
+                        if let Err(end) = writer.write_now(Frame::Res(ResponseFrame::err(req.id, err)).to_json()).await {
+                            break end;
                         }
                     }
                     Ok(Frame::Req(req)) if runs_detached(&req.method) => {
@@ -280,8 +270,8 @@ async fn serve(
                     }
                     Ok(Frame::Req(req)) => {
                         let res = crate::router::dispatch(state, conn, req).await;
-                        if !send_text(&mut sink, Frame::Res(res).to_json()).await {
-                            break;
+                        if let Err(end) = writer.write_now(Frame::Res(res).to_json()).await {
+                            break end;
                         }
                     }
                     Ok(Frame::Cancel(cancel)) => {
@@ -304,10 +294,11 @@ async fn serve(
                 }
             }
         }
-    }
+    };
     for (_, handle) in in_flight {
         handle.abort();
     }
+    writer.finish(end).await;
 }
 
 /// Whether a read failed because the message exceeded the socket's size limit (tungstenite's

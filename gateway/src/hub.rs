@@ -1,12 +1,13 @@
 //! The connection hub: every live socket, its identity, and scope-filtered broadcasts.
 //!
-//! Each connection owns an unbounded outbound queue drained by its writer task, so a
-//! broadcast never waits on a slow socket; instead the queued bytes are counted and a
-//! connection that falls more than `maxBufferedBytes` behind is closed.
+//! Each connection owns an outbound queue drained by its writer ([`crate::outbound`]), so a
+//! broadcast never waits on a slow socket; the queued bytes are counted and a connection that
+//! falls more than `maxBufferedBytes` behind is dropped. A broadcast serializes its frame once
+//! and every receiver's queue shares it.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pincer_protocol::connect::{ClientInfo, Role};
@@ -14,14 +15,9 @@ use pincer_protocol::frames::StateVersion;
 use pincer_protocol::methods::events;
 use pincer_protocol::scopes;
 use serde_json::Value;
-use tokio::sync::mpsc;
 
-/// What a connection's writer task sends.
-#[derive(Debug)]
-pub enum Outbound {
-    Text(String),
-    Close(u16, String),
-}
+pub use crate::outbound::Outbound;
+use crate::outbound::{EventFrame, OutboundQueue};
 
 pub type ConnId = String;
 
@@ -36,12 +32,9 @@ pub struct ConnHandle {
     pub device_id: Option<String>,
     pub remote: SocketAddr,
     pub connected_at_ms: i64,
-    tx: mpsc::UnboundedSender<Outbound>,
-    /// The last `seq` sent. Numbering and queueing happen under this lock, so two broadcasts
-    /// racing (two runs streaming at once) cannot reach the socket out of order.
-    seq: Mutex<u64>,
-    queued_bytes: Arc<AtomicUsize>,
-    max_buffered_bytes: usize,
+    /// Everything sent to this connection goes through here (its `seq` is numbered by the
+    /// writer, in queue order).
+    queue: Arc<OutboundQueue>,
     /// What this client asked to follow with `sessions.subscribe` / `sessions.messages.subscribe`.
     session_subscriptions: Mutex<SessionSubscriptions>,
 }
@@ -66,9 +59,7 @@ impl ConnHandle {
         device_id: Option<String>,
         remote: SocketAddr,
         connected_at_ms: i64,
-        tx: mpsc::UnboundedSender<Outbound>,
-        queued_bytes: Arc<AtomicUsize>,
-        max_buffered_bytes: usize,
+        queue: Arc<OutboundQueue>,
     ) -> Self {
         ConnHandle {
             conn_id,
@@ -79,10 +70,7 @@ impl ConnHandle {
             device_id,
             remote,
             connected_at_ms,
-            tx,
-            seq: Mutex::new(0),
-            queued_bytes,
-            max_buffered_bytes,
+            queue,
             session_subscriptions: Mutex::new(SessionSubscriptions::default()),
         }
     }
@@ -119,58 +107,48 @@ impl ConnHandle {
         self.role == Role::Operator && scopes::satisfies(&self.scopes, scope)
     }
 
-    /// Queue a text frame; closes the connection if its backlog is over the limit.
+    /// Queue a complete frame; drops the connection if its backlog would go over the limit.
     pub fn send_text(&self, text: String) -> bool {
-        let queued = self.queued_bytes.fetch_add(text.len(), Ordering::Relaxed) + text.len();
-        if queued > self.max_buffered_bytes {
-            tracing::warn!(conn = %self.conn_id, queued, "closing slow consumer");
-            let _ = self.tx.send(Outbound::Close(pincer_protocol::close_code::POLICY_VIOLATION, "slow consumer".into()));
-            return false;
-        }
-        self.tx.send(Outbound::Text(text)).is_ok()
+        self.queue.push(Outbound::Text(text))
     }
 
     /// Send one event with this connection's next `seq`.
     pub fn send_event(&self, event: &str, payload_json: &str, state_version: Option<StateVersion>) -> bool {
-        let mut last = match self.seq.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *last += 1;
-        let text = render_event(event, payload_json, Some(*last), state_version);
-        self.send_text(text)
+        self.send_frame(&Arc::new(EventFrame::new(event, payload_json, state_version)))
+    }
+
+    /// Queue a broadcast frame shared with other receivers; the writer gives it this
+    /// connection's next `seq`.
+    pub fn send_frame(&self, frame: &Arc<EventFrame>) -> bool {
+        self.queue.push(Outbound::Event(Arc::clone(frame)))
     }
 
     /// Send an event that is addressed to this connection alone (no `seq`, like OpenClaw's
     /// targeted `node.invoke.request`).
     pub fn send_targeted(&self, event: &str, payload: &Value) -> bool {
         let payload_json = serde_json::to_string(payload).unwrap_or_else(|_| "null".into());
-        self.send_text(render_event(event, &payload_json, None, None))
+        self.send_text(EventFrame::new(event, &payload_json, None).render(None))
     }
 
+    /// Close gracefully, after what is already queued.
     pub fn close(&self, code: u16, reason: &str) {
-        let _ = self.tx.send(Outbound::Close(code, reason.to_string()));
+        self.queue.push(Outbound::Close(code, reason.to_string()));
+    }
+
+    /// Bytes queued for this connection and not yet written to its socket.
+    pub fn queued_bytes(&self) -> usize {
+        self.queue.queued_bytes()
+    }
+
+    /// Whether this connection was dropped for falling more than `maxBufferedBytes` behind.
+    pub fn dropped_as_slow(&self) -> bool {
+        self.queue.dropped_as_slow()
     }
 }
 
-/// Render an event frame from an already-serialized payload, so one broadcast serializes
-/// its payload once however many sockets receive it.
+/// Render an event frame from an already-serialized payload.
 pub fn render_event(event: &str, payload_json: &str, seq: Option<u64>, state_version: Option<StateVersion>) -> String {
-    let name = serde_json::to_string(event).unwrap_or_else(|_| "\"\"".into());
-    let mut out = String::with_capacity(payload_json.len() + name.len() + 64);
-    out.push_str(r#"{"type":"event","event":"#);
-    out.push_str(&name);
-    out.push_str(r#","payload":"#);
-    out.push_str(payload_json);
-    if let Some(seq) = seq {
-        out.push_str(r#","seq":"#);
-        out.push_str(&seq.to_string());
-    }
-    if let Some(sv) = state_version {
-        out.push_str(&format!(r#","stateVersion":{{"presence":{},"health":{}}}"#, sv.presence, sv.health));
-    }
-    out.push('}');
-    out
+    EventFrame::new(event, payload_json, state_version).render(seq)
 }
 
 /// Who may receive a broadcast event, following OpenClaw's rules: transport events go to
@@ -193,6 +171,8 @@ pub fn may_receive(conn: &ConnHandle, event: &str) -> bool {
 pub struct Hub {
     conns: Mutex<HashMap<ConnId, Arc<ConnHandle>>>,
     state_version: Mutex<StateVersion>,
+    /// A coalesced presence broadcast is scheduled and has not read the list yet.
+    presence_pending: AtomicBool,
 }
 
 impl Hub {
@@ -232,6 +212,17 @@ impl Hub {
         }
     }
 
+    /// Claim the next presence broadcast: `true` if none was scheduled (the caller schedules
+    /// it), `false` if one is pending and will carry the caller's change.
+    pub fn schedule_presence_broadcast(&self) -> bool {
+        !self.presence_pending.swap(true, Ordering::AcqRel)
+    }
+
+    /// The scheduled presence broadcast is about to read the list: later changes need another.
+    pub fn presence_broadcast_started(&self) {
+        self.presence_pending.store(false, Ordering::Release);
+    }
+
     pub fn bump_health(&self) -> StateVersion {
         match self.state_version.lock() {
             Ok(mut v) => {
@@ -256,9 +247,22 @@ impl Hub {
         extra: impl Fn(&ConnHandle) -> bool,
     ) {
         let payload_json = serde_json::to_string(payload).unwrap_or_else(|_| "null".into());
+        self.broadcast_serialized(event, &payload_json, state_version, extra);
+    }
+
+    /// Broadcast an already-serialized payload: the frame is built once and shared by every
+    /// receiver's queue.
+    pub fn broadcast_serialized(
+        &self,
+        event: &str,
+        payload_json: &str,
+        state_version: Option<StateVersion>,
+        extra: impl Fn(&ConnHandle) -> bool,
+    ) {
+        let frame = Arc::new(EventFrame::new(event, payload_json, state_version));
         for conn in self.all() {
             if may_receive(&conn, event) && extra(&conn) {
-                conn.send_event(event, &payload_json, state_version);
+                conn.send_frame(&frame);
             }
         }
     }

@@ -21,6 +21,7 @@ pub mod logging;
 pub mod methods;
 pub mod nodes;
 pub mod origin;
+pub mod outbound;
 pub mod rate_limit;
 pub mod read_budget;
 pub mod router;

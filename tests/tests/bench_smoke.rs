@@ -149,3 +149,39 @@ async fn agent_scenarios_time_turns_and_weigh_seeded_sessions() {
         assert!(v[key].as_u64().unwrap() > 0, "{key}: {v}");
     }
 }
+
+/// fanout-slow: the readers get every broadcast while the flooded, non-reading operator is
+/// closed by the gateway; presence: every device connects and the readers see presence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_slow_and_presence_scenarios_run_against_a_pincer_gateway() {
+    let gw = TestGateway::start().await.unwrap();
+    let target = Target { url: gw.url(), token: gw.token.clone() };
+    let o = bench::fanout::SlowFanoutOpts {
+        concurrent: 20,
+        parallelism: 8,
+        rounds: 2,
+        flood_messages: 220,
+        flood_chars: 190_000,
+        timeout: Duration::from_secs(60),
+        server_pid: Some(std::process::id()),
+    };
+    let v = bench::fanout::slow_fanout(&target, &o).await.unwrap();
+    assert_eq!(v["readers"], 20, "{v}");
+    assert_eq!(v["fanoutMissed"], 0, "{v}");
+    assert_eq!(v["floodFailed"], 0, "{v}");
+    assert_eq!(v["slowConsumer"]["closed"], true, "{v}");
+    assert!(v["fanoutP99ms"].is_number(), "{v}");
+
+    let o = bench::fanout::PresenceOpts {
+        readers: 5,
+        devices: 10,
+        parallelism: 8,
+        timeout: Duration::from_secs(30),
+        server_pid: Some(std::process::id()),
+    };
+    let v = bench::fanout::presence(&target, &o).await.unwrap();
+    assert_eq!(v["devices"], 10, "{v}");
+    assert_eq!(v["deviceErrors"], 0, "{v}");
+    assert!(v["presenceEventsPerReaderOnConnect"].as_f64().unwrap() >= 1.0, "{v}");
+    assert!(v["serverRssDevicesMiB"].is_number(), "{v}");
+}

@@ -170,7 +170,36 @@ pub fn presence_entries(state: &GatewayState) -> Vec<Value> {
     out
 }
 
-pub fn broadcast_presence(state: &GatewayState) {
+/// How long a presence change waits for others to join it in one broadcast.
+///
+/// Every device connect and disconnect changes presence, and a presence event carries the whole
+/// list to every operator: one broadcast per change costs O(devices × operators) per connect, so
+/// a burst of 300 devices in front of 200 readers meant 300 full lists to each of 500 sockets.
+/// Coalesced, a burst costs one broadcast per window, and the connect path does no fan-out.
+pub const PRESENCE_COALESCE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Announce that presence changed: one `presence` event with the then-current list goes to every
+/// operator [`PRESENCE_COALESCE`] after the first change of a burst.
+pub fn broadcast_presence(state: &SharedState) {
+    if !state.hub.schedule_presence_broadcast() {
+        return; // one is already on its way and will carry this change too
+    }
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        state.hub.presence_broadcast_started();
+        broadcast_presence_now(state);
+        return;
+    };
+    let state = state.clone();
+    runtime.spawn(async move {
+        tokio::time::sleep(PRESENCE_COALESCE).await;
+        // Cleared before the list is read, so a change from here on schedules another broadcast.
+        state.hub.presence_broadcast_started();
+        broadcast_presence_now(&state);
+    });
+}
+
+/// Broadcast the current presence list now, with the next presence version.
+pub fn broadcast_presence_now(state: &GatewayState) {
     let version = state.hub.bump_presence();
     let payload = json!({"presence": presence_entries(state)});
     state.hub.broadcast_filtered(events::PRESENCE, &payload, Some(version), |_| true);

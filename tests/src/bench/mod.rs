@@ -2,6 +2,7 @@
 //! These are measurements, never assertions: nothing here decides pass or fail on timing.
 
 pub mod agent;
+pub mod fanout;
 pub mod provider;
 pub mod stats;
 

@@ -39,7 +39,13 @@ enum Scenario {
     /// Pincer only: RSS and `sessions.list` / `chat.history` latency with --sessions ×
     /// --messages stored.
     AgentSessions,
-    /// Everything above except agent-*.
+    /// --concurrent readers get --rounds broadcasts while one operator that stopped reading
+    /// is flooded (chat.inject) past maxBufferedBytes: reader latency, the slow one's close.
+    FanoutSlow,
+    /// --readers operator.read clients, then --devices clients with device identities
+    /// (presence churn): device connect latency, presence events, gateway RSS.
+    Presence,
+    /// Everything above except agent-*, fanout-slow and presence.
     All,
 }
 
@@ -76,6 +82,18 @@ struct Args {
     trigger_scopes: Vec<String>,
     #[arg(long, default_value_t = 30)]
     broadcast_timeout_secs: u64,
+    /// fanout-slow: timed broadcasts during the flood, and the flood itself.
+    #[arg(long, default_value_t = 10)]
+    rounds: usize,
+    #[arg(long, default_value_t = 400)]
+    flood_messages: usize,
+    #[arg(long, default_value_t = 190_000)]
+    flood_chars: usize,
+    /// presence: reader and device clients.
+    #[arg(long, default_value_t = 200)]
+    readers: usize,
+    #[arg(long, default_value_t = 300)]
+    devices: usize,
     /// Node for `invoke` (default: first connected node of node.list).
     #[arg(long)]
     node_id: Option<String>,
@@ -221,7 +239,8 @@ async fn main() -> ExitCode {
     };
     let mut gateway = None;
     let mut server_pid = args.pid;
-    if args.scenario == Scenario::Start || (args.scenario == Scenario::All && spawn.is_some()) {
+    let owns_gateway = matches!(args.scenario, Scenario::All | Scenario::FanoutSlow | Scenario::Presence) && spawn.is_some();
+    if args.scenario == Scenario::Start || owns_gateway {
         let Some(spawn) = spawn else {
             report(&args, Err(("start".into(), SupportError::Other("--scenario start needs --spawn or --spawn-openclaw".into()))));
             return exit(true);
@@ -279,6 +298,30 @@ async fn main() -> ExitCode {
         };
         let r = bench::connections(&target, &o).await;
         report(&args, r.map_err(|e| ("connections".into(), e)));
+    }
+    if args.scenario == Scenario::FanoutSlow {
+        let o = bench::fanout::SlowFanoutOpts {
+            concurrent: args.concurrent,
+            parallelism: args.open_parallelism,
+            rounds: args.rounds,
+            flood_messages: args.flood_messages,
+            flood_chars: args.flood_chars,
+            timeout: Duration::from_secs(args.broadcast_timeout_secs),
+            server_pid,
+        };
+        let r = bench::fanout::slow_fanout(&target, &o).await;
+        report(&args, r.map_err(|e| ("fanout-slow".into(), e)));
+    }
+    if args.scenario == Scenario::Presence {
+        let o = bench::fanout::PresenceOpts {
+            readers: args.readers,
+            devices: args.devices,
+            parallelism: args.open_parallelism,
+            timeout: Duration::from_secs(args.broadcast_timeout_secs),
+            server_pid,
+        };
+        let r = bench::fanout::presence(&target, &o).await;
+        report(&args, r.map_err(|e| ("presence".into(), e)));
     }
     if args.scenario == Scenario::NodeHost {
         let Some(spawn) = args.node_cmd.clone() else {
