@@ -129,14 +129,17 @@ async fn path_hijack_runs_the_allowlisted_ls_not_the_one_in_cwd() {
     assert_eq!(out["envDropped"], json!([{"key": "PATH", "reason": "PATH entries must be absolute directories"}]));
 
     // The same through a shell: its PATH override is dropped and `ls` is the real one.
-    let r = invoke(&mut conn, &node.node_id, "system.run", json!({"command": ["/bin/sh", "-c", "ls"], "cwd": cwd, "env": {"PATH": hijack}}))
-        .await;
+    let r =
+        invoke(&mut conn, &node.node_id, "system.run", json!({"command": ["/bin/sh", "-c", "ls"], "cwd": cwd, "env": {"PATH": hijack}}))
+            .await;
     let out = payload(&r);
     assert!(!marker.exists(), "the fake ls in cwd ran through sh -c");
     assert_eq!(out["stdout"], "ls\n", "{out}");
 
     // An empty entry is the current directory too.
-    let r = invoke(&mut conn, &node.node_id, "system.run", json!({"command": ["ls"], "cwd": cwd, "env": {"PATH": format!(":{node_path}")}})).await;
+    let r =
+        invoke(&mut conn, &node.node_id, "system.run", json!({"command": ["ls"], "cwd": cwd, "env": {"PATH": format!(":{node_path}")}}))
+            .await;
     assert_eq!(payload(&r)["stdout"], "ls\n");
     assert!(!marker.exists());
 
@@ -174,7 +177,13 @@ async fn environment_overrides_outside_the_allowlist_never_reach_the_child() {
         "XDG_CONFIG_HOME": "/tmp/pincer-evil-config", "LESSOPEN": format!("|{} %s", evil.display()),
         "GIT_PAGER": evil, "LD_PRELOAD": "/tmp/pincer-evil.so", "TERM": "dumb",
     });
-    let r = invoke(&mut conn, &node.node_id, "system.run", json!({"command": ["git", "diff", "--cached", "--ext-diff"], "cwd": repo, "env": hostile})).await;
+    let r = invoke(
+        &mut conn,
+        &node.node_id,
+        "system.run",
+        json!({"command": ["git", "diff", "--cached", "--ext-diff"], "cwd": repo, "env": hostile}),
+    )
+    .await;
     let out = payload(&r);
     assert!(!marker.exists(), "GIT_EXTERNAL_DIFF ran: {out}");
     assert_eq!(out["exitCode"], 0, "{out}");
@@ -191,7 +200,13 @@ async fn environment_overrides_outside_the_allowlist_never_reach_the_child() {
     assert!(!seen.contains("HOME=/tmp/pincer-evil-home"), "{seen}");
     assert!(seen.lines().any(|l| l == "TERM=dumb"), "{seen}");
     // The same names set through `env NAME=…` in argv make the command opaque: denied here.
-    let r = invoke(&mut conn, &node.node_id, "system.run", json!({"command": ["env", format!("GIT_EXTERNAL_DIFF={}", evil.display()), "git", "diff", "--ext-diff"], "cwd": repo})).await;
+    let r = invoke(
+        &mut conn,
+        &node.node_id,
+        "system.run",
+        json!({"command": ["env", format!("GIT_EXTERNAL_DIFF={}", evil.display()), "git", "diff", "--ext-diff"], "cwd": repo}),
+    )
+    .await;
     assert_eq!(r["error"]["message"], "SYSTEM_RUN_DENIED: allowlist miss", "{r}");
     assert!(!marker.exists());
     node.stop().await;

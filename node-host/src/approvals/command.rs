@@ -82,8 +82,8 @@ fn resolve_in(program: &str, path: Option<&OsString>, cwd: &Path) -> Option<Path
     }
     // With no usable PATH, `which` would fall back to the cwd for a bare name; a bare name
     // then simply does not resolve (an explicit `./x` or `/x` still does).
-    let bare = !program.contains('/') && !(cfg!(windows) && program.contains('\\'));
-    if bare && path.is_none_or(|p| p.is_empty()) {
+    let has_separator = program.contains('/') || (cfg!(windows) && program.contains('\\'));
+    if !has_separator && path.is_none_or(|p| p.is_empty()) {
         return None;
     }
     let found = which::which_in(program, path, cwd).ok()?;
@@ -432,8 +432,7 @@ mod tests {
         assert_eq!(inner(&["time", "--output=x", "ls"]), Err("time --output=x".to_string()));
     }
 
-    fn resolver_with(bin: &Path, cwd: &Path, path: &str) -> Resolver {
-        let _ = bin;
+    fn resolver_with(cwd: &Path, path: &str) -> Resolver {
         Resolver::new(Some(path), Some(cwd))
     }
 
@@ -458,15 +457,15 @@ mod tests {
         fake_bin(&root, "ls");
         let bin = root.join("bin").display().to_string();
         for path in [format!(".:{bin}"), format!(":{bin}"), format!("{bin}::"), format!("bin:{bin}")] {
-            let resolver = resolver_with(&root, &root, &path);
+            let resolver = resolver_with(&root, &path);
             assert_eq!(resolver.resolve("ls"), Some(real.clone()), "{path}");
             assert_eq!(exec_argv(&argv(&["ls", "-la"]), &resolver), Some(vec![real.display().to_string(), "-la".into()]), "{path}");
         }
         // Only relative entries: a bare name resolves nowhere (not in the cwd either).
-        assert_eq!(resolver_with(&root, &root, ".").resolve("ls"), None);
-        assert_eq!(resolver_with(&root, &root, "").resolve("ls"), None);
+        assert_eq!(resolver_with(&root, ".").resolve("ls"), None);
+        assert_eq!(resolver_with(&root, "").resolve("ls"), None);
         // An explicit relative path is still a path: resolved against cwd, then pinned.
-        assert_eq!(resolver_with(&root, &root, ".").resolve("./ls"), Some(root.join("ls")));
+        assert_eq!(resolver_with(&root, ".").resolve("./ls"), Some(root.join("ls")));
     }
 
     #[cfg(unix)]
@@ -475,7 +474,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
         let ls = fake_bin(&root, "ls").display().to_string();
-        let resolver = resolver_with(&root, &root, &root.display().to_string());
+        let resolver = resolver_with(&root, &root.display().to_string());
         // Wrappers come from the node's own PATH, never from the request's.
         let own = |name: &str| which::which(name).unwrap().display().to_string();
         assert_eq!(

@@ -39,8 +39,8 @@ use serde_json::{json, Map, Value};
 
 pub use error::ApprovalsError;
 pub use policy::{BUILTIN_ASK, BUILTIN_ASK_FALLBACK, BUILTIN_SECURITY, DEFAULT_AGENT};
-pub use runners::runner_warning;
 pub use prompter::{ExecPrompt, NoPrompter, PromptReason, Prompter, TerminalPrompter, TERMINAL_PROMPT_TIMEOUT};
+pub use runners::runner_warning;
 
 use crate::error::CommandError;
 use audit::{AuditLog, AuditRecord};

@@ -77,7 +77,9 @@ pub fn is_shell(path: &Path) -> bool {
 pub fn runner_warning(pattern: &str) -> Option<String> {
     let base = pattern.rsplit(['/', '\\']).next().unwrap_or(pattern);
     if base.contains(['*', '?', '[', '{']) {
-        return Some(format!("{pattern}: a wildcard program name can match shells and command runners (an allowlisted shell runs anything)"));
+        return Some(format!(
+            "{pattern}: a wildcard program name can match shells and command runners (an allowlisted shell runs anything)"
+        ));
     }
     let name = program_name(pattern);
     if SHELLS.contains(&name.as_str()) {
@@ -92,12 +94,17 @@ mod tests {
 
     #[test]
     fn shells_interpreters_and_runners_are_flagged() {
-        assert_eq!(runner_warning("/bin/sh").as_deref(), Some("/bin/sh: a shell runs any command; allowlisting it is the same as security=full"));
+        assert_eq!(
+            runner_warning("/bin/sh").as_deref(),
+            Some("/bin/sh: a shell runs any command; allowlisting it is the same as security=full")
+        );
         assert_eq!(
             runner_warning("/usr/bin/git").as_deref(),
             Some("/usr/bin/git: runs commands (-c alias.x='!cmd', core.pager, hooks, GIT_* variables); allowlisting it lets a caller run other programs")
         );
-        for pattern in ["/usr/bin/python3.12", "C:\\Python\\python.exe", "/usr/bin/find", "/usr/bin/xargs", "/usr/bin/env", "/usr/bin/awk", "/bin/sed"] {
+        for pattern in
+            ["/usr/bin/python3.12", "C:\\Python\\python.exe", "/usr/bin/find", "/usr/bin/xargs", "/usr/bin/env", "/usr/bin/awk", "/bin/sed"]
+        {
             assert!(runner_warning(pattern).is_some(), "{pattern}");
         }
         assert!(runner_warning("/usr/bin/*").unwrap().contains("wildcard"));

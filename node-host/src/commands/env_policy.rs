@@ -182,7 +182,9 @@ mod tests {
         // Appending after the node's PATH is not a prepend.
         assert!(!sanitize(&env(&[("PATH", "/usr/local/bin:/usr/bin:/tmp/evil")]), Some(own), false).dropped.is_empty());
         // The probe: `.` (or an empty entry, or a relative one) in front.
-        for hijack in [".:/usr/local/bin:/usr/bin", ":/usr/local/bin:/usr/bin", "bin:/usr/local/bin:/usr/bin", "/opt::/usr/local/bin:/usr/bin"] {
+        for hijack in
+            [".:/usr/local/bin:/usr/bin", ":/usr/local/bin:/usr/bin", "bin:/usr/local/bin:/usr/bin", "/opt::/usr/local/bin:/usr/bin"]
+        {
             let out = sanitize(&env(&[("PATH", hijack)]), Some(own), false);
             assert_eq!(out.dropped[0].reason, "PATH entries must be absolute directories", "{hijack}");
             assert_eq!(out.child_path.as_deref(), Some(own), "{hijack}");

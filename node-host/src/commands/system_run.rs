@@ -18,8 +18,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::env_policy;
-use super::process_tree;
 use super::output::{capture, to_text, OutputBudget, OUTPUT_CAP_BYTES};
+use super::process_tree;
 use super::{parse_params, InvokeContext};
 use crate::approvals::{ExecGate, ExecRequest, GateOutcome, GatePlan};
 use crate::error::CommandError;
@@ -383,10 +383,10 @@ mod tests {
         );
     }
 
-
     #[tokio::test]
     async fn runs_argv_and_reports_exit_code_and_output() {
-        let out = execute(&argv(&["sh", "-c", "echo out; echo err >&2; exit 3"]), None, &BTreeMap::new(), None, &InvokeContext::detached()).await;
+        let out =
+            execute(&argv(&["sh", "-c", "echo out; echo err >&2; exit 3"]), None, &BTreeMap::new(), None, &InvokeContext::detached()).await;
         assert_eq!(out["exitCode"], 3);
         assert_eq!(out["success"], false);
         assert_eq!(out["stdout"], "out\n");
@@ -403,7 +403,8 @@ mod tests {
         // The grandchild would create the marker after 2 s if it outlived the kill.
         let script = format!("(sleep 2; touch {}) & sleep 30", marker.display());
         let out =
-            execute(&argv(&["sh", "-c", &script]), None, &BTreeMap::new(), Some(Duration::from_millis(300)), &InvokeContext::detached()).await;
+            execute(&argv(&["sh", "-c", &script]), None, &BTreeMap::new(), Some(Duration::from_millis(300)), &InvokeContext::detached())
+                .await;
         assert_eq!(out["timedOut"], true);
         assert_eq!(out["success"], false);
         tokio::time::sleep(Duration::from_millis(2_500)).await;
@@ -418,7 +419,8 @@ mod tests {
         let marker = dir.path().join("survived");
         let script = format!("setsid sh -c 'sleep 2; touch {}' & sleep 30", marker.display());
         let out =
-            execute(&argv(&["sh", "-c", &script]), None, &BTreeMap::new(), Some(Duration::from_millis(500)), &InvokeContext::detached()).await;
+            execute(&argv(&["sh", "-c", &script]), None, &BTreeMap::new(), Some(Duration::from_millis(500)), &InvokeContext::detached())
+                .await;
         assert_eq!(out["timedOut"], true);
         tokio::time::sleep(Duration::from_millis(2_500)).await;
         assert!(!marker.exists(), "a setsid grandchild outlived the timeout kill");
@@ -444,9 +446,14 @@ mod tests {
 
     #[tokio::test]
     async fn output_is_capped_and_flagged() {
-        let out =
-            execute(&argv(&["sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' a"]), None, &BTreeMap::new(), None, &InvokeContext::detached())
-                .await;
+        let out = execute(
+            &argv(&["sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' a"]),
+            None,
+            &BTreeMap::new(),
+            None,
+            &InvokeContext::detached(),
+        )
+        .await;
         assert_eq!(out["stdout"].as_str().unwrap().len(), OUTPUT_CAP_BYTES);
         assert_eq!(out["truncated"], true);
         assert_eq!(out["success"], true);
