@@ -1,5 +1,8 @@
 //! From an argv to the executables it will really run: unwrap `env`/`nice`/`timeout`/
-//! `nohup`/`stdbuf`, split `sh -c` / `cmd.exe /c` scripts, resolve each program on PATH.
+//! `nohup`/`stdbuf`/`time`/`xargs`, split `sh -c` / `cmd.exe /c` scripts, resolve each program
+//! on PATH — and the argv to spawn, in which every program word the node itself hands to
+//! `execve` (the wrappers and the program they run) is the absolute path that was checked,
+//! so no later PATH lookup can pick another file.
 
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
@@ -23,6 +26,9 @@ pub struct Analysis {
     pub segments: Vec<Segment>,
     /// Set when the command can never be satisfied by an allowlist.
     pub blocker: Option<String>,
+    /// The argv to spawn: the request's argv with its program words replaced by the resolved
+    /// absolute paths (see [`exec_argv`]); `None` when the program cannot be found.
+    pub exec_argv: Option<Vec<String>>,
 }
 
 impl Analysis {
@@ -44,24 +50,54 @@ impl Analysis {
 
 /// Where programs are looked up.
 pub struct Resolver {
+    /// The PATH the child process gets (its relative and empty entries removed).
     path: Option<OsString>,
+    /// The node's own PATH (cleaned the same way): wrappers and shells are looked up here, so a
+    /// request's PATH prepend can never choose which `env` or `sh` runs the checked program.
+    wrapper_path: Option<OsString>,
     cwd: PathBuf,
 }
 
 impl Resolver {
+    /// `env_path` is the PATH the child will get (`None` = this process's PATH).
     pub fn new(env_path: Option<&str>, cwd: Option<&Path>) -> Resolver {
-        let path = env_path.map(OsString::from).or_else(|| std::env::var_os("PATH"));
+        let own = std::env::var_os("PATH").map(|p| absolute_entries(&p).0);
+        let path = env_path.map(|p| absolute_entries(OsString::from(p).as_os_str()).0).or_else(|| own.clone());
         let cwd = cwd.map(Path::to_path_buf).or_else(|| std::env::current_dir().ok()).unwrap_or_else(|| PathBuf::from("/"));
-        Resolver { path, cwd }
+        Resolver { path, wrapper_path: own, cwd }
     }
 
     pub fn resolve(&self, program: &str) -> Option<PathBuf> {
-        if program.is_empty() || program.contains('\0') {
-            return None;
-        }
-        let found = which::which_in(program, self.path.as_ref(), &self.cwd).ok()?;
-        normalize(&found)
+        resolve_in(program, self.path.as_ref(), &self.cwd)
     }
+
+    fn resolve_wrapper(&self, program: &str) -> Option<PathBuf> {
+        resolve_in(program, self.wrapper_path.as_ref(), &self.cwd)
+    }
+}
+
+fn resolve_in(program: &str, path: Option<&OsString>, cwd: &Path) -> Option<PathBuf> {
+    if program.is_empty() || program.contains('\0') {
+        return None;
+    }
+    // With no usable PATH, `which` would fall back to the cwd for a bare name; a bare name
+    // then simply does not resolve (an explicit `./x` or `/x` still does).
+    let has_separator = program.contains('/') || (cfg!(windows) && program.contains('\\'));
+    if !has_separator && path.is_none_or(|p| p.is_empty()) {
+        return None;
+    }
+    let found = which::which_in(program, path, cwd).ok()?;
+    normalize(&found)
+}
+
+/// A PATH with only absolute entries, and the entries that were removed. An empty or relative
+/// entry (`::`, `.`, `bin`) makes a bare name resolve against whatever the current directory
+/// is, which is how `PATH=.:$PATH` ran `./ls` instead of the allowlisted `/usr/bin/ls`.
+pub fn absolute_entries(path: &std::ffi::OsStr) -> (OsString, Vec<String>) {
+    let (keep, removed): (Vec<PathBuf>, Vec<PathBuf>) = std::env::split_paths(path).partition(|p| p.is_absolute());
+    let removed = removed.iter().map(|p| p.display().to_string()).collect();
+    // Joining only fails on an entry containing the separator, which split_paths never yields.
+    (std::env::join_paths(keep).unwrap_or_default(), removed)
 }
 
 /// Lexical clean-up, except that `..` is resolved on disk: `/usr/bin/../../tmp/x` must not
@@ -75,12 +111,56 @@ fn normalize(path: &Path) -> Option<PathBuf> {
 }
 
 pub fn analyze(argv: &[String], resolver: &Resolver) -> Analysis {
-    let mut analysis = Analysis::default();
+    let mut analysis = Analysis { exec_argv: exec_argv(argv, resolver), ..Analysis::default() };
     if let Err(reason) = collect(argv, resolver, 0, &mut analysis.segments) {
         analysis.blocker = Some(reason);
     }
     analysis
 }
+
+/// The argv the node spawns for `argv`: each wrapper word and the program it finally runs
+/// replaced by its resolved absolute path (a shell wrapper's script stays as written: the shell
+/// resolves its words itself, with the same PATH the gate used). When the wrappers cannot be
+/// followed (an opaque `env -S`, say, that only a person or `security=full` lets through), only
+/// `argv[0]` is pinned. `None` when the program to start does not resolve.
+pub fn exec_argv(argv: &[String], resolver: &Resolver) -> Option<Vec<String>> {
+    let first = argv.first()?;
+    let mut out = argv.to_vec();
+    let Ok(layers) = program_positions(argv) else {
+        let pinned = if is_wrapper_or_shell(first) { resolver.resolve_wrapper(first) } else { resolver.resolve(first) };
+        out[0] = pinned?.display().to_string();
+        return Some(out);
+    };
+    let Some(program) = layers.program else {
+        // Only assignments (not a program at all), or a wrapper given nothing to run.
+        let wrapper = *layers.wrappers.first()?;
+        out[wrapper] = resolver.resolve_wrapper(&argv[wrapper])?.display().to_string();
+        return (wrapper == 0).then_some(out);
+    };
+    if program != 0 && layers.wrappers.first() != Some(&0) {
+        return None; // argv[0] is an assignment word, which is no program to start
+    }
+    for &at in &layers.wrappers {
+        out[at] = resolver.resolve_wrapper(&argv[at])?.display().to_string();
+    }
+    // A shell running a script is a wrapper too (its script's words are what the gate checked);
+    // any other program is exactly the segment the gate resolved, with the same PATH.
+    let resolved = match shell_script(&argv[program..]) {
+        Some(_) => resolver.resolve_wrapper(&argv[program]),
+        None => resolver.resolve(&argv[program]),
+    };
+    out[program] = resolved?.display().to_string();
+    Some(out)
+}
+
+/// Wrapper and shell names: looked up on the node's own PATH only.
+fn is_wrapper_or_shell(program: &str) -> bool {
+    let name = basename(program);
+    WRAPPERS.contains(&name.as_str()) || SHELLS.contains(&name.as_str())
+}
+
+const WRAPPERS: &[&str] = &["env", "nice", "timeout", "nohup", "stdbuf", "time", "xargs"];
+const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "cmd", "cmd.exe"];
 
 fn collect(argv: &[String], resolver: &Resolver, depth: usize, out: &mut Vec<Segment>) -> Result<(), String> {
     if depth > MAX_DEPTH {
@@ -151,11 +231,11 @@ fn posix_shell_script(argv: &[String]) -> Option<&str> {
     seen_c.then(|| argv.get(i).map(String::as_str).unwrap_or(""))
 }
 
-/// Environment names that change which code runs, so `env NAME=…`/`NAME=… cmd` is opaque.
+/// `env NAME=…` / `NAME=… cmd` is transparent only for the names `system.run` itself accepts
+/// as overrides (presentation and locale); anything else (`GIT_EXTERNAL_DIFF`, `LD_PRELOAD`,
+/// `PATH`, …) may change which code runs, so the command becomes opaque.
 fn dangerous_env_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    ["PATH", "BASH_ENV", "ENV", "IFS", "SHELLOPTS", "PS4", "NODE_OPTIONS", "RUBYOPT", "PATHEXT", "COMSPEC"].contains(&upper.as_str())
-        || ["LD_", "DYLD_", "PYTHON", "PERL"].iter().any(|p| upper.starts_with(p))
+    !crate::commands::env_policy::is_inert_key(name)
 }
 
 fn assignment_name(word: &str) -> Option<&str> {
@@ -167,23 +247,47 @@ fn assignment_name(word: &str) -> Option<&str> {
 
 /// Peel known wrappers (and leading `NAME=value` words, which a shell segment may carry) off
 /// the front of argv, recursively.
-fn unwrap_wrappers(mut argv: &[String]) -> Result<&[String], String> {
+fn unwrap_wrappers(argv: &[String]) -> Result<&[String], String> {
+    let layers = program_positions(argv)?;
+    Ok(layers.program.and_then(|at| argv.get(at..)).unwrap_or_default())
+}
+
+/// Where the program words of an argv sit.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Layers {
+    /// Each wrapper (`env`, `nice`, …), outermost first.
+    wrappers: Vec<usize>,
+    /// The program they finally run; `None` for only assignments or a wrapper with no program.
+    program: Option<usize>,
+}
+
+fn program_positions(argv: &[String]) -> Result<Layers, String> {
+    let mut at = 0;
+    let mut layers = Layers::default();
     for _ in 0..=MAX_DEPTH {
-        let assignments = argv.iter().take_while(|w| assignment_name(w).is_some()).count();
-        check_assignments(&argv[..assignments])?;
-        argv = &argv[assignments..];
-        let Some(program) = argv.first() else {
-            return Ok(argv);
+        let rest = argv.get(at..).unwrap_or_default();
+        let assignments = rest.iter().take_while(|w| assignment_name(w).is_some()).count();
+        check_assignments(&rest[..assignments])?;
+        at += assignments;
+        let rest = argv.get(at..).unwrap_or_default();
+        let Some(program) = rest.first() else {
+            return Ok(layers);
         };
         let skip = match basename(program).as_str() {
-            "env" => skip_env(argv)?,
-            "nice" => skip_nice(argv),
-            "timeout" => skip_timeout(argv),
-            "nohup" => 1 + usize::from(argv.get(1).is_some_and(|a| a == "--")),
-            "stdbuf" => skip_stdbuf(argv),
-            _ => return Ok(argv),
+            "env" => skip_env(rest)?,
+            "nice" => skip_nice(rest),
+            "timeout" => skip_timeout(rest),
+            "nohup" => 1 + usize::from(rest.get(1).is_some_and(|a| a == "--")),
+            "stdbuf" => skip_stdbuf(rest),
+            "time" => skip_time(rest)?,
+            "xargs" => skip_xargs(rest)?,
+            _ => {
+                layers.program = Some(at);
+                return Ok(layers);
+            }
         };
-        argv = argv.get(skip..).unwrap_or_default();
+        layers.wrappers.push(at);
+        at += skip;
     }
     Err("too deeply nested".to_string())
 }
@@ -242,6 +346,38 @@ fn skip_timeout(argv: &[String]) -> usize {
     i
 }
 
+/// GNU/BSD `time [-p] [-v] [-f FMT] [-a] CMD`. `-o FILE` writes a file, so it is opaque.
+fn skip_time(argv: &[String]) -> Result<usize, String> {
+    let mut i = 1;
+    while let Some(word) = argv.get(i).map(String::as_str) {
+        match word {
+            "--" => return Ok(i + 1),
+            "-f" | "--format" => i += 2,
+            w if w == "-o" || w.starts_with("--output") || (w.starts_with("-o") && !w.starts_with("--")) => {
+                return Err(format!("time {w}"))
+            }
+            w if w.starts_with('-') => i += 1,
+            _ => return Ok(i),
+        }
+    }
+    Ok(i)
+}
+
+/// `xargs [options] CMD…`: the program it runs with arguments from its input.
+fn skip_xargs(argv: &[String]) -> Result<usize, String> {
+    let mut i = 1;
+    while let Some(word) = argv.get(i).map(String::as_str) {
+        match word {
+            "--" => return Ok(i + 1),
+            "-a" | "-d" | "-E" | "-I" | "-L" | "-n" | "-P" | "-s" => i += 2,
+            "--arg-file" | "--delimiter" | "--max-lines" | "--max-args" | "--max-procs" | "--max-chars" | "--process-slot-var" => i += 2,
+            w if w.starts_with('-') => i += 1,
+            _ => return Ok(i),
+        }
+    }
+    Ok(i)
+}
+
 fn skip_stdbuf(argv: &[String]) -> usize {
     let mut i = 1;
     while let Some(word) = argv.get(i).map(String::as_str) {
@@ -269,16 +405,90 @@ mod tests {
 
     #[test]
     fn wrappers_resolve_to_the_inner_binary() {
-        assert_eq!(inner(&["env", "FOO=1", "nice", "-n", "5", "/usr/bin/ls"]), Ok(argv(&["/usr/bin/ls"])));
-        assert_eq!(inner(&["/usr/bin/env", "-i", "A=b", "--", "ls", "-la"]), Ok(argv(&["ls", "-la"])));
+        assert_eq!(inner(&["env", "LANG=C", "nice", "-n", "5", "/usr/bin/ls"]), Ok(argv(&["/usr/bin/ls"])));
+        assert_eq!(inner(&["/usr/bin/env", "-i", "TZ=UTC", "--", "ls", "-la"]), Ok(argv(&["ls", "-la"])));
         assert_eq!(inner(&["nice", "-n5", "ls"]), Ok(argv(&["ls"])));
         assert_eq!(inner(&["nice", "-10", "ls"]), Ok(argv(&["ls"])));
         assert_eq!(inner(&["timeout", "-s", "KILL", "--preserve-status", "5s", "rg", "x"]), Ok(argv(&["rg", "x"])));
         assert_eq!(inner(&["timeout", "10", "ls"]), Ok(argv(&["ls"])));
         assert_eq!(inner(&["nohup", "stdbuf", "-oL", "-e", "0", "rg"]), Ok(argv(&["rg"])));
         assert_eq!(inner(&["nohup", "--", "timeout", "1", "nice", "env", "ls"]), Ok(argv(&["ls"])));
-        assert_eq!(inner(&["FOO=1", "BAR=2", "ls"]), Ok(argv(&["ls"])));
+        assert_eq!(inner(&["LC_ALL=C", "TERM=dumb", "ls"]), Ok(argv(&["ls"])));
         assert_eq!(inner(&["env"]), Ok(argv(&[])));
+        assert_eq!(inner(&["time", "-p", "ls", "-l"]), Ok(argv(&["ls", "-l"])));
+        assert_eq!(inner(&["time", "-f", "%e", "--", "ls"]), Ok(argv(&["ls"])));
+        assert_eq!(inner(&["xargs", "-0", "-n", "1", "-I", "{}", "rm", "{}"]), Ok(argv(&["rm", "{}"])));
+        assert_eq!(inner(&["xargs", "--max-procs", "4", "-r", "wc", "-l"]), Ok(argv(&["wc", "-l"])));
+        assert_eq!(inner(&["xargs"]), Ok(argv(&[])), "bare xargs runs echo: nothing to allowlist");
+    }
+
+    #[test]
+    fn assignments_outside_the_env_allowlist_are_opaque() {
+        // Transparent only for presentation and locale names, the set system.run accepts.
+        assert_eq!(inner(&["env", "FOO=1", "ls"]), Err("sets FOO".to_string()));
+        assert_eq!(inner(&["env", "GIT_EXTERNAL_DIFF=sh -c id", "git", "diff"]), Err("sets GIT_EXTERNAL_DIFF".to_string()));
+        assert_eq!(inner(&["HOME=/tmp/h", "git", "log"]), Err("sets HOME".to_string()));
+        assert_eq!(inner(&["time", "-o", "/home/u/.bashrc", "ls"]), Err("time -o".to_string()));
+        assert_eq!(inner(&["time", "--output=x", "ls"]), Err("time --output=x".to_string()));
+    }
+
+    fn resolver_with(cwd: &Path, path: &str) -> Resolver {
+        Resolver::new(Some(path), Some(cwd))
+    }
+
+    #[cfg(unix)]
+    fn fake_bin(dir: &Path, name: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(name);
+        std::fs::write(&path, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    /// Case 2 at the resolver: `.` (or an empty or relative entry) in PATH is ignored, so a
+    /// fake `ls` in the working directory is never what resolves or what is spawned.
+    #[cfg(unix)]
+    #[test]
+    fn relative_and_empty_path_entries_are_never_searched() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir(root.join("bin")).unwrap();
+        let real = fake_bin(&root.join("bin"), "ls");
+        fake_bin(&root, "ls");
+        let bin = root.join("bin").display().to_string();
+        for path in [format!(".:{bin}"), format!(":{bin}"), format!("{bin}::"), format!("bin:{bin}")] {
+            let resolver = resolver_with(&root, &path);
+            assert_eq!(resolver.resolve("ls"), Some(real.clone()), "{path}");
+            assert_eq!(exec_argv(&argv(&["ls", "-la"]), &resolver), Some(vec![real.display().to_string(), "-la".into()]), "{path}");
+        }
+        // Only relative entries: a bare name resolves nowhere (not in the cwd either).
+        assert_eq!(resolver_with(&root, ".").resolve("ls"), None);
+        assert_eq!(resolver_with(&root, "").resolve("ls"), None);
+        // An explicit relative path is still a path: resolved against cwd, then pinned.
+        assert_eq!(resolver_with(&root, ".").resolve("./ls"), Some(root.join("ls")));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn exec_argv_pins_wrappers_and_the_inner_program() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let ls = fake_bin(&root, "ls").display().to_string();
+        let resolver = resolver_with(&root, &root.display().to_string());
+        // Wrappers come from the node's own PATH, never from the request's.
+        let own = |name: &str| which::which(name).unwrap().display().to_string();
+        assert_eq!(
+            exec_argv(&argv(&["env", "LANG=C", "nice", "-n", "5", "ls", "-l"]), &resolver),
+            Some(vec![own("env"), "LANG=C".into(), own("nice"), "-n".into(), "5".into(), ls.clone(), "-l".into()])
+        );
+        assert_eq!(exec_argv(&argv(&["time", "-p", "ls"]), &resolver).map(|a| a[2].clone()), Some(ls.clone()));
+        // A shell's script is left as written; the shell is pinned.
+        assert_eq!(exec_argv(&argv(&["sh", "-lc", "ls | wc -l"]), &resolver), Some(vec![own("sh"), "-lc".into(), "ls | wc -l".into()]));
+        // Opaque wrapper options: only the program started is pinned.
+        assert_eq!(exec_argv(&argv(&["env", "-S", "ls -l"]), &resolver), Some(vec![own("env"), "-S".into(), "ls -l".into()]));
+        assert_eq!(exec_argv(&argv(&["nosuch-pincer"]), &resolver), None);
+        assert_eq!(exec_argv(&argv(&["env", "nosuch-pincer"]), &resolver), None);
+        assert_eq!(exec_argv(&argv(&["LANG=C", "ls"]), &resolver), None, "an assignment is no program");
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub(crate) mod command;
 mod error;
 mod policy;
 mod prompter;
+mod runners;
 mod shell;
 mod store;
 
@@ -39,6 +40,7 @@ use serde_json::{json, Map, Value};
 pub use error::ApprovalsError;
 pub use policy::{BUILTIN_ASK, BUILTIN_ASK_FALLBACK, BUILTIN_SECURITY, DEFAULT_AGENT};
 pub use prompter::{ExecPrompt, NoPrompter, PromptReason, Prompter, TerminalPrompter, TERMINAL_PROMPT_TIMEOUT};
+pub use runners::runner_warning;
 
 use crate::error::CommandError;
 use audit::{AuditLog, AuditRecord};
@@ -59,8 +61,16 @@ pub struct ExecRequest {
     pub session_key: Option<String>,
     /// `system.run {approved:true, approvalDecision}`: the gateway already asked a person.
     pub approved_by_gateway: Option<ExecDecision>,
-    /// PATH used for resolution (`None` = this process's PATH).
+    /// PATH used for resolution: the PATH the child gets (`None` = this process's PATH).
     pub env_path: Option<String>,
+}
+
+/// What the gate decided, and the argv to spawn if it allowed: program words pinned to the
+/// absolute paths it checked (`None` when the program does not resolve).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatePlan {
+    pub outcome: GateOutcome,
+    pub exec_argv: Option<Vec<String>>,
 }
 
 /// How an allowed command got through.
@@ -181,8 +191,29 @@ impl ExecGate {
         self.store.set(file, base_hash)
     }
 
+    /// `set`, plus a warning for each allowlist pattern it adds that names a shell or another
+    /// program that runs arbitrary commands (an allowlisted `/bin/sh` is `security=full`).
+    pub fn set_with_warnings(&self, file: Value, base_hash: Option<&str>) -> Result<(ExecApprovalsSnapshot, Vec<String>), ApprovalsError> {
+        let before: Vec<String> = self.store.snapshot().map(|s| allowlist_patterns(&s.file)).unwrap_or_default();
+        let snapshot = self.store.set(file, base_hash)?;
+        let warnings: Vec<String> = allowlist_patterns(&snapshot.file)
+            .into_iter()
+            .filter(|p| !before.iter().any(|b| b.eq_ignore_ascii_case(p)))
+            .filter_map(|p| runner_warning(&p))
+            .collect();
+        for warning in &warnings {
+            tracing::warn!(%warning, "exec approvals: allowlist entry runs arbitrary commands");
+        }
+        Ok((snapshot, warnings))
+    }
+
     /// Decide whether this command may run. Never panics on any input.
     pub async fn check(&self, req: &ExecRequest) -> GateOutcome {
+        self.check_plan(req).await.outcome
+    }
+
+    /// [`ExecGate::check`], and the argv to spawn so that what runs is what was checked.
+    pub async fn check_plan(&self, req: &ExecRequest) -> GatePlan {
         let agent_id = req.agent_id.as_deref().map(str::trim).filter(|a| !a.is_empty()).unwrap_or(DEFAULT_AGENT);
         let analysis = if req.argv.is_empty() {
             Analysis::default()
@@ -210,7 +241,7 @@ impl ExecGate {
         if let Err(e) = tokio::task::spawn_blocking(move || audit.append(record)).await {
             tracing::error!(error = %e, "exec audit write task failed");
         }
-        verdict.outcome
+        GatePlan { outcome: verdict.outcome, exec_argv: analysis.exec_argv }
     }
 
     async fn decide(&self, req: &ExecRequest, agent_id: &str, analysis: &Analysis) -> Verdict {
@@ -241,8 +272,13 @@ impl ExecGate {
                 (false, _) => Verdict::deny(DENIED_ALLOWLIST_MISS, "policy", format!("{miss}; ask=off")),
             };
         }
-        let allow_always =
-            policy.security == ExecSecurity::Allowlist && policy.ask != ExecAsk::Always && analysis.fully_resolved() && agent_id != "*";
+        // A shell among the executables (`bash script.sh`) is never stored: an allowlisted shell
+        // runs anything. Wrappers and `sh -c` are already peeled off into their inner programs.
+        let allow_always = policy.security == ExecSecurity::Allowlist
+            && policy.ask != ExecAsk::Always
+            && analysis.fully_resolved()
+            && !paths.iter().any(|p| runners::is_shell(p))
+            && agent_id != "*";
         let (decision, from_gateway) = match req.approved_by_gateway {
             Some(decision) => (decision, true),
             None => {
@@ -308,6 +344,9 @@ impl ExecGate {
                 if let Some(existing) = list.iter_mut().find(|e| e.pattern.eq_ignore_ascii_case(&pattern)) {
                     existing.extra.extend(usage.map(|(k, v)| (k.to_string(), v)));
                 } else if !policy.allows(path) {
+                    if let Some(warning) = runner_warning(&pattern) {
+                        tracing::warn!(%warning, "allow-always added an entry that runs arbitrary commands");
+                    }
                     let extra: Map<String, Value> = usage.map(|(k, v)| (k.to_string(), v)).into_iter().collect();
                     list.push(AllowlistEntry {
                         id: Some(uuid::Uuid::new_v4().to_string()),
@@ -320,6 +359,13 @@ impl ExecGate {
         })?;
         Ok(())
     }
+}
+
+/// The allowlist patterns of every agent in an approvals file.
+fn allowlist_patterns(file: &Value) -> Vec<String> {
+    let agents = file.get("agents").and_then(Value::as_object).into_iter().flat_map(|agents| agents.values());
+    let entries = agents.filter_map(|a| a.get("allowlist").and_then(Value::as_array)).flatten();
+    entries.filter_map(|e| e.get("pattern").and_then(Value::as_str)).map(str::to_string).collect()
 }
 
 fn command_text(req: &ExecRequest) -> String {

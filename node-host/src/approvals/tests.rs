@@ -46,7 +46,7 @@ impl Env {
         let root = dir.path().canonicalize().unwrap();
         let bin = root.join("bin");
         std::fs::create_dir(&bin).unwrap();
-        for name in ["ls", "rm", "rg", "echo", "cat", "sh"] {
+        for name in ["ls", "rm", "rg", "echo", "cat", "sh", "wc"] {
             use std::os::unix::fs::PermissionsExt;
             let path = bin.join(name);
             std::fs::write(&path, "#!/bin/sh\n").unwrap();
@@ -260,8 +260,8 @@ async fn ask_fallback_modes() {
 async fn allow_always_persists_the_resolved_inner_executables() {
     let env = Env::with(ALLOWLIST_ON_MISS(), &["ls"], &[ALLOW_ALWAYS]);
     let before = env.gate.snapshot().unwrap();
-    let mut req = env.req(&["/bin/sh", "-lc", "ls && env FOO=1 rm --token s3cret x"]);
-    req.raw_command = Some("ls && env FOO=1 rm --token s3cret x".into());
+    let mut req = env.req(&["/bin/sh", "-lc", "ls && env LANG=C rm --token s3cret x"]);
+    req.raw_command = Some("ls && env LANG=C rm --token s3cret x".into());
     assert_eq!(env.gate.check(&req).await, allowed(AllowedVia::PromptAlways));
     assert_eq!(env.asked()[0].resolved_paths, [env.bin.join("ls"), env.bin.join("rm")]);
 
@@ -275,7 +275,7 @@ async fn allow_always_persists_the_resolved_inner_executables() {
     assert_eq!(rm["pattern"], env.bin("rm"));
     assert_eq!(rm["source"], "allow-always");
     assert_eq!(rm["lastResolvedPath"], env.bin("rm"));
-    assert_eq!(rm["lastUsedCommand"], "ls && env FOO=1 rm --token *** x");
+    assert_eq!(rm["lastUsedCommand"], "ls && env LANG=C rm --token *** x");
     assert!(rm["lastUsedAt"].as_i64().unwrap() > 1_600_000_000_000);
     assert!(uuid::Uuid::parse_str(rm["id"].as_str().unwrap()).is_ok());
 
@@ -372,10 +372,10 @@ async fn redirections_and_substitutions_are_never_allowlisted() {
 async fn wrappers_resolve_to_the_inner_binary() {
     let env = Env::with(ALLOWLIST_ON_MISS(), &["ls"], &[None]);
     let ls = env.bin("ls");
-    assert_eq!(env.check(&["env", "FOO=1", "nice", "-n", "5", &ls]).await, allowed(AllowedVia::Allowlist));
+    assert_eq!(env.check(&["env", "LANG=C", "nice", "-n", "5", &ls]).await, allowed(AllowedVia::Allowlist));
     assert_eq!(env.check(&["timeout", "-k", "1", "10s", "nohup", "stdbuf", "-oL", "ls"]).await, allowed(AllowedVia::Allowlist));
-    assert_eq!(env.check(&["sh", "-c", "FOO=1 nice ls -la"]).await, allowed(AllowedVia::Allowlist));
-    assert_eq!(env.check(&["env", "FOO=1", "rm"]).await, denied("SYSTEM_RUN_DENIED: approval required"));
+    assert_eq!(env.check(&["sh", "-c", "LC_ALL=C nice ls -la"]).await, allowed(AllowedVia::Allowlist));
+    assert_eq!(env.check(&["env", "LANG=C", "rm"]).await, denied("SYSTEM_RUN_DENIED: approval required"));
     assert_eq!(env.asked()[0].resolved_paths, [env.bin.join("rm")]);
 }
 
@@ -539,4 +539,71 @@ fn set_through_the_gate_rejects_stale_hash_and_bad_files() {
     let serialized = serde_json::to_value(&snap).unwrap();
     assert!(serialized.get("baseHash").is_none());
     assert_eq!(serialized.as_object().unwrap().keys().collect::<Vec<_>>(), ["path", "exists", "hash", "file"]);
+}
+
+/// Case 10: "Always Allow" through a wrapper stores the inner executables the plan resolved,
+/// never the wrapper or the shell (an allowlisted shell is `security=full`).
+#[tokio::test]
+async fn allow_always_through_wrappers_stores_only_the_inner_executables() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["sh", "-lc", "ls | wc -l"], &["ls", "wc"]),
+        (&["bash", "-lc", "ls | wc -l"], &["ls", "wc"]),
+        (&["env", "LANG=C", "ls"], &["ls"]),
+        (&["time", "ls"], &["ls"]),
+        (&["nice", "-n", "5", "ls"], &["ls"]),
+        (&["xargs", "-r", "rm"], &["rm"]),
+        (&["timeout", "5", "nohup", "stdbuf", "-oL", "wc"], &["wc"]),
+        (&["sh", "-c", "time ls && xargs rm"], &["ls", "rm"]),
+    ];
+    for (argv, stored) in cases {
+        let env = Env::with(ALLOWLIST_ON_MISS(), &[], &[ALLOW_ALWAYS]);
+        assert_eq!(env.check(argv).await, allowed(AllowedVia::PromptAlways), "{argv:?}");
+        let list = env.disk()["agents"]["main"]["allowlist"].as_array().unwrap().clone();
+        let patterns: Vec<&str> = list.iter().map(|e| e["pattern"].as_str().unwrap()).collect();
+        let expected: Vec<String> = stored.iter().map(|b| env.bin(b)).collect();
+        assert_eq!(patterns, expected, "{argv:?}");
+        assert!(!patterns.iter().any(|p| p.ends_with("/sh") || p.ends_with("/bash")), "{argv:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_shell_running_a_file_is_never_stored_by_allow_always() {
+    let env = Env::with(ALLOWLIST_ON_MISS(), &[], &[ALLOW_ALWAYS]);
+    let before = env.gate.snapshot().unwrap().hash;
+    assert_eq!(env.check(&["sh", "script.sh"]).await, allowed(AllowedVia::PromptOnce));
+    assert!(!env.asked()[0].allow_always, "Always Allow is not offered for a shell");
+    assert_eq!(env.gate.snapshot().unwrap().hash, before);
+}
+
+/// Case 2 at the gate: the plan it returns spawns the absolute path it checked.
+#[tokio::test]
+async fn the_gate_plans_the_absolute_path_it_checked() {
+    let env = Env::with(ALLOWLIST_OFF(), &["ls"], &[]);
+    // A fake `ls` in the working directory, and `.` first in PATH.
+    std::fs::copy(env.bin.join("ls"), env.root.join("ls")).unwrap();
+    let mut req = env.req(&["ls", "-la"]);
+    req.env_path = Some(format!(".:{}", env.bin.display()));
+    let plan = env.gate.check_plan(&req).await;
+    assert_eq!(plan.outcome, allowed(AllowedVia::Allowlist));
+    assert_eq!(plan.exec_argv, Some(vec![env.bin("ls"), "-la".to_string()]));
+    assert_eq!(env.audit_lines().last().unwrap()["resolvedPaths"], json!([env.bin("ls")]));
+}
+
+#[tokio::test]
+async fn adding_a_shell_or_command_runner_to_an_allowlist_warns() {
+    let env = Env::new(None, &[]);
+    let file = json!({"version": 1, "agents": {"main": {"allowlist": [{"pattern": "/usr/bin/ls"}, {"pattern": "/bin/sh"}, {"pattern": "/usr/bin/git"}]}}});
+    let (snapshot, warnings) = env.gate.set_with_warnings(file.clone(), None).unwrap();
+    assert_eq!(
+        warnings,
+        [
+            "/bin/sh: a shell runs any command; allowlisting it is the same as security=full",
+            "/usr/bin/git: runs commands (-c alias.x='!cmd', core.pager, hooks, GIT_* variables); allowlisting it lets a caller run other programs",
+        ]
+    );
+    // Only what a set adds is warned about.
+    let mut more = file;
+    more["agents"]["main"]["allowlist"].as_array_mut().unwrap().push(json!({"pattern": "/usr/bin/python3"}));
+    let (_, warnings) = env.gate.set_with_warnings(more, Some(&snapshot.hash)).unwrap();
+    assert_eq!(warnings, ["/usr/bin/python3: runs inline code (-c); allowlisting it lets a caller run other programs"]);
 }

@@ -1,57 +1,52 @@
-//! Which environment overrides a `system.run` caller may set.
+//! Which environment overrides a `system.run` caller may set: an ALLOWLIST.
 //!
-//! The caller sends only overrides; the node merges them into its own environment. Keys that
-//! change how a loader, interpreter or shell starts (`LD_PRELOAD`, `DYLD_*`, `NODE_OPTIONS`,
-//! `PYTHONPATH`, `BASH_ENV`, ...) would let an approved command run something else, so they are
-//! dropped. `PATH` may only be prepended to, so an allowlisted name cannot resolve elsewhere.
+//! The caller sends only overrides; the node merges them into its own environment. Almost any
+//! variable can change what an allowlisted program runs (`GIT_EXTERNAL_DIFF`,
+//! `GIT_PROXY_COMMAND`, `LESSOPEN`, `HOME` and `XDG_CONFIG_HOME` pointing at a planted config,
+//! `LD_PRELOAD`, …), and no denylist keeps up with every program's variables, so only keys that
+//! change presentation and locale are accepted. That set is OpenClaw's shell-wrapper set
+//! (`TERM`, `LANG`, `LC_*`, `COLORTERM`, `NO_COLOR`, `FORCE_COLOR`, see OpenClaw's
+//! `src/infra/host-env-security.ts`) plus a few more presentation keys for a direct argv.
+//! `PATH` may only be prepended to, with absolute directories, and never for shell scripts.
+//! Everything else is dropped and reported to the caller (`envDropped` in the result).
+//!
+//! The same allowlist decides which `env NAME=… cmd` / `NAME=… cmd` assignments the exec gate
+//! treats as transparent (see `approvals::command`).
 
 use std::collections::BTreeMap;
 
-/// Prefixes of keys that are never accepted.
-const DANGEROUS_PREFIXES: &[&str] = &["LD_", "DYLD_", "PYTHON", "PERL", "RUBY", "NODE_", "BASH_FUNC_", "GIT_CONFIG", "NPM_CONFIG_"];
-
-/// Exact keys that are never accepted.
-const DANGEROUS_KEYS: &[&str] = &[
-    "BASH_ENV",
-    "ENV",
-    "SHELLOPTS",
-    "BASHOPTS",
-    "PS4",
-    "IFS",
-    "ZDOTDIR",
-    "GCONV_PATH",
-    "HOSTALIASES",
-    "LOCALDOMAIN",
-    "RES_OPTIONS",
-    "JAVA_TOOL_OPTIONS",
-    "_JAVA_OPTIONS",
-    "JDK_JAVA_OPTIONS",
-    "GIT_EXEC_PATH",
-    "GIT_SSH",
-    "GIT_SSH_COMMAND",
-    "EDITOR",
-    "VISUAL",
-    "PAGER",
-    "PROMPT_COMMAND",
-    "OPENSSL_CONF",
-    "SSLKEYLOGFILE",
-];
-
-/// The only keys a shell wrapper (`sh -c …`) may receive: presentation, never behaviour.
+/// Presentation and locale: the only keys a shell wrapper (`sh -c …`) may receive (OpenClaw's set).
 const SHELL_SAFE_KEYS: &[&str] = &["TERM", "LANG", "COLORTERM", "NO_COLOR", "FORCE_COLOR"];
 
-/// Why an override was dropped (reported in logs and the audit trail).
+/// More presentation keys, accepted for a direct argv (no shell reads them as code).
+const DIRECT_SAFE_KEYS: &[&str] = &["CLICOLOR", "CLICOLOR_FORCE", "COLUMNS", "LINES", "LANGUAGE", "TZ"];
+
+/// Why an override was dropped (reported in logs and to the caller).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DroppedKey {
     pub key: String,
     pub reason: &'static str,
 }
 
-/// The overrides that survive, and those that were dropped.
+/// The overrides that survive, those that were dropped, and the PATH the child gets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EnvOverrides {
+    /// Accepted overrides, `PATH` excluded (see `child_path`).
     pub keep: BTreeMap<String, String>,
     pub dropped: Vec<DroppedKey>,
+    /// The PATH the child is given explicitly, also what the exec gate resolves with: an
+    /// accepted override or the node's own PATH, without relative or empty entries.
+    /// `None` when the node itself has no PATH.
+    pub child_path: Option<String>,
+    /// Entries of the node's own PATH that were left out of `child_path`.
+    pub removed_own_entries: Vec<String>,
+}
+
+impl EnvOverrides {
+    /// `[{key, reason}]` for the result, in the order the keys were given.
+    pub fn dropped_json(&self) -> serde_json::Value {
+        self.dropped.iter().map(|d| serde_json::json!({"key": d.key, "reason": d.reason})).collect()
+    }
 }
 
 fn valid_name(key: &str) -> bool {
@@ -59,14 +54,24 @@ fn valid_name(key: &str) -> bool {
     matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic()) && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
-fn is_dangerous(upper: &str) -> bool {
-    DANGEROUS_KEYS.contains(&upper) || DANGEROUS_PREFIXES.iter().any(|p| upper.starts_with(p))
+fn shell_safe(upper: &str) -> bool {
+    SHELL_SAFE_KEYS.contains(&upper) || upper.starts_with("LC_")
 }
+
+/// Whether a variable only changes presentation or locale (never which code runs). This is
+/// what a direct argv may receive, and what `env NAME=…` may set while staying transparent.
+pub fn is_inert_key(key: &str) -> bool {
+    let upper = key.to_ascii_uppercase();
+    valid_name(key) && (shell_safe(&upper) || DIRECT_SAFE_KEYS.contains(&upper.as_str()))
+}
+
+const PATH_SEP: char = if cfg!(windows) { ';' } else { ':' };
 
 /// Filter `requested` overrides. `own_path` is the node's PATH; `shell_wrapper` is whether
 /// argv runs a shell script (`sh -c`, `cmd /c`), which gets the strict presentation-only set.
 pub fn sanitize(requested: &BTreeMap<String, String>, own_path: Option<&str>, shell_wrapper: bool) -> EnvOverrides {
     let mut out = EnvOverrides::default();
+    let mut path_override = None;
     for (key, value) in requested {
         let upper = key.to_ascii_uppercase();
         let mut drop = |reason| out.dropped.push(DroppedKey { key: key.clone(), reason });
@@ -74,28 +79,43 @@ pub fn sanitize(requested: &BTreeMap<String, String>, own_path: Option<&str>, sh
             drop("not a valid environment variable");
         } else if upper == "PATH" {
             match accept_path(value, own_path) {
-                true if !shell_wrapper => {
-                    out.keep.insert(key.clone(), value.clone());
-                }
-                true => drop("shell commands keep the node's PATH"),
-                false => drop("PATH may only prepend to the node's own PATH"),
+                Ok(()) if !shell_wrapper => path_override = Some(value.clone()),
+                Ok(()) => drop("shell commands keep the node's PATH"),
+                Err(reason) => drop(reason),
             }
-        } else if is_dangerous(&upper) {
-            drop("changes how programs start");
-        } else if shell_wrapper && !(SHELL_SAFE_KEYS.contains(&upper.as_str()) || upper.starts_with("LC_")) {
+        } else if shell_wrapper && !shell_safe(&upper) {
             drop("shell commands only accept TERM, LANG, LC_*, COLORTERM, NO_COLOR, FORCE_COLOR");
+        } else if !is_inert_key(key) {
+            drop("not on the system.run environment allowlist (presentation and locale keys only)");
         } else {
             out.keep.insert(key.clone(), value.clone());
+        }
+    }
+    if let Some(chosen) = path_override.as_deref().or(own_path) {
+        let (clean, removed) = crate::approvals::command::absolute_entries(std::ffi::OsStr::new(chosen));
+        out.child_path = Some(clean.to_string_lossy().into_owned());
+        if path_override.is_none() {
+            out.removed_own_entries = removed;
         }
     }
     out
 }
 
-/// A PATH override is a prepend: it ends with the node's own PATH (or equals it).
-fn accept_path(value: &str, own_path: Option<&str>) -> bool {
-    let Some(own) = own_path.filter(|p| !p.is_empty()) else { return false };
-    let sep = if cfg!(windows) { ';' } else { ':' };
-    value == own || value.strip_suffix(own).is_some_and(|head| head.ends_with(sep) && head.len() > 1)
+/// A PATH override is a prepend of absolute directories: it ends with the node's own PATH (or
+/// equals it), and what it adds in front has no empty or relative entry.
+fn accept_path(value: &str, own_path: Option<&str>) -> Result<(), &'static str> {
+    let Some(own) = own_path.filter(|p| !p.is_empty()) else { return Err("the node has no PATH to prepend to") };
+    if value == own {
+        return Ok(());
+    }
+    let Some(head) = value.strip_suffix(own).and_then(|h| h.strip_suffix(PATH_SEP)) else {
+        return Err("PATH may only prepend to the node's own PATH");
+    };
+    let all_absolute = std::env::split_paths(head).all(|p| p.is_absolute());
+    if !all_absolute || head.split(PATH_SEP).any(str::is_empty) {
+        return Err("PATH entries must be absolute directories");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -106,48 +126,94 @@ mod tests {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
+    fn dropped_keys(out: &EnvOverrides) -> Vec<&str> {
+        out.dropped.iter().map(|d| d.key.as_str()).collect()
+    }
+
     #[test]
-    fn loader_and_interpreter_keys_are_dropped() {
+    fn only_presentation_and_locale_keys_pass() {
         let out = sanitize(
             &env(&[
+                ("GIT_EXTERNAL_DIFF", "sh -c id"),
+                ("GIT_PROXY_COMMAND", "/tmp/p"),
+                ("HOME", "/tmp/h"),
+                ("XDG_CONFIG_HOME", "/tmp/x"),
+                ("LESSOPEN", "|/tmp/l %s"),
                 ("LD_PRELOAD", "/tmp/x.so"),
-                ("DYLD_INSERT_LIBRARIES", "x"),
                 ("NODE_OPTIONS", "--require x"),
-                ("PYTHONPATH", "/x"),
-                ("BASH_ENV", "/x"),
                 ("FOO", "bar"),
+                ("TERM", "xterm"),
+                ("LC_ALL", "C"),
+                ("TZ", "UTC"),
+                ("NO_COLOR", "1"),
             ]),
             Some("/usr/bin"),
             false,
         );
-        assert_eq!(out.keep, env(&[("FOO", "bar")]));
-        assert_eq!(out.dropped.len(), 5);
-        // Case does not help: env names are case-sensitive, but loaders on some OSes are not.
-        assert!(sanitize(&env(&[("ld_preload", "x")]), None, false).keep.is_empty());
+        assert_eq!(out.keep, env(&[("LC_ALL", "C"), ("NO_COLOR", "1"), ("TERM", "xterm"), ("TZ", "UTC")]));
+        assert_eq!(
+            dropped_keys(&out),
+            ["FOO", "GIT_EXTERNAL_DIFF", "GIT_PROXY_COMMAND", "HOME", "LD_PRELOAD", "LESSOPEN", "NODE_OPTIONS", "XDG_CONFIG_HOME"]
+        );
+        assert!(out.dropped.iter().all(|d| d.reason == "not on the system.run environment allowlist (presentation and locale keys only)"));
+        assert_eq!(out.dropped_json()[0], serde_json::json!({"key": "FOO", "reason": out.dropped[0].reason}));
     }
 
     #[test]
-    fn path_is_accepted_only_as_a_prepend() {
+    fn inert_keys_are_the_allowlist() {
+        for key in ["TERM", "LANG", "LC_CTYPE", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "TZ", "COLUMNS", "lc_all"] {
+            assert!(is_inert_key(key), "{key}");
+        }
+        for key in ["PATH", "HOME", "GIT_EXTERNAL_DIFF", "BASH_ENV", "ENV", "PAGER", "LESSOPEN", "", "1X", "A-B"] {
+            assert!(!is_inert_key(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn path_is_accepted_only_as_a_prepend_of_absolute_directories() {
         let own = "/usr/local/bin:/usr/bin";
-        assert!(sanitize(&env(&[("PATH", "/opt/tool/bin:/usr/local/bin:/usr/bin")]), Some(own), false).keep.contains_key("PATH"));
-        assert!(sanitize(&env(&[("PATH", own)]), Some(own), false).keep.contains_key("PATH"));
+        let ok = sanitize(&env(&[("PATH", "/opt/tool/bin:/usr/local/bin:/usr/bin")]), Some(own), false);
+        assert_eq!(ok.child_path.as_deref(), Some("/opt/tool/bin:/usr/local/bin:/usr/bin"));
+        assert!(ok.dropped.is_empty() && ok.keep.is_empty(), "PATH travels as child_path");
+        assert_eq!(sanitize(&env(&[("PATH", own)]), Some(own), false).child_path.as_deref(), Some(own));
         let replaced = sanitize(&env(&[("PATH", "/tmp/evil")]), Some(own), false);
-        assert!(replaced.keep.is_empty());
         assert_eq!(replaced.dropped[0].reason, "PATH may only prepend to the node's own PATH");
+        assert_eq!(replaced.child_path.as_deref(), Some(own), "the node's PATH is kept");
         // Appending after the node's PATH is not a prepend.
-        assert!(sanitize(&env(&[("PATH", "/usr/local/bin:/usr/bin:/tmp/evil")]), Some(own), false).keep.is_empty());
+        assert!(!sanitize(&env(&[("PATH", "/usr/local/bin:/usr/bin:/tmp/evil")]), Some(own), false).dropped.is_empty());
+        // The probe: `.` (or an empty entry, or a relative one) in front.
+        for hijack in
+            [".:/usr/local/bin:/usr/bin", ":/usr/local/bin:/usr/bin", "bin:/usr/local/bin:/usr/bin", "/opt::/usr/local/bin:/usr/bin"]
+        {
+            let out = sanitize(&env(&[("PATH", hijack)]), Some(own), false);
+            assert_eq!(out.dropped[0].reason, "PATH entries must be absolute directories", "{hijack}");
+            assert_eq!(out.child_path.as_deref(), Some(own), "{hijack}");
+        }
     }
 
     #[test]
-    fn shell_wrappers_get_presentation_keys_only() {
-        let out = sanitize(&env(&[("TERM", "xterm"), ("LC_ALL", "C"), ("NO_COLOR", "1"), ("FOO", "bar")]), Some("/usr/bin"), true);
+    fn the_nodes_own_relative_path_entries_never_reach_the_child() {
+        let out = sanitize(&BTreeMap::new(), Some(".:/usr/bin::bin:/bin"), false);
+        assert_eq!(out.child_path.as_deref(), Some("/usr/bin:/bin"));
+        assert_eq!(out.removed_own_entries, [".", "", "bin"]);
+        assert_eq!(sanitize(&BTreeMap::new(), None, false).child_path, None);
+    }
+
+    #[test]
+    fn shell_wrappers_get_openclaws_presentation_keys_only() {
+        let out = sanitize(
+            &env(&[("TERM", "xterm"), ("LC_ALL", "C"), ("NO_COLOR", "1"), ("TZ", "UTC"), ("FOO", "bar"), ("PATH", "/opt:/usr/bin")]),
+            Some("/usr/bin"),
+            true,
+        );
         assert_eq!(out.keep, env(&[("LC_ALL", "C"), ("NO_COLOR", "1"), ("TERM", "xterm")]));
-        assert_eq!(out.dropped.len(), 1);
+        assert_eq!(dropped_keys(&out), ["FOO", "PATH", "TZ"]);
+        assert_eq!(out.child_path.as_deref(), Some("/usr/bin"));
     }
 
     #[test]
     fn malformed_names_and_nul_values_are_dropped() {
-        let out = sanitize(&env(&[("A=B", "x"), ("1X", "y"), ("OK", "a\0b"), ("", "z")]), None, false);
+        let out = sanitize(&env(&[("A=B", "x"), ("1X", "y"), ("TERM", "a\0b"), ("", "z")]), None, false);
         assert!(out.keep.is_empty());
         assert_eq!(out.dropped.len(), 4);
     }

@@ -9,6 +9,7 @@ pub mod env_policy;
 pub mod exec_approvals;
 pub mod notify;
 pub mod output;
+pub mod process_tree;
 pub mod system_run;
 pub mod which;
 

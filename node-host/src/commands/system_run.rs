@@ -1,6 +1,10 @@
 //! `system.run` and `system.run.prepare`: run an argv (never an implicit shell) under the
 //! node's exec-approval gate, with a timeout that kills the whole process tree and a shared
 //! 200,000-byte output cap.
+//!
+//! What the gate checks is exactly what runs: the gate resolves every program with the PATH
+//! the child gets (only absolute entries; see `env_policy`), and the node spawns the argv the
+//! gate planned, whose program words are those resolved absolute paths.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,8 +19,9 @@ use serde_json::{json, Value};
 
 use super::env_policy;
 use super::output::{capture, to_text, OutputBudget, OUTPUT_CAP_BYTES};
+use super::process_tree;
 use super::{parse_params, InvokeContext};
-use crate::approvals::{ExecGate, ExecRequest, GateOutcome};
+use crate::approvals::{ExecGate, ExecRequest, GateOutcome, GatePlan};
 use crate::error::CommandError;
 use crate::events::NodeEvents;
 
@@ -156,6 +161,9 @@ impl SystemRun {
         for dropped in &env.dropped {
             tracing::warn!(key = %dropped.key, reason = dropped.reason, "system.run: environment override dropped");
         }
+        if !env.removed_own_entries.is_empty() {
+            tracing::warn!(removed = ?env.removed_own_entries, "system.run: relative or empty entries of the node's PATH are not passed on");
+        }
         let approved_by_gateway = match (params.approved, params.approval_decision.as_deref()) {
             (Some(true), Some(d)) => ExecDecision::parse(d).or(Some(ExecDecision::AllowOnce)),
             (Some(true), None) => Some(ExecDecision::AllowOnce),
@@ -168,9 +176,10 @@ impl SystemRun {
             agent_id: Some(plan.agent_id.clone()),
             session_key: session_key.clone(),
             approved_by_gateway,
-            env_path: env.keep.get("PATH").cloned().or(own_path),
+            env_path: env.child_path.clone(),
         };
-        if let GateOutcome::Denied { message } = self.gate.check(&request).await {
+        let GatePlan { outcome, exec_argv } = self.gate.check_plan(&request).await;
+        if let GateOutcome::Denied { message } = outcome {
             self.events.send(
                 "exec.denied",
                 json!({"sessionKey": session_key, "runId": run_id, "host": "node", "command": plan.command_text, "reason": message}),
@@ -182,7 +191,18 @@ impl SystemRun {
             _ => None,
         };
         self.events.send("exec.started", json!({"sessionKey": session_key, "runId": run_id, "host": "node", "command": plan.command_text}));
-        let result = execute(&plan, &env.keep, timeout, &ctx).await;
+        let mut child_env = env.keep.clone();
+        if let Some(path) = &env.child_path {
+            child_env.insert("PATH".into(), path.clone());
+        }
+        let mut result = match exec_argv {
+            Some(argv) => execute(&argv, plan.cwd.as_deref(), &child_env, timeout, &ctx).await,
+            None => not_started(format!("command not found: {}", plan.argv[0])),
+        };
+        if let (false, Some(obj)) = (env.dropped.is_empty(), result.as_object_mut()) {
+            // Extra result field: OpenClaw's clients read the fields they know and ignore the rest.
+            obj.insert("envDropped".into(), env.dropped_json());
+        }
         let mut finished = json!({
             "sessionKey": session_key, "runId": run_id, "host": "node", "command": plan.command_text,
             "exitCode": result["exitCode"], "timedOut": result["timedOut"], "success": result["success"],
@@ -199,23 +219,42 @@ impl SystemRun {
     }
 }
 
-/// Spawn, capture, wait: the `{exitCode, timedOut, success, stdout, stderr, error, truncated}` result.
-async fn execute(plan: &Plan, env: &BTreeMap<String, String>, timeout: Option<Duration>, ctx: &InvokeContext) -> Value {
+fn not_started(message: String) -> Value {
+    json!({"exitCode": null, "timedOut": false, "success": false, "stdout": "", "stderr": "", "error": message, "truncated": false, "durationMs": 0})
+}
+
+/// Spawn `argv` (its program words already absolute), capture, wait: the
+/// `{exitCode, timedOut, success, stdout, stderr, error, truncated}` result.
+async fn execute(
+    argv: &[String],
+    cwd: Option<&std::path::Path>,
+    env: &BTreeMap<String, String>,
+    timeout: Option<Duration>,
+    ctx: &InvokeContext,
+) -> Value {
+    let Some(program) = argv.first() else { return not_started("command must be a non-empty argv array".into()) };
     let started = Instant::now();
-    let mut cmd = tokio::process::Command::new(&plan.argv[0]);
-    cmd.args(&plan.argv[1..]).envs(env).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
-    if let Some(cwd) = &plan.cwd {
+    let tag = uuid::Uuid::new_v4().to_string();
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(&argv[1..])
+        .envs(env)
+        .env(process_tree::RUN_TAG_VAR, &tag)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(cwd) = cwd {
         cmd.current_dir(cwd);
     }
     let mut child: AsyncGroupChild = match cmd.group_spawn() {
         Ok(c) => c,
         Err(e) => {
             let message = match e.kind() {
-                std::io::ErrorKind::NotFound => format!("command not found: {}", plan.argv[0]),
-                std::io::ErrorKind::PermissionDenied => format!("permission denied: {}", plan.argv[0]),
-                _ => format!("cannot start {}: {e}", plan.argv[0]),
+                std::io::ErrorKind::NotFound => format!("command not found: {program}"),
+                std::io::ErrorKind::PermissionDenied => format!("permission denied: {program}"),
+                _ => format!("cannot start {program}: {e}"),
             };
-            return json!({"exitCode": null, "timedOut": false, "success": false, "stdout": "", "stderr": "", "error": message, "truncated": false, "durationMs": 0});
+            return not_started(message);
         }
     };
     let budget = OutputBudget::new(OUTPUT_CAP_BYTES);
@@ -231,8 +270,8 @@ async fn execute(plan: &Plan, env: &BTreeMap<String, String>, timeout: Option<Du
     let mut timed_out = false;
     let status = tokio::select! {
         status = child.wait() => status.ok(),
-        _ = deadline => { timed_out = true; kill_tree(&mut child).await }
-        _ = ctx.cancel.cancelled() => kill_tree(&mut child).await,
+        _ = deadline => { timed_out = true; kill_tree(&mut child, &tag).await }
+        _ = ctx.cancel.cancelled() => kill_tree(&mut child, &tag).await,
     };
     let collect = |task: Option<tokio::task::JoinHandle<Vec<u8>>>| async move {
         match task {
@@ -261,7 +300,15 @@ async fn execute(plan: &Plan, env: &BTreeMap<String, String>, timeout: Option<Du
     })
 }
 
-async fn kill_tree(child: &mut AsyncGroupChild) -> Option<std::process::ExitStatus> {
+/// Kill the run's process group, and the processes that left it (see `process_tree`).
+async fn kill_tree(child: &mut AsyncGroupChild, tag: &str) -> Option<std::process::ExitStatus> {
+    if let Some(root) = child.id() {
+        let tag = tag.to_string();
+        match tokio::task::spawn_blocking(move || process_tree::kill_run(root, &tag)).await {
+            Ok(n) => tracing::debug!(processes = n, "system.run: run's processes killed"),
+            Err(e) => tracing::warn!(error = %e, "system.run: process tree walk failed"),
+        }
+    }
     if let Err(e) = child.kill().await {
         tracing::warn!(error = %e, "could not kill the process group");
     }
@@ -336,13 +383,10 @@ mod tests {
         );
     }
 
-    fn plan(words: &[&str]) -> Plan {
-        validate(&params(json!({"command": words}))).unwrap()
-    }
-
     #[tokio::test]
     async fn runs_argv_and_reports_exit_code_and_output() {
-        let out = execute(&plan(&["sh", "-c", "echo out; echo err >&2; exit 3"]), &BTreeMap::new(), None, &InvokeContext::detached()).await;
+        let out =
+            execute(&argv(&["sh", "-c", "echo out; echo err >&2; exit 3"]), None, &BTreeMap::new(), None, &InvokeContext::detached()).await;
         assert_eq!(out["exitCode"], 3);
         assert_eq!(out["success"], false);
         assert_eq!(out["stdout"], "out\n");
@@ -359,18 +403,57 @@ mod tests {
         // The grandchild would create the marker after 2 s if it outlived the kill.
         let script = format!("(sleep 2; touch {}) & sleep 30", marker.display());
         let out =
-            execute(&plan(&["sh", "-c", &script]), &BTreeMap::new(), Some(Duration::from_millis(300)), &InvokeContext::detached()).await;
+            execute(&argv(&["sh", "-c", &script]), None, &BTreeMap::new(), Some(Duration::from_millis(300)), &InvokeContext::detached())
+                .await;
         assert_eq!(out["timedOut"], true);
         assert_eq!(out["success"], false);
         tokio::time::sleep(Duration::from_millis(2_500)).await;
         assert!(!marker.exists(), "a grandchild outlived the timeout kill");
     }
 
+    /// The probe: a `setsid` grandchild leaves the process group that the group kill targets.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn timeout_kills_a_grandchild_that_left_the_process_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("survived");
+        let script = format!("setsid sh -c 'sleep 2; touch {}' & sleep 30", marker.display());
+        let out =
+            execute(&argv(&["sh", "-c", &script]), None, &BTreeMap::new(), Some(Duration::from_millis(500)), &InvokeContext::detached())
+                .await;
+        assert_eq!(out["timedOut"], true);
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        assert!(!marker.exists(), "a setsid grandchild outlived the timeout kill");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn cancel_kills_a_grandchild_that_left_the_process_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("survived");
+        let script = format!("setsid sh -c 'sleep 2; touch {}' & sleep 30", marker.display());
+        let ctx = InvokeContext::detached();
+        let cancel = ctx.cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            cancel.cancel();
+        });
+        let out = execute(&argv(&["sh", "-c", &script]), None, &BTreeMap::new(), None, &ctx).await;
+        assert_eq!(out["error"], "cancelled; the process tree was killed");
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        assert!(!marker.exists(), "a setsid grandchild outlived the cancel");
+    }
+
     #[tokio::test]
     async fn output_is_capped_and_flagged() {
-        let out =
-            execute(&plan(&["sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' a"]), &BTreeMap::new(), None, &InvokeContext::detached())
-                .await;
+        let out = execute(
+            &argv(&["sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' a"]),
+            None,
+            &BTreeMap::new(),
+            None,
+            &InvokeContext::detached(),
+        )
+        .await;
         assert_eq!(out["stdout"].as_str().unwrap().len(), OUTPUT_CAP_BYTES);
         assert_eq!(out["truncated"], true);
         assert_eq!(out["success"], true);
@@ -378,7 +461,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_binary_is_reported_not_panicked() {
-        let out = execute(&plan(&["/no/such/binary-pincer"]), &BTreeMap::new(), None, &InvokeContext::detached()).await;
+        let out = execute(&argv(&["/no/such/binary-pincer"]), None, &BTreeMap::new(), None, &InvokeContext::detached()).await;
         assert_eq!(out["success"], false);
         assert_eq!(out["exitCode"], Value::Null);
         assert_eq!(out["error"], "command not found: /no/such/binary-pincer");
@@ -387,7 +470,7 @@ mod tests {
     #[tokio::test]
     async fn environment_overrides_reach_the_child() {
         let env: BTreeMap<String, String> = [("PINCER_T".to_string(), "v1".to_string())].into();
-        let out = execute(&plan(&["sh", "-c", "printf %s \"$PINCER_T\""]), &env, None, &InvokeContext::detached()).await;
+        let out = execute(&argv(&["sh", "-c", "printf %s \"$PINCER_T\""]), None, &env, None, &InvokeContext::detached()).await;
         assert_eq!(out["stdout"], "v1");
     }
 }
