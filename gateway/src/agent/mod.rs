@@ -5,6 +5,8 @@ pub mod events;
 pub mod host;
 pub mod keys;
 pub mod node_tools;
+pub mod queue;
+pub mod queue_settings;
 pub mod session_events;
 
 pub use host::AgentHost;
