@@ -475,6 +475,7 @@ enum Outcome {
 
 fn finish(state: &SharedState, emitter: &RunEmitter, started_at: i64, outcome: Outcome) -> RunFinish {
     let ended_at = now_ms();
+    emitter.partial.clear();
     let (status, error) = match outcome {
         Outcome::Completed(message, usage) => {
             let value = serde_json::to_value(Message::Assistant(message.clone())).unwrap_or(Value::Null);

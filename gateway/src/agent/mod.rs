@@ -5,6 +5,7 @@ pub mod events;
 pub mod host;
 pub mod keys;
 pub mod node_tools;
+pub mod partial;
 pub mod queue;
 pub mod queue_settings;
 pub mod session_events;

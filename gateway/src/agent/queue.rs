@@ -153,9 +153,6 @@ pub fn submit(state: &SharedState, run: &NewRun<'_>) -> Result<Admission, QueueE
             victims.extend(lane.pending.drain(..));
         } else if busy && lane.pending.len() >= settings.cap {
             if settings.drop == DropPolicy::New {
-                if lane.pending.is_empty() && lane.active.is_none() {
-                    lanes.remove(run.session_key);
-                }
                 tracing::warn!(run = %run.run_id, session = %run.session_key, cap = settings.cap, "queue full: message refused (messages.queue.drop \"new\")");
                 return Err(QueueError::Full { cap: settings.cap });
             }
@@ -177,7 +174,10 @@ pub fn submit(state: &SharedState, run: &NewRun<'_>) -> Result<Admission, QueueE
         let handle = state.agents.register(run.run_id, run.session_key);
         lane.last_enqueued = Some(Instant::now());
         let admission = if !busy {
-            lane.pending.push_back(handle);
+            // An idle session starts the message at once: it never waits in the queue.
+            lane.active = Some(handle.clone());
+            lane.draining = true;
+            tokio::spawn(drain(state.clone(), run.session_key.to_string(), Some(handle)));
             Admission::Started
         } else if interrupt {
             if let Some(active) = &lane.active {
@@ -189,10 +189,6 @@ pub fn submit(state: &SharedState, run: &NewRun<'_>) -> Result<Admission, QueueE
             lane.pending.push_back(handle);
             Admission::Queued { position: lane.pending.len(), mode: settings.mode }
         };
-        if !lane.draining {
-            lane.draining = true;
-            tokio::spawn(drain(state.clone(), run.session_key.to_string()));
-        }
         admission
     };
     notices.tell(state);
@@ -203,10 +199,13 @@ pub fn submit(state: &SharedState, run: &NewRun<'_>) -> Result<Admission, QueueE
 pub fn resume(state: &SharedState, run_id: &str, session_key: &str) {
     let mut lanes = state.agents.queue.lanes.lock().unwrap_or_else(|p| p.into_inner());
     let lane = lanes.entry(session_key.to_string()).or_default();
-    lane.pending.push_back(state.agents.register(run_id, session_key));
-    if !lane.draining {
+    let handle = state.agents.register(run_id, session_key);
+    if lane.draining {
+        lane.pending.push_back(handle);
+    } else {
+        lane.active = Some(handle.clone());
         lane.draining = true;
-        tokio::spawn(drain(state.clone(), session_key.to_string()));
+        tokio::spawn(drain(state.clone(), session_key.to_string(), Some(handle)));
     }
 }
 
@@ -330,29 +329,12 @@ fn emitter_for(state: &SharedState, run: &ActiveRun) -> RunEmitter {
 
 /// Serve one lane until it is empty: wait out the debounce, take the next run (or, in
 /// `collect`, merge everything waiting into one), hold a global permit while it executes.
-async fn drain(state: SharedState, session_key: String) {
-    let mut first = true;
+async fn drain(state: SharedState, session_key: String, mut first: Option<Arc<ActiveRun>>) {
     loop {
-        // `interrupt` starts the newest message at once (its active run was just aborted).
-        let debounced = !first && settings(&state).mode != QueueMode::Interrupt;
-        if debounced && !quiet_for_debounce(&state, &session_key).await {
-            return stop_draining(&state, &session_key);
-        }
-        first = false;
-        let mut notices = Notices::default();
-        let next = {
-            let mut lanes = state.agents.queue.lanes.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(lane) = lanes.get_mut(&session_key) else { return };
-            let next = take_next(&state, lane, &session_key, &mut notices);
-            match &next {
-                Some(run) => lane.active = Some(run.clone()),
-                None => {
-                    lanes.remove(&session_key);
-                }
-            }
-            next
+        let next = match first.take() {
+            Some(run) => Some(run),
+            None => next_in_lane(&state, &session_key).await,
         };
-        notices.tell(&state);
         let Some(run) = next else { return };
         let permits = state.agents.queue.permits(&settings(&state));
         let permit = tokio::select! {
@@ -376,6 +358,40 @@ async fn drain(state: SharedState, session_key: String) {
             return stop_draining(&state, &session_key);
         }
     }
+}
+
+/// The lane's next run once the debounce is over (made its active run), or `None` when the
+/// lane is empty (then removed) or the gateway stops.
+async fn next_in_lane(state: &SharedState, session_key: &str) -> Option<Arc<ActiveRun>> {
+    {
+        // Nothing waits: the lane goes now (a message sent next starts at once, undelayed).
+        let mut lanes = state.agents.queue.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        if lanes.get(session_key).is_none_or(|l| l.pending.is_empty() && l.summary.is_none()) {
+            lanes.remove(session_key);
+            return None;
+        }
+    }
+    // `interrupt` starts the newest message at once (its active run was just aborted).
+    if settings(state).mode != QueueMode::Interrupt && !quiet_for_debounce(state, session_key).await {
+        stop_draining(state, session_key);
+        return None;
+    }
+    let mut notices = Notices::default();
+    let next = {
+        let mut lanes = state.agents.queue.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        let lane = lanes.get_mut(session_key)?;
+        let next = take_next(state, lane, session_key, &mut notices);
+        match &next {
+            Some(run) => lane.active = Some(run.clone()),
+            // Idle: the lane goes, so the map holds only busy sessions.
+            None => {
+                lanes.remove(session_key);
+            }
+        }
+        next
+    };
+    notices.tell(state);
+    next
 }
 
 /// Shutting down: forget the lane (its runs stay `queued` in the database).
