@@ -18,9 +18,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::events::RunEmitter;
-use super::queue::{self, Admission, RunQueue};
 use super::keys::agent_id_of;
 use super::node_tools::{node_summaries, node_tools, ExecAsk};
+use super::queue::{self, Admission, RunQueue};
 use crate::state::SharedState;
 use crate::store::{NewRun, SessionRecord};
 

@@ -95,10 +95,9 @@ pub enum QueueError {
 impl From<QueueError> for ErrorShape {
     fn from(e: QueueError) -> ErrorShape {
         match e {
-            QueueError::Full { cap } => ErrorShape::unavailable(QUEUE_FULL_TEXT)
-                .with_detail("reason", "queue-cap")
-                .with_detail("cap", cap as u64)
-                .retryable(None),
+            QueueError::Full { cap } => {
+                ErrorShape::unavailable(QUEUE_FULL_TEXT).with_detail("reason", "queue-cap").with_detail("cap", cap as u64).retryable(None)
+            }
             QueueError::Store(e) => ErrorShape::unavailable(e.to_string()),
         }
     }

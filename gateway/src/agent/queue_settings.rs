@@ -140,9 +140,10 @@ impl QueueSettings {
         let d = QueueSettings::default();
         let mode = match at(doc, &["messages", "queue", "mode"]) {
             None => d.mode,
-            Some(v) => v.as_str().and_then(QueueMode::parse).ok_or_else(|| {
-                invalid("messages.queue.mode", "must be one of \"steer\", \"followup\", \"collect\", \"interrupt\"")
-            })?,
+            Some(v) => v
+                .as_str()
+                .and_then(QueueMode::parse)
+                .ok_or_else(|| invalid("messages.queue.mode", "must be one of \"steer\", \"followup\", \"collect\", \"interrupt\""))?,
         };
         let drop = match at(doc, &["messages", "queue", "drop"]) {
             None => d.drop,
