@@ -172,7 +172,7 @@ pub fn submit(state: &SharedState, run: &NewRun<'_>) -> Result<Admission, QueueE
         }
         let handle = state.agents.register(run.run_id, run.session_key);
         lane.last_enqueued = Some(Instant::now());
-        let admission = if !busy {
+        if !busy {
             // An idle session starts the message at once: it never waits in the queue.
             lane.active = Some(handle.clone());
             lane.draining = true;
@@ -187,8 +187,7 @@ pub fn submit(state: &SharedState, run: &NewRun<'_>) -> Result<Admission, QueueE
         } else {
             lane.pending.push_back(handle);
             Admission::Queued { position: lane.pending.len(), mode: settings.mode }
-        };
-        admission
+        }
     };
     notices.tell(state);
     Ok(admission)
