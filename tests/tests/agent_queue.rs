@@ -373,3 +373,24 @@ async fn text_streamed_before_a_kill_9_is_kept_after_the_restart_with_the_interr
     let waited = client.request("agent.wait", json!({"runId": "p1", "timeoutMs": 1000})).await.unwrap();
     assert_eq!(waited["status"], "error", "{waited}");
 }
+
+#[tokio::test]
+async fn aborting_a_waiting_message_ends_it_at_once_and_frees_its_place_under_the_cap() {
+    let llm = ScriptedOpenAi::start([Reply::stall_after(["working "]), Reply::text(["A3"])]).await.unwrap();
+    let gw = agent_gateway(&llm, queue_config(json!({"mode": "followup", "cap": 1, "drop": "new", "debounceMs": 0}), 4)).await;
+    let client = agent_operator(&gw).await;
+    send(&client, "main", "one", "w1").await;
+    first_delta(&client, "w1").await;
+    assert_eq!(send(&client, "main", "two", "w2").await["queue"]["position"], 1);
+    let aborted = client.request("chat.abort", json!({"sessionKey": "main", "runId": "w2"})).await.unwrap();
+    assert_eq!(aborted["runIds"], json!(["w2"]));
+    // Ended while w1 still runs, not when its turn would have come.
+    assert_eq!(terminal(&client, "w2").await["state"], "aborted");
+    assert_eq!(gw.state.agents.queue.pending_count(), 0);
+    assert_eq!(send(&client, "main", "three", "w3").await["queue"]["position"], 1, "the place is free again");
+    client.request("chat.abort", json!({"sessionKey": "main", "runId": "w1"})).await.unwrap();
+    assert_eq!(text_of(&terminal(&client, "w3").await["message"]), "A3");
+    assert_eq!(llm.request_count(), 2, "the withdrawn message never reached the model");
+    let texts: Vec<String> = history(&client, "main").await.iter().map(text_of).collect();
+    assert_eq!(texts, ["one", "working ", "three", "A3"]);
+}

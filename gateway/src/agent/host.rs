@@ -260,11 +260,7 @@ pub(super) async fn execute(state: &SharedState, run: &ActiveRun) -> RunFinish {
         return RunFinish { status: "queued", started_at: 0, ended_at: 0, error: None };
     }
     if run.cancel.is_cancelled() {
-        // Aborted while queued (chat.abort, sessions.reset/delete): its message joins no
-        // transcript (a reset one stays empty) and a deleted session is not created again.
-        let session_id = state.store.session(&run.session_key).ok().flatten().map(|s| s.session_id).unwrap_or_default();
-        let emitter = RunEmitter::new(state.clone(), &run.run_id, &run.session_key, &session_id);
-        return finish(state, &emitter, now_ms(), Outcome::Aborted);
+        return end_unstarted(state, run);
     }
     let session = match ensure_session(state, &run.session_key) {
         Ok(s) => s,
@@ -329,6 +325,15 @@ pub(super) async fn execute(state: &SharedState, run: &ActiveRun) -> RunFinish {
         RunEnd::Failed(e) => Outcome::Error(e.to_string(), e.kind()),
     };
     finish(state, &emitter, started_at, result)
+}
+
+/// A run aborted while it waited (chat.abort, sessions.reset/delete) ends as aborted: its
+/// message joins no transcript (a reset one stays empty) and a deleted session is not created
+/// again.
+pub(super) fn end_unstarted(state: &SharedState, run: &ActiveRun) -> RunFinish {
+    let session_id = state.store.session(&run.session_key).ok().flatten().map(|s| s.session_id).unwrap_or_default();
+    let emitter = RunEmitter::new(state.clone(), &run.run_id, &run.session_key, &session_id);
+    finish(state, &emitter, now_ms(), Outcome::Aborted)
 }
 
 struct Prepared {

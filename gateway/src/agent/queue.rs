@@ -193,6 +193,30 @@ pub fn submit(state: &SharedState, run: &NewRun<'_>) -> Result<Admission, QueueE
     Ok(admission)
 }
 
+/// `chat.abort` withdrew waiting runs (already cancelled): take them out of their lane now, so
+/// they free their place under the cap, and end them as aborted.
+pub fn withdraw_cancelled(state: &SharedState, session_key: &str) {
+    let withdrawn: Vec<Arc<ActiveRun>> = {
+        let mut lanes = state.agents.queue.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(lane) = lanes.get_mut(session_key) else { return };
+        let mut cancelled: Vec<Arc<ActiveRun>> = lane.pending.iter().filter(|r| r.cancel.is_cancelled()).cloned().collect();
+        lane.pending.retain(|r| !r.cancel.is_cancelled());
+        if lane.summary.as_ref().is_some_and(|s| s.run.cancel.is_cancelled()) {
+            cancelled.extend(lane.summary.take().map(|s| s.run));
+        }
+        cancelled
+    };
+    finish_withdrawn(state, withdrawn);
+}
+
+fn finish_withdrawn(state: &SharedState, runs: Vec<Arc<ActiveRun>>) {
+    for run in runs {
+        let finish = super::host::end_unstarted(state, &run);
+        state.agents.unregister(&run.run_id);
+        run.finish(finish);
+    }
+}
+
 /// After a restart: queue a run that was accepted before it (no cap: it was acknowledged).
 pub fn resume(state: &SharedState, run_id: &str, session_key: &str) {
     let mut lanes = state.agents.queue.lanes.lock().unwrap_or_else(|p| p.into_inner());

@@ -269,6 +269,8 @@ pub fn abort(state: &SharedState, params: Value) -> MethodResult {
             run_ids.push(run.run_id.clone());
         }
     }
+    // Waiting ones leave the queue now (their place under the cap is free at once).
+    crate::agent::queue::withdraw_cancelled(state, &session_key);
     Ok(json!({"ok": true, "aborted": !run_ids.is_empty(), "runIds": run_ids}))
 }
 
