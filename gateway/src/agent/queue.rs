@@ -145,30 +145,39 @@ pub fn submit(state: &SharedState, run: &NewRun<'_>) -> Result<Admission, QueueE
         let mut lanes = state.agents.queue.lanes.lock().unwrap_or_else(|p| p.into_inner());
         let lane = lanes.entry(run.session_key.to_string()).or_default();
         let busy = lane.draining;
-        let mut victims = Vec::new();
         let interrupt = busy && settings.mode == QueueMode::Interrupt;
-        if interrupt {
+        let excess = if interrupt {
             // OpenClaw clears the session's waiting messages before interrupting.
-            victims.extend(lane.pending.drain(..));
+            lane.pending.len()
         } else if busy && lane.pending.len() >= settings.cap {
             if settings.drop == DropPolicy::New {
                 tracing::warn!(run = %run.run_id, session = %run.session_key, cap = settings.cap, "queue full: message refused (messages.queue.drop \"new\")");
                 return Err(QueueError::Full { cap: settings.cap });
             }
-            let excess = lane.pending.len() + 1 - settings.cap;
-            victims.extend(lane.pending.drain(..excess));
+            lane.pending.len() + 1 - settings.cap
+        } else {
+            0
+        };
+        if let Err(e) = state.store.enqueue_run(run) {
+            if !lane.draining {
+                lanes.remove(run.session_key);
+            }
+            return Err(e.into());
         }
-        state.store.enqueue_run(run)?;
-        if interrupt && !victims.is_empty() {
-            let reason = format!(
-                "Dropped: a newer message interrupted this session (messages.queue.mode \"interrupt\") before this one ran; run {} replaces it.",
-                run.run_id
-            );
-            let ids: Vec<String> = victims.iter().map(|v| v.run_id.clone()).collect();
-            state.store.drop_queued_runs(&ids, &reason, now_ms())?;
-            notices.dropped.extend(victims.into_iter().map(|v| (v, reason.clone())));
-        } else if !victims.is_empty() {
-            drop_victims(state, lane, &settings, run.session_key, victims, &mut notices)?;
+        let victims: Vec<Arc<ActiveRun>> = lane.pending.drain(..excess).collect();
+        if !victims.is_empty() {
+            let dropped = if interrupt {
+                drop_interrupted(state, run.run_id, &victims, &mut notices)
+            } else {
+                drop_victims(state, lane, &settings, run.session_key, &victims, &mut notices)
+            };
+            if let Err(e) = dropped {
+                // Not recorded as dropped, so not dropped: they wait on (over the cap).
+                tracing::error!(session = %run.session_key, error = %e, "could not record dropped messages; keeping them queued");
+                for victim in victims.into_iter().rev() {
+                    lane.pending.push_front(victim);
+                }
+            }
         }
         let handle = state.agents.register(run.run_id, run.session_key);
         lane.last_enqueued = Some(Instant::now());
@@ -232,12 +241,23 @@ pub fn resume(state: &SharedState, run_id: &str, session_key: &str) {
 }
 
 /// Drop `victims` (the oldest waiting runs) as `drop` says, durably, and note whom to tell.
+/// `interrupt`: the runs that waited are dropped in favour of `newest`.
+fn drop_interrupted(state: &SharedState, newest: &str, victims: &[Arc<ActiveRun>], notices: &mut Notices) -> Result<(), QueueError> {
+    let reason = format!(
+        "Dropped: a newer message interrupted this session (messages.queue.mode \"interrupt\") before this one ran; run {newest} replaces it."
+    );
+    let ids: Vec<String> = victims.iter().map(|v| v.run_id.clone()).collect();
+    state.store.drop_queued_runs(&ids, &reason, now_ms())?;
+    notices.dropped.extend(victims.iter().map(|v| (v.clone(), reason.clone())));
+    Ok(())
+}
+
 fn drop_victims(
     state: &SharedState,
     lane: &mut Lane,
     settings: &QueueSettings,
     session_key: &str,
-    victims: Vec<Arc<ActiveRun>>,
+    victims: &[Arc<ActiveRun>],
     notices: &mut Notices,
 ) -> Result<(), QueueError> {
     let ids: Vec<String> = victims.iter().map(|v| v.run_id.clone()).collect();
@@ -247,7 +267,7 @@ fn drop_victims(
             "Dropped: the session queue was full (messages.queue.cap {cap}, drop \"old\") and this was the oldest waiting message; it did not run. Send it again if it still matters."
         );
         state.store.drop_queued_runs(&ids, &reason, now_ms())?;
-        notices.dropped.extend(victims.into_iter().map(|v| (v, reason.clone())));
+        notices.dropped.extend(victims.iter().map(|v| (v.clone(), reason.clone())));
         return Ok(());
     }
     let (summary_id, existed, mut dropped, mut lines) = match &lane.summary {
@@ -273,7 +293,7 @@ fn drop_victims(
         &NewRun { run_id: &summary_id, session_key, fingerprint: "queue-summary", input: &input, options: &json!({}), now_ms: now_ms() },
         existed,
     )?;
-    notices.dropped.extend(victims.into_iter().map(|v| (v, reason.clone())));
+    notices.dropped.extend(victims.iter().map(|v| (v.clone(), reason.clone())));
     let run = match lane.summary.take() {
         Some(s) => s.run,
         None => state.agents.register(&summary_id, session_key),
