@@ -137,6 +137,13 @@ pub const KNOWN_KEYS: &[&str] = &[
     "approvals.exec.askFallback",
     "logging.level",
     "logging.file",
+    // The run queue (read by `agent::queue_settings`).
+    "messages.queue.mode",
+    "messages.queue.cap",
+    "messages.queue.drop",
+    "messages.queue.debounceMs",
+    "messages.queue.debounceMsByChannel.webchat",
+    "agents.defaults.maxConcurrent",
 ];
 
 /// How environment variables are looked up (`${NAME}` substitution, `{source:"env"}` secrets).
@@ -840,6 +847,8 @@ impl GatewayConfig {
         }
 
         let view = ConfigView::from_resolved(&resolved, &env)?;
+        // The run queue's keys are checked here so a wrong value is refused like any other.
+        crate::agent::queue_settings::QueueSettings::from_document(&resolved).map_err(|e| ConfigError::invalid(e.key, e.message))?;
 
         if contains_key(&authored, "$include") {
             warnings.push(ConfigIssue {
@@ -1725,6 +1734,23 @@ fn key_docs() -> Vec<KeyDoc> {
         k("logging.level", "Log Level", "Log level threshold: \"silent\", \"fatal\", \"error\", \"warn\", \"info\", \"debug\" or \"trace\".",
             json!({ "type": "string", "enum": ["silent", "fatal", "error", "warn", "info", "debug", "trace"], "default": "info" })),
         k("logging.file", "Log File Path", "Optional JSON-lines log file (~ is expanded).", json!({ "type": "string" })),
+        k("messages.queue.mode", "Queue Mode",
+            "What a message does while its session is busy: \"steer\" (OpenClaw injects it into the active run; Pincer waits for the run to end, as OpenClaw does when a run cannot take steering), \"followup\" (its own turn after the active run), \"collect\" (everything waiting merged into one turn), \"interrupt\" (abort the active run, drop what waited, run the newest).",
+            json!({ "type": "string", "enum": ["steer", "followup", "collect", "interrupt"], "default": "steer" })),
+        k("messages.queue.cap", "Queue Cap", "Messages that may wait per session before messages.queue.drop applies (values below 1 are ignored).",
+            json!({ "type": "integer", "minimum": 1, "default": crate::agent::queue_settings::DEFAULT_CAP })),
+        k("messages.queue.drop", "Queue Drop Policy",
+            "When the queue is full: \"old\" drops the oldest waiting message, \"new\" refuses the newest, \"summarize\" drops the oldest and gives the agent a one-line summary of each in a followup turn.",
+            json!({ "type": "string", "enum": ["old", "new", "summarize"], "default": "summarize" })),
+        KeyDoc { pincer_specific: true, ..k("messages.queue.debounceMs", "Queue Debounce (ms)",
+            "Older channel-wide spelling of messages.queue.debounceMsByChannel.webchat (OpenClaw 2026.9.6's validator rejects it): quiet time after the last queued message before the queue drains.",
+            json!({ "type": "integer", "minimum": 0, "default": crate::agent::queue_settings::DEFAULT_DEBOUNCE_MS })) },
+        k("messages.queue.debounceMsByChannel.webchat", "Queue Debounce for WebChat (ms)",
+            "Quiet time after the last queued message before the queue drains (chat.send and agent are OpenClaw's webchat surface).",
+            json!({ "type": "integer", "minimum": 0, "default": crate::agent::queue_settings::DEFAULT_DEBOUNCE_MS })),
+        k("agents.defaults.maxConcurrent", "Max Concurrent Runs",
+            "Agent runs executing at once across sessions (each session still runs one at a time). Default max(8, CPUs x 4). Read when the first run starts; restart to change it.",
+            json!({ "type": "integer", "minimum": 1 })),
     ]
 }
 
@@ -1740,6 +1766,11 @@ const GROUP_DOCS: &[(&str, &str, &str)] = &[
     ("approvals", "Approvals", "Approval settings."),
     ("approvals.exec", "Exec Approvals", "Exec approval settings (OpenClaw's forwarding keys are accepted and ignored)."),
     ("logging", "Logging", "Log level and file."),
+    ("messages", "Messages", "Message handling (Pincer reads the run queue)."),
+    ("messages.queue", "Queue", "What messages do while their session is busy."),
+    ("messages.queue.debounceMsByChannel", "Queue Debounce by Channel", "Per-channel debounce (Pincer reads webchat)."),
+    ("agents", "Agents", "Agent settings (the model and workspace keys are described in docs/agent.md)."),
+    ("agents.defaults", "Agent Defaults", "Defaults for every agent."),
 ];
 
 /// The `config.schema` result, shaped like OpenClaw's `{schema, uiHints, version,

@@ -12,6 +12,7 @@ use pincer_protocol::methods::events;
 use serde_json::{json, Map, Value};
 
 use super::keys::agent_id_of;
+use super::partial::PartialText;
 use crate::state::SharedState;
 
 /// Emits one run's events and persists its messages.
@@ -31,12 +32,14 @@ pub struct RunEmitter {
     pub abort_error: Arc<Mutex<Option<String>>>,
     /// An assistant message recording this run's failure is in the transcript.
     failure_recorded: AtomicBool,
+    /// The streamed text, saved every few hundred milliseconds for recovery after a kill.
+    pub partial: PartialText,
 }
 
 impl RunEmitter {
     pub fn new(state: SharedState, run_id: &str, session_key: &str, session_id: &str) -> RunEmitter {
         RunEmitter {
-            state,
+            state: state.clone(),
             run_id: run_id.to_string(),
             session_key: session_key.to_string(),
             session_id: session_id.to_string(),
@@ -46,6 +49,7 @@ impl RunEmitter {
             assistant_item: AtomicU64::new(0),
             abort_error: Arc::new(Mutex::new(None)),
             failure_recorded: AtomicBool::new(false),
+            partial: PartialText::new(state.clone(), run_id),
         }
     }
 
@@ -166,6 +170,7 @@ impl RunObserver for RunEmitter {
                     }
                     Err(_) => delta.clone(),
                 };
+                self.partial.update(&text);
                 let item = format!("{}:{}", self.run_id, self.assistant_item.load(Ordering::Relaxed));
                 self.agent("assistant", json!({"text": text, "delta": delta, "itemId": item}));
                 let mut f = Map::new();
@@ -199,6 +204,8 @@ impl RunObserver for RunEmitter {
             .store
             .append_message(&self.session_key, &self.session_id, Some(&self.run_id), &value, now_ms())
             .map_err(|e| e.to_string())?;
+        // Stored whole: the partial copy is no longer needed.
+        self.partial.clear();
         super::session_events::message_added(&self.state, &self.session_key, stored, Some(&self.run_id), &value);
         if matches!(&message, Message::Assistant(a) if a.stop_reason == StopReason::Error) {
             self.failure_recorded.store(true, Ordering::Relaxed);

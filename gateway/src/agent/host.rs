@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pincer_agent::config::AgentConfig;
-use pincer_agent::model::{now_ms, AssistantMessage, Message};
+use pincer_agent::model::{now_ms, AssistantMessage, Content, Message};
 use pincer_agent::provider::{ErrorKind, ModelClient, ThinkingLevel};
 use pincer_agent::runner::{self, Limits, RunEnd, Turn};
 use pincer_agent::tool::ToolSet;
@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::events::RunEmitter;
 use super::keys::agent_id_of;
 use super::node_tools::{node_summaries, node_tools, ExecAsk};
+use super::queue::{self, Admission, RunQueue};
 use crate::state::SharedState;
 use crate::store::{NewRun, SessionRecord};
 
@@ -48,6 +49,11 @@ impl ActiveRun {
     pub fn subscribe(&self) -> watch::Receiver<Option<RunFinish>> {
         self.done.subscribe()
     }
+
+    /// Tell whoever waits for this run how it ended.
+    pub fn finish(&self, finish: RunFinish) {
+        self.done.send_replace(Some(finish));
+    }
 }
 
 /// What a caller asks to run.
@@ -62,11 +68,18 @@ pub struct RunRequest {
     pub options: Value,
 }
 
+/// An accepted run: its id and what the queue did with it.
+pub struct Accepted {
+    pub run_id: String,
+    pub admission: Admission,
+}
+
 /// The runs of this gateway.
 #[derive(Default)]
 pub struct AgentHost {
     active: Mutex<HashMap<String, Arc<ActiveRun>>>,
-    lanes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Session lanes, what waits in them and the global limit (`messages.queue`).
+    pub queue: RunQueue,
     /// The agent config of the current config file (by hash): parsed once, and its provider
     /// runtime (connection pools, failover cooldowns) outlives single runs.
     config: Mutex<Option<(String, Arc<AgentConfig>)>>,
@@ -106,14 +119,7 @@ impl AgentHost {
         self.active.lock().map(|m| m.len()).unwrap_or(0)
     }
 
-    fn lane(&self, session_key: &str) -> Arc<tokio::sync::Mutex<()>> {
-        match self.lanes.lock() {
-            Ok(mut lanes) => lanes.entry(session_key.to_string()).or_default().clone(),
-            Err(_) => Arc::new(tokio::sync::Mutex::new(())),
-        }
-    }
-
-    fn register(&self, run_id: &str, session_key: &str) -> Arc<ActiveRun> {
+    pub(super) fn register(&self, run_id: &str, session_key: &str) -> Arc<ActiveRun> {
         let (done, _) = watch::channel(None);
         let run = Arc::new(ActiveRun {
             run_id: run_id.to_string(),
@@ -128,7 +134,7 @@ impl AgentHost {
         run
     }
 
-    fn unregister(&self, run_id: &str) {
+    pub(super) fn unregister(&self, run_id: &str) {
         if let Ok(mut active) = self.active.lock() {
             active.remove(run_id);
         }
@@ -184,35 +190,28 @@ pub fn ensure_session(state: &SharedState, session_key: &str) -> Result<SessionR
     Ok(record)
 }
 
-/// Record the run (and its message) durably, then start it in the background.
-pub fn accept(state: &SharedState, request: RunRequest) -> Result<Arc<ActiveRun>, ErrorShape> {
+/// Record the run (and its message) durably and queue it in its session's lane (see
+/// [`super::queue`]); a full queue may refuse it (`drop: "new"`) or drop older waiting ones.
+pub fn accept(state: &SharedState, request: RunRequest) -> Result<Accepted, ErrorShape> {
     ensure_session(state, &request.session_key)?;
-    state.store.enqueue_run(&NewRun {
-        run_id: &request.run_id,
-        session_key: &request.session_key,
-        fingerprint: &request.fingerprint,
-        input: &request.input,
-        options: &request.options,
-        now_ms: now_ms(),
-    })?;
-    Ok(spawn(state, &request.run_id, &request.session_key, request.options))
+    let admission = queue::submit(
+        state,
+        &NewRun {
+            run_id: &request.run_id,
+            session_key: &request.session_key,
+            fingerprint: &request.fingerprint,
+            input: &request.input,
+            options: &request.options,
+            now_ms: now_ms(),
+        },
+    )?;
+    Ok(Accepted { run_id: request.run_id, admission })
 }
 
-fn spawn(state: &SharedState, run_id: &str, session_key: &str, options: Value) -> Arc<ActiveRun> {
-    let run = state.agents.register(run_id, session_key);
-    let task_state = state.clone();
-    let task_run = run.clone();
-    tokio::spawn(async move {
-        let finish = execute(&task_state, &task_run, &options).await;
-        task_state.agents.unregister(&task_run.run_id);
-        task_run.done.send_replace(Some(finish));
-    });
-    run
-}
-
-/// After a restart: runs that were accepted but never started are started now; runs that were
+/// After a restart: runs that were accepted but never started are queued again; runs that were
 /// executing when the process died are closed as errors, with their transcript repaired (tool
-/// calls that never got a result get an "interrupted" one) and a note the person can see.
+/// calls that never got a result get an "interrupted" one) and a note the person can see —
+/// on the text the run had already streamed, when some was saved.
 pub fn recover(state: &SharedState) -> Result<(), crate::store::StoreError> {
     for run in state.store.runs_with_status("running")? {
         let now = now_ms();
@@ -236,41 +235,44 @@ pub fn recover(state: &SharedState) -> Result<(), crate::store::StoreError> {
                     }
                 }
             }
-            let note = Message::Assistant(AssistantMessage::error_note(message, now));
+            let mut note = AssistantMessage::error_note(message, now);
+            if let Some(partial) = state.store.partial_text(&run.run_id)? {
+                note.content = vec![Content::text(partial)];
+            }
+            let note = Message::Assistant(note);
             state.store.append_message(&run.session_key, &session.session_id, Some(&run.run_id), &serde_json::to_value(&note)?, now)?;
         }
         state.store.end_run(&run.run_id, "error", Some(message), now)?;
+        state.store.save_partial_text(&run.run_id, None)?;
         tracing::warn!(run = %run.run_id, session = %run.session_key, "run interrupted by a restart; closed as an error");
     }
     for run in state.store.runs_with_status("queued")? {
         tracing::info!(run = %run.run_id, session = %run.session_key, "starting a run accepted before the restart");
-        spawn(state, &run.run_id, &run.session_key, run.options);
+        queue::resume(state, &run.run_id, &run.session_key);
     }
     Ok(())
 }
 
-/// Execute one run to its end. Never panics; every ending is reported on the wire and stored.
-async fn execute(state: &SharedState, run: &ActiveRun, options: &Value) -> RunFinish {
-    let lane = state.agents.lane(&run.session_key);
-    let _turn = tokio::select! {
-        guard = lane.lock() => guard,
-        // Shutting down while queued: leave the run `queued` for the next start.
-        _ = state.shutdown.wait() => return RunFinish { status: "queued", started_at: 0, ended_at: 0, error: None },
-    };
+/// Execute one run to its end (the queue calls it when the run's turn has come and a global
+/// permit is held). Never panics; every ending is reported on the wire and stored.
+pub(super) async fn execute(state: &SharedState, run: &ActiveRun) -> RunFinish {
     if state.shutdown.is_triggered() {
         return RunFinish { status: "queued", started_at: 0, ended_at: 0, error: None };
     }
     if run.cancel.is_cancelled() {
-        // Aborted while queued (chat.abort, sessions.reset/delete): its message joins no
-        // transcript (a reset one stays empty) and a deleted session is not created again.
-        let session_id = state.store.session(&run.session_key).ok().flatten().map(|s| s.session_id).unwrap_or_default();
-        let emitter = RunEmitter::new(state.clone(), &run.run_id, &run.session_key, &session_id);
-        return finish(state, &emitter, now_ms(), Outcome::Aborted);
+        return end_unstarted(state, run);
     }
     let session = match ensure_session(state, &run.session_key) {
         Ok(s) => s,
         Err(e) => return fail_early(state, run, "", &e.message),
     };
+    // Options live in the run's row, not in memory, while it waits.
+    let options = match state.store.run(&run.run_id) {
+        Ok(Some(row)) => row.options,
+        Ok(None) => Value::Null,
+        Err(e) => return fail_early(state, run, &session.session_id, &format!("could not read the run: {e}")),
+    };
+    let options = &options;
     let emitter = RunEmitter::new(state.clone(), &run.run_id, &run.session_key, &session.session_id);
     let started_at = now_ms();
     match state.store.start_run(&run.run_id, &run.session_key, &session.session_id, started_at) {
@@ -323,6 +325,15 @@ async fn execute(state: &SharedState, run: &ActiveRun, options: &Value) -> RunFi
         RunEnd::Failed(e) => Outcome::Error(e.to_string(), e.kind()),
     };
     finish(state, &emitter, started_at, result)
+}
+
+/// A run aborted while it waited (chat.abort, sessions.reset/delete) ends as aborted: its
+/// message joins no transcript (a reset one stays empty) and a deleted session is not created
+/// again.
+pub(super) fn end_unstarted(state: &SharedState, run: &ActiveRun) -> RunFinish {
+    let session_id = state.store.session(&run.session_key).ok().flatten().map(|s| s.session_id).unwrap_or_default();
+    let emitter = RunEmitter::new(state.clone(), &run.run_id, &run.session_key, &session_id);
+    finish(state, &emitter, now_ms(), Outcome::Aborted)
 }
 
 struct Prepared {
@@ -464,6 +475,7 @@ enum Outcome {
 
 fn finish(state: &SharedState, emitter: &RunEmitter, started_at: i64, outcome: Outcome) -> RunFinish {
     let ended_at = now_ms();
+    emitter.partial.clear();
     let (status, error) = match outcome {
         Outcome::Completed(message, usage) => {
             let value = serde_json::to_value(Message::Assistant(message.clone())).unwrap_or(Value::Null);
@@ -525,11 +537,43 @@ fn bump_meta_counter(state: &SharedState, session_key: &str, key: &str) {
     }
 }
 
-/// Wait for a run to end, up to `timeout`. `None`: still running when the time was up.
+/// Wait for a run to end, up to `timeout`. `None`: still running when the time was up. A run
+/// `collect` merged into another ends when that one does.
 pub async fn wait(state: &SharedState, run_id: &str, timeout: Duration) -> Result<Option<RunFinish>, ErrorShape> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut id = answering_run(state, run_id)?;
+    // A merged run names its owner, which may itself be merged later: follow a few hops.
+    for _ in 0..8 {
+        let finish = wait_one(state, &id, deadline).await?;
+        if finish.is_some() {
+            return Ok(finish);
+        }
+        let next = answering_run(state, &id)?;
+        if next == id {
+            return Ok(None);
+        }
+        id = next;
+    }
+    Ok(None)
+}
+
+/// The run whose answer is this run's: itself, or the run `collect` merged it into.
+pub fn answering_run(state: &SharedState, run_id: &str) -> Result<String, ErrorShape> {
+    let mut id = run_id.to_string();
+    for _ in 0..8 {
+        match state.store.run_merged_into(&id).map_err(unavailable)? {
+            Some(owner) => id = owner,
+            None => break,
+        }
+    }
+    Ok(id)
+}
+
+async fn wait_one(state: &SharedState, run_id: &str, deadline: tokio::time::Instant) -> Result<Option<RunFinish>, ErrorShape> {
     if let Some(active) = state.agents.active(run_id) {
         let mut rx = active.subscribe();
-        let waited = tokio::time::timeout(timeout, async {
+        drop(active);
+        let waited = tokio::time::timeout_at(deadline, async {
             loop {
                 if let Some(finish) = rx.borrow().clone() {
                     return Some(finish);
@@ -557,7 +601,8 @@ fn stored_finish(state: &SharedState, run_id: &str) -> Result<Option<RunFinish>,
     let status = match run.status.as_str() {
         "ok" => "ok",
         "aborted" => "aborted",
-        "error" => "error",
+        // Dropped from a full queue: an error saying so.
+        "error" | "dropped" => "error",
         _ => return Ok(None),
     };
     Ok(Some(RunFinish {

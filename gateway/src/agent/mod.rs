@@ -6,6 +6,9 @@ pub mod host;
 pub mod keys;
 pub mod node_tools;
 pub mod protected;
+pub mod partial;
+pub mod queue;
+pub mod queue_settings;
 pub mod session_events;
 
 pub use host::AgentHost;

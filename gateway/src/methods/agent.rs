@@ -55,7 +55,7 @@ pub async fn start(state: &SharedState, params: Value) -> MethodResult {
         options["timeoutMs"] = json!(secs * 1000);
     }
     let accepted_at = now_ms();
-    host::accept(
+    let accepted = host::accept(
         state,
         RunRequest {
             run_id: key.to_string(),
@@ -65,7 +65,11 @@ pub async fn start(state: &SharedState, params: Value) -> MethodResult {
             options,
         },
     )?;
-    Ok(accepted_ack(key, &session_key, accepted_at))
+    let mut ack = accepted_ack(key, &session_key, accepted_at);
+    if let Some(fields) = ack.as_object_mut() {
+        fields.extend(accepted.admission.ack_fields());
+    }
+    Ok(ack)
 }
 
 /// `agent`'s first answer: `{runId, sessionKey, agentId, status: "accepted", acceptedAt}`.
@@ -115,9 +119,11 @@ fn final_payload(state: &SharedState, run_id: &str, finish: &host::RunFinish) ->
         return Ok(None);
     };
     let session_id = state.store.session(&run.session_key)?.map(|s| s.session_id);
+    // A run `collect` merged into another is answered by that run's messages.
+    let answering = host::answering_run(state, run_id)?;
     let answers: Vec<AssistantMessage> = state
         .store
-        .run_assistant_messages(run_id)?
+        .run_assistant_messages(&answering)?
         .into_iter()
         .filter_map(|m| match serde_json::from_value(m) {
             Ok(Message::Assistant(a)) => Some(a),

@@ -138,14 +138,27 @@ pub fn replay(state: &SharedState, run_id: &str, fingerprint: &str) -> Result<Op
         return Err(ErrorShape::invalid_request("idempotencyKey was already used with a different message")
             .with_detail_code(DetailCode::IdempotencyConflict));
     }
-    let status = match run.status.as_str() {
-        "queued" | "running" => "in_flight",
-        "ok" => "ok",
-        other => other,
+    // A message `collect` merged into another run is answered by that run.
+    let owner = host::answering_run(state, run_id)?;
+    let answering = if owner == run_id { Some(run) } else { state.store.run(&owner)? };
+    let (status, error) = match answering {
+        Some(r) => (r.status, r.error),
+        None => ("queued".to_string(), None),
     };
-    let mut out = json!({"runId": run_id, "status": status});
-    if let Some(error) = run.error {
+    let mut out = json!({"runId": run_id, "status": match status.as_str() {
+        "queued" | "running" => "in_flight",
+        // Dropped from a full queue: an error that says so.
+        "dropped" => "error",
+        other => other,
+    }});
+    if let Some(error) = error {
         out["error"] = json!(error);
+    }
+    if status == "dropped" {
+        out["queueDisposition"] = json!("dropped");
+    }
+    if owner != run_id {
+        out["mergedInto"] = json!(owner);
     }
     Ok(Some(out))
 }
@@ -173,7 +186,7 @@ pub fn send(state: &SharedState, params: Value) -> MethodResult {
     if let Some(level) = thinking {
         options["thinking"] = json!(level);
     }
-    host::accept(
+    let accepted = host::accept(
         state,
         RunRequest {
             run_id: run_id.clone(),
@@ -183,7 +196,12 @@ pub fn send(state: &SharedState, params: Value) -> MethodResult {
             options,
         },
     )?;
-    Ok(json!({"runId": run_id, "status": "started"}))
+    // OpenClaw's ack, plus what the queue did (`queue` when it waits, `interruptedActiveRun`).
+    let mut ack = json!({"runId": run_id, "status": "started"});
+    if let Some(fields) = ack.as_object_mut() {
+        fields.extend(accepted.admission.ack_fields());
+    }
+    Ok(ack)
 }
 
 pub fn history(state: &SharedState, params: Value) -> MethodResult {
@@ -251,6 +269,8 @@ pub fn abort(state: &SharedState, params: Value) -> MethodResult {
             run_ids.push(run.run_id.clone());
         }
     }
+    // Waiting ones leave the queue now (their place under the cap is free at once).
+    crate::agent::queue::withdraw_cancelled(state, &session_key);
     Ok(json!({"ok": true, "aborted": !run_ids.is_empty(), "runIds": run_ids}))
 }
 

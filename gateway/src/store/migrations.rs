@@ -3,7 +3,7 @@
 use rusqlite_migration::{Migrations, M};
 
 /// The schema steps, oldest first; the database's `user_version` counts those applied.
-const STEPS: [&str; 4] = [
+const STEPS: [&str; 5] = [
     "CREATE TABLE devices (
             device_id TEXT PRIMARY KEY,
             record TEXT NOT NULL,
@@ -97,6 +97,11 @@ const STEPS: [&str; 4] = [
     "ALTER TABLE transcript ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
         UPDATE transcript SET seq = (SELECT COUNT(*) FROM transcript AS t WHERE t.session_id = transcript.session_id AND t.id <= transcript.id);
         CREATE INDEX transcript_seq ON transcript(session_id, seq);",
+    // The run queue (`messages.queue`): a run merged into another by `collect` names the run
+    // that answers it; `partial_text` is the assistant text streamed so far by a running run,
+    // written every few hundred milliseconds so a killed process keeps what was shown.
+    "ALTER TABLE runs ADD COLUMN merged_into TEXT;
+        ALTER TABLE runs ADD COLUMN partial_text TEXT;",
 ];
 
 /// How many schema versions this build knows.

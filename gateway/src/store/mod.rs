@@ -6,6 +6,7 @@
 //! anything on the wire, so a killed process loses nothing it has answered.
 
 mod migrations;
+mod run_queue;
 mod sessions;
 
 pub use sessions::{NewRun, RunRecord, SessionRecord, Stored, TranscriptRow};
