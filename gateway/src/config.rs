@@ -1154,7 +1154,9 @@ fn nesting_too_deep(text: &str, max: usize) -> Option<(usize, usize)> {
             S::Str(q) if c == q => S::Code,
             S::Str(q) => S::Str(q),
             S::Escape(q) => S::Str(q),
-            S::Line if c == '\n' => S::Code,
+            // JSON5 ends a `//` comment at any line terminator, not only LF: a comment the
+            // scanner thought still open would hide real brackets from the depth count.
+            S::Line if is_json5_line_terminator(c) => S::Code,
             S::Line => S::Line,
             S::Block | S::BlockStar if c == '*' => S::BlockStar,
             S::BlockStar if c == '/' => S::Code,
@@ -1162,6 +1164,11 @@ fn nesting_too_deep(text: &str, max: usize) -> Option<(usize, usize)> {
         };
     }
     None
+}
+
+/// JSON5's LineTerminator (ECMAScript 5.1, 7.3): LF, CR, LINE SEPARATOR, PARAGRAPH SEPARATOR.
+fn is_json5_line_terminator(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}')
 }
 
 /// The patch carried by `config.patch` params: `raw` (a JSON5 string holding an object, as
@@ -2162,6 +2169,22 @@ mod tests {
         assert_eq!(cfg(&ok).document()["c"], 1);
         assert_eq!(nesting_too_deep("[[[", 2), Some((1, 3)));
         assert_eq!(nesting_too_deep("[\"\\\"[[[\"]", 1), None);
+    }
+
+    #[test]
+    fn brackets_after_a_comment_ended_by_cr_or_unicode_line_breaks_count() {
+        // JSON5 ends `//` comments at CR, U+2028 and U+2029 too; the depth check used to wait
+        // for LF, so a patch hid any nesting behind `// x\r`: 1,000 levels were enough to
+        // overflow a 2 MiB thread stack in the parser and abort the process.
+        for (line_end, depth) in [("\r", 100), ("\u{2028}", 100), ("\u{2029}", 100), ("\r", 1_000)] {
+            let deep = format!("{{a: // x{line_end}{}1{}}}", "[".repeat(depth), "]".repeat(depth));
+            let e = parse_patch_param(&json!({ "raw": deep })).unwrap_err();
+            let ConfigError::Parse { message, .. } = &e else { panic!("{line_end:?}: {e:?}") };
+            assert!(message.contains("nested more than 64"), "{line_end:?}: {message}");
+            assert_eq!(nesting_too_deep(&format!("// x{line_end}[[["), 2), Some((1, 8)));
+        }
+        // Still one comment up to the terminator: brackets before it do not count.
+        assert_eq!(cfg("{ // [[[[\r a: 1 }").document()["a"], 1);
     }
 
     #[test]
