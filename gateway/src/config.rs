@@ -1576,14 +1576,7 @@ fn redact_collect(v: &Value, path: &str, found: &mut Vec<String>) -> Value {
                     Value::Object(obj)
                         if sensitive && obj.get("source").is_some_and(Value::is_string) && obj.get("id").is_some_and(Value::is_string) =>
                     {
-                        let mut r = obj.clone();
-                        if let Some(Value::String(id)) = obj.get("id") {
-                            if is_concrete_secret(id) {
-                                found.push(id.clone());
-                                r.insert("id".to_string(), Value::String(REDACTED_SENTINEL.to_string()));
-                            }
-                        }
-                        Value::Object(r)
+                        redact_secret_ref(obj, &cpath, found)
                     }
                     other => redact_collect(other, &cpath, found),
                 };
@@ -1593,6 +1586,30 @@ fn redact_collect(v: &Value, path: &str, found: &mut Vec<String>) -> Value {
         }
         other => other.clone(),
     }
+}
+
+/// A SecretRef at a sensitive path: `source` and `provider` say where the secret lives and
+/// stay; `id` is redacted; any other member is redacted like any value under `path` (a
+/// SecretRef is no reason to let `{source, id, value: "hunter2"}` through).
+fn redact_secret_ref(obj: &Map<String, Value>, path: &str, found: &mut Vec<String>) -> Value {
+    let mut out = Map::with_capacity(obj.len());
+    for (k, v) in obj {
+        let redacted = match (k.as_str(), v) {
+            ("source" | "provider", Value::String(_)) => v.clone(),
+            ("id", Value::String(id)) if is_concrete_secret(id) => {
+                found.push(id.clone());
+                Value::String(REDACTED_SENTINEL.to_string())
+            }
+            ("id", _) => v.clone(),
+            // The generic rules, applied to this one member.
+            _ => {
+                let single = Value::Object(Map::from_iter([(k.clone(), v.clone())]));
+                redact_collect(&single, path, found).get(k).cloned().unwrap_or(Value::Null)
+            }
+        };
+        out.insert(k.clone(), redacted);
+    }
+    Value::Object(out)
 }
 
 fn collect_strings(v: &Value, found: &mut Vec<String>) {
@@ -2462,6 +2479,22 @@ mod tests {
         let c = cfg(r#"{gateway:{auth:{token:"${not_an_env_ref}"}}}"#);
         let text = serde_json::to_string(&c.redacted_snapshot()).unwrap();
         assert!(!text.contains("not_an_env_ref"), "{text}");
+    }
+
+    #[test]
+    fn secret_ref_members_other_than_source_and_provider_are_redacted() {
+        // Found by the config_patch fuzz target: only `id` of a SecretRef was redacted, so any
+        // other member under a sensitive path (`password.value`, `password.note`) went out clear.
+        let c = cfg(
+            r#"{ secrets: { password: { source: "env", provider: "default", id: "PW", value: "hunter2", nested: { x: "s3cret" } } } }"#,
+        );
+        let redacted = c.redacted_config();
+        assert_eq!(
+            redacted["secrets"]["password"],
+            json!({"source": "env", "provider": "default", "id": REDACTED_SENTINEL, "value": REDACTED_SENTINEL, "nested": {"x": REDACTED_SENTINEL}})
+        );
+        let snapshot = serde_json::to_string(&c.redacted_snapshot()).unwrap();
+        assert!(!snapshot.contains("hunter2") && !snapshot.contains("s3cret"), "{snapshot}");
     }
 
     #[test]
