@@ -8,6 +8,8 @@
 #   - a Rust toolchain is present (it cannot be downloaded here: rustup's own server is not a package
 #     registry, and Debian's cargo is older than the workspace's rust-version).
 #   - cargo-nextest (the test runner scripts/test.sh uses), from crates.io if missing.
+#   - cargo-fuzz (scripts/fuzz.sh), from crates.io if missing; says whether the nightly toolchain
+#     fuzzing needs is there (it cannot be downloaded here; without it fuzzing is skipped).
 # Only package registries are contacted (Debian's apt mirror, crates.io).
 set -euo pipefail
 
@@ -98,4 +100,25 @@ else
   else
     echo "FAILED (see $LOG)"; tail -n 20 "$LOG" >&2; exit 1
   fi
+fi
+
+# --- 4. cargo-fuzz and nightly (scripts/fuzz.sh) -----------------------------------------------
+# cargo-fuzz itself builds on stable; the fuzz targets need a nightly toolchain (libFuzzer's
+# sanitizer-coverage flags). Pinned like nextest; a small build, so the default profile is fine.
+FUZZ_VERSION=${PINCER_CARGO_FUZZ_VERSION:-0.13.2}
+if cargo fuzz --version >/dev/null 2>&1; then
+  say "cargo-fuzz ok ($(cargo fuzz --version 2>/dev/null | head -n1))"
+else
+  printf 'setup: cargo install cargo-fuzz@%s --locked (a minute or two, once) ... ' "$FUZZ_VERSION"
+  t0=$SECONDS
+  if cargo install cargo-fuzz --version "$FUZZ_VERSION" --locked >>"$LOG" 2>&1; then
+    echo "ok ($((SECONDS - t0)) s)"
+  else
+    echo "FAILED (see $LOG)"; tail -n 20 "$LOG" >&2; exit 1
+  fi
+fi
+if cargo +nightly --version >/dev/null 2>&1; then
+  say "nightly ok ($(cargo +nightly --version 2>/dev/null))"
+else
+  say "no nightly toolchain: scripts/fuzz.sh will skip fuzzing (rustup toolchain install nightly where rustup's server is reachable)"
 fi

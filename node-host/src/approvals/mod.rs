@@ -21,6 +21,8 @@
 mod audit;
 pub(crate) mod command;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod policy;
 mod prompter;
 mod runners;

@@ -145,7 +145,7 @@ fn keep_socket_token(file: &mut ExecApprovalsFile, current: &[u8]) {
 }
 
 /// Version 1, known enum values (serde), usable allowlist patterns.
-fn validate(value: Value) -> Result<ExecApprovalsFile, String> {
+pub fn validate(value: Value) -> Result<ExecApprovalsFile, String> {
     if !value.is_object() {
         return Err("file must be a JSON object".to_string());
     }
