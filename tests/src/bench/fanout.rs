@@ -53,9 +53,10 @@ async fn open_clients(
     collect(tasks).await
 }
 
-async fn collect(
-    mut tasks: tokio::task::JoinSet<(Duration, Result<(GatewayClient, pincer_client::HelloOk), pincer_client::ClientError>)>,
-) -> (Vec<GatewayClient>, Vec<Duration>, Vec<String>) {
+/// One handshake: how long it took and the connected client (or why not).
+type Opened = (Duration, Result<(GatewayClient, pincer_client::HelloOk), pincer_client::ClientError>);
+
+async fn collect(mut tasks: tokio::task::JoinSet<Opened>) -> (Vec<GatewayClient>, Vec<Duration>, Vec<String>) {
     let (mut clients, mut took, mut errors) = (Vec::new(), Vec::new(), Vec::new());
     while let Some(joined) = tasks.join_next().await {
         match joined {
