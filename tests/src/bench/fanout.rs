@@ -30,7 +30,9 @@ pub struct SlowFanoutOpts {
     pub server_pid: Option<u32>,
 }
 
-async fn open_clients(
+/// Open `n` handshaken operator connections, `parallelism` at a time: the clients, each
+/// handshake's duration, and the errors.
+pub(super) async fn open_clients(
     target: &Target,
     n: usize,
     parallelism: usize,

@@ -6,12 +6,10 @@ pub mod fanout;
 pub mod provider;
 pub mod stats;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pincer_client::{ClientError, ConnectOptions, GatewayClient};
 use serde_json::{json, Map, Value};
-use tokio::sync::Semaphore;
 
 use crate::process::ChildGuard;
 use crate::{procfs, wait, SupportError};
@@ -185,33 +183,8 @@ pub async fn connections(target: &Target, o: &ConnectionsOpts) -> Result<Value, 
     let nofile = raise_nofile(o.concurrent as u64 * 2 + 256);
     let rss_before = o.server_pid.and_then(|p| procfs::tree_rss_kib(p).ok());
 
-    let gate = Arc::new(Semaphore::new(o.parallelism.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
     let started = Instant::now();
-    for _ in 0..o.concurrent {
-        let gate = Arc::clone(&gate);
-        let mut opts = target.operator(&["operator.read"]);
-        opts.request_timeout = o.timeout;
-        tasks.spawn(async move {
-            let _permit = gate.acquire_owned().await;
-            let t = Instant::now();
-            let result = GatewayClient::connect(opts).await;
-            (t.elapsed(), result)
-        });
-    }
-    let mut clients = Vec::with_capacity(o.concurrent);
-    let mut handshake = Vec::with_capacity(o.concurrent);
-    let mut errors: Vec<String> = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((took, Ok((client, _)))) => {
-                handshake.push(took);
-                clients.push(client);
-            }
-            Ok((_, Err(e))) => errors.push(e.to_string()),
-            Err(e) => errors.push(format!("task: {e}")),
-        }
-    }
+    let (clients, handshake, errors) = fanout::open_clients(target, o.concurrent, o.parallelism, &["operator.read"], o.timeout).await;
     let handshake_wall = started.elapsed();
     if clients.is_empty() {
         return Err(SupportError::Other(format!("no connection succeeded: {}", errors.first().cloned().unwrap_or_default())));
