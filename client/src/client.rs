@@ -104,7 +104,7 @@ impl GatewayClient {
         let shared = Arc::new(Shared {
             sink: tokio::sync::Mutex::new(sink),
             pending: Mutex::new(HashMap::new()),
-            events: EventHub::new(),
+            events: EventHub::new(opts.event_backlog),
             close: close_tx,
             // id 1 went to `connect`.
             next_id: AtomicU64::new(2),
@@ -272,6 +272,13 @@ impl GatewayClient {
     /// The oldest unconsumed event, whatever its name.
     pub async fn next_event(&self, timeout: Duration) -> Result<EventFrame, ClientError> {
         self.wait_event_where("any event", timeout, |_| true).await
+    }
+
+    /// Take the oldest backlog event `pred` accepts, with when it was received, without
+    /// waiting. For measurements over many clients, where a waiting task per client would
+    /// itself compete with the receiving for the CPU.
+    pub fn take_received(&self, pred: impl Fn(&EventFrame) -> bool) -> Option<ReceivedEvent> {
+        self.inner.shared.events.take_first(&pred)
     }
 
     /// Take every event in the backlog now.

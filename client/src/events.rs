@@ -9,7 +9,8 @@ use std::time::Instant;
 use pincer_protocol::EventFrame;
 use tokio::sync::{broadcast, Notify};
 
-/// Events kept for `wait_event`/`next_event` before the oldest are dropped. A client that
+/// Events kept for `wait_event`/`next_event` before the oldest are dropped (the default of
+/// [`ConnectOptions::event_backlog`](crate::ConnectOptions::event_backlog)). A client that
 /// only uses `events()` would otherwise grow the backlog forever (ticks, presence...).
 pub const BACKLOG_CAPACITY: usize = 4096;
 /// Per-subscriber buffer of the broadcast channel; a slower subscriber sees `Lagged`.
@@ -35,15 +36,23 @@ pub struct ReceivedEvent {
 
 pub(crate) struct EventHub {
     backlog: Mutex<VecDeque<ReceivedEvent>>,
+    backlog_capacity: usize,
     seq: Mutex<SeqStats>,
     notify: Notify,
     tx: broadcast::Sender<EventFrame>,
 }
 
 impl EventHub {
-    pub(crate) fn new() -> Self {
+    /// A hub whose backlog keeps at most `backlog_capacity` events (at least one).
+    pub(crate) fn new(backlog_capacity: usize) -> Self {
         let (tx, _) = broadcast::channel(BROADCAST_CAPACITY);
-        EventHub { backlog: Mutex::new(VecDeque::new()), seq: Mutex::new(SeqStats::default()), notify: Notify::new(), tx }
+        EventHub {
+            backlog: Mutex::new(VecDeque::new()),
+            backlog_capacity: backlog_capacity.max(1),
+            seq: Mutex::new(SeqStats::default()),
+            notify: Notify::new(),
+            tx,
+        }
     }
 
     pub(crate) fn push(&self, event: EventFrame) {
@@ -62,7 +71,7 @@ impl EventHub {
         let _ = self.tx.send(event.clone());
         {
             let mut backlog = lock(&self.backlog);
-            if backlog.len() >= BACKLOG_CAPACITY {
+            if backlog.len() >= self.backlog_capacity {
                 backlog.pop_front();
                 lock(&self.seq).dropped += 1;
             }
@@ -104,4 +113,24 @@ impl EventHub {
 /// is still usable, so recover instead of propagating the panic.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: u64) -> EventFrame {
+        EventFrame { event: "tick".into(), payload: None, seq: Some(seq), state_version: None, extra: Default::default() }
+    }
+
+    #[test]
+    fn the_backlog_keeps_the_newest_events_up_to_its_capacity() {
+        let hub = EventHub::new(3);
+        for seq in 1..=5 {
+            hub.push(event(seq));
+        }
+        let kept: Vec<Option<u64>> = hub.drain().iter().map(|e| e.seq).collect();
+        assert_eq!(kept, vec![Some(3), Some(4), Some(5)]);
+        assert_eq!(hub.seq_stats(), SeqStats { last: Some(5), gaps: 0, dropped: 2 });
+    }
 }

@@ -70,6 +70,11 @@ pub struct ConnectOptions {
     /// case ignored) is this, instead of checking it against the OS trust store. This is how a
     /// node pins a gateway with a self-signed certificate.
     pub tls_fingerprint: Option<String>,
+    /// Events kept for `wait_event`/`next_event`/`drain_events` before the oldest are dropped.
+    /// A long-lived client that consumes [`GatewayClient::events`](crate::GatewayClient::events)
+    /// only needs the few that arrive before it subscribes; a small backlog keeps it from holding
+    /// thousands of frames it will never look at.
+    pub event_backlog: usize,
 }
 
 impl Default for ConnectOptions {
@@ -109,6 +114,7 @@ impl Default for ConnectOptions {
             reject_close_grace: DEFAULT_REJECT_CLOSE_GRACE,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             tls_fingerprint: None,
+            event_backlog: crate::BACKLOG_CAPACITY,
         }
     }
 }

@@ -13,6 +13,9 @@ use crate::error::ClientError;
 
 pub type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// How much tungstenite reads (and zeroes first) per read call.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
 pub(crate) async fn open(
     url: &str,
     headers: &[(String, String)],
@@ -35,7 +38,14 @@ pub(crate) async fn open(
     } else if tls_fingerprint.is_some() {
         return Err(ClientError::InvalidUrl(format!("{url}: a TLS fingerprint needs a wss:// URL")));
     }
-    let config = WebSocketConfig::default().max_message_size(Some(max_message_bytes)).max_frame_size(Some(max_message_bytes));
+    // tungstenite zeroes the free part of its read buffer (up to `read_buffer_size`) before
+    // every read attempt, including the ones that find nothing to read: with its 128 KiB
+    // default that is a 128 KiB memset per wake-up of every connection. Protocol frames are
+    // small; larger messages still arrive, in more reads.
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(max_message_bytes))
+        .max_frame_size(Some(max_message_bytes))
+        .read_buffer_size(READ_BUFFER_BYTES);
     // Nagle off: the protocol is small request/response frames, where batching only adds
     // latency (and would skew the benchmark).
     let connect = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);

@@ -163,12 +163,14 @@ async fn root(
     match ws {
         Ok(ws) => {
             let peer = peer_from(addr, &headers, &state.settings().proxy_trust);
-            // Protocol frames are small: 16 KiB buffers instead of tungstenite's 128 KiB each
-            // way keep a thousand idle connections from costing a hundred megabytes. Larger
-            // messages still work; they are read in more chunks.
+            // Protocol frames are small: small buffers instead of tungstenite's 128 KiB each
+            // way keep a thousand idle connections from costing a hundred megabytes. The read
+            // buffer is also zeroed before every read attempt, including the one each wake-up
+            // makes (a broadcast wakes every connection), so its size is CPU on the fan-out
+            // path. Larger messages still work; they are read in more chunks.
             ws.max_message_size(pincer_protocol::DEFAULT_MAX_PAYLOAD_BYTES)
                 .max_frame_size(pincer_protocol::DEFAULT_MAX_PAYLOAD_BYTES)
-                .read_buffer_size(16 * 1024)
+                .read_buffer_size(8 * 1024)
                 .write_buffer_size(16 * 1024)
                 .on_upgrade(move |socket| crate::conn::run(state, socket, peer, slot))
         }

@@ -20,6 +20,9 @@ use crate::status::{pairing_hint, NodeStatus};
 
 /// The role the node's device token is stored under.
 const NODE_ROLE: &str = "node";
+/// Events the client keeps for the session to pick up after it subscribes (see
+/// `session::serve_connection`); anything older is already handled from the live feed.
+const EVENT_BACKLOG: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeHostError {
@@ -111,6 +114,9 @@ impl NodeHost {
         opts.permissions = Some(self.permissions());
         opts.path_env = std::env::var("PATH").ok();
         opts.tls_fingerprint = self.config.tls_fingerprint.clone();
+        // The session consumes the live event feed; the backlog only has to bridge the moment
+        // between `hello-ok` and subscribing (4,096 retained invoke frames would be megabytes).
+        opts.event_backlog = EVENT_BACKLOG;
         match device_token {
             Some(token) => opts.device_token = Some(token.to_string()),
             None => {

@@ -1,6 +1,6 @@
 //! Serving one live connection: invokes in, results and events out, a tick watchdog.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -30,6 +30,41 @@ pub enum SessionEnd {
 /// timeout error) reaches the gateway before the gateway gives up.
 fn answer_margin(timeout: Duration) -> Duration {
     (timeout / 10).min(Duration::from_millis(500))
+}
+
+/// How many recent invoke ids a connection remembers to drop duplicate deliveries. Duplicates
+/// only arise where the client's backlog and its live feed overlap (the first events of a
+/// connection), so this covers the node's whole event backlog with room to spare.
+const RECENT_INVOKE_IDS: usize = 1024;
+
+/// The last `capacity` ids seen, oldest forgotten first: constant memory however many invokes
+/// a long-lived connection serves.
+struct RecentIds {
+    order: VecDeque<String>,
+    set: HashSet<String>,
+    capacity: usize,
+}
+
+impl RecentIds {
+    fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        RecentIds { order: VecDeque::with_capacity(capacity), set: HashSet::with_capacity(capacity), capacity }
+    }
+
+    /// Remember `id`; false when it is already remembered.
+    fn insert(&mut self, id: &str) -> bool {
+        if self.set.contains(id) {
+            return false;
+        }
+        if self.order.len() == self.capacity {
+            if let Some(oldest) = self.order.pop_front() {
+                self.set.remove(&oldest);
+            }
+        }
+        self.order.push_back(id.to_string());
+        self.set.insert(id.to_string());
+        true
+    }
 }
 
 /// In-flight invokes by id, for `node.invoke.cancel` and disconnects.
@@ -76,7 +111,7 @@ pub async fn serve_connection<S: Future<Output = ()> + Send>(
     let mut live = client.events();
     let inflight = InFlight::default();
     let slots = Arc::new(Semaphore::new(max_concurrent.max(1)));
-    let mut seen = HashSet::new();
+    let mut seen = RecentIds::new(RECENT_INVOKE_IDS);
     // Events that arrived before `events()` subscribed sit in the backlog.
     for event in client.drain_events() {
         handle_event(event, client, node_id, &registry, &inflight, &slots, &mut seen);
@@ -124,7 +159,7 @@ fn handle_event(
     registry: &Arc<CommandRegistry>,
     inflight: &InFlight,
     slots: &Arc<Semaphore>,
-    seen: &mut HashSet<String>,
+    seen: &mut RecentIds,
 ) {
     match event.event.as_str() {
         "node.invoke.request" => {
@@ -132,12 +167,8 @@ fn handle_event(
             match serde_json::from_value::<NodeInvokeRequest>(payload) {
                 Ok(request) => {
                     // The backlog and the live feed can both carry the same frame.
-                    if !seen.insert(request.id.clone()) {
+                    if !seen.insert(&request.id) {
                         return;
-                    }
-                    if seen.len() > 10_000 {
-                        seen.clear();
-                        seen.insert(request.id.clone());
                     }
                     start_invoke(request, client.clone(), node_id.to_string(), registry.clone(), inflight.clone(), slots.clone());
                 }
@@ -233,4 +264,21 @@ fn send_event(client: &GatewayClient, out: OutgoingEvent) {
             tracing::debug!(event = %out.event, error = %e, "node.event not delivered");
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_ids_drop_duplicates_and_forget_the_oldest_beyond_capacity() {
+        let mut seen = RecentIds::new(2);
+        assert!(seen.insert("a"));
+        assert!(!seen.insert("a"), "a duplicate delivery is dropped");
+        assert!(seen.insert("b"));
+        assert!(seen.insert("c"), "a third id evicts the oldest");
+        assert!(seen.insert("a"), "a is forgotten once two newer ids arrived");
+        assert!(!seen.insert("c"));
+        assert_eq!((seen.order.len(), seen.set.len()), (2, 2));
+    }
 }

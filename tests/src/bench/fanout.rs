@@ -73,37 +73,65 @@ async fn collect(mut tasks: tokio::task::JoinSet<Opened>) -> (Vec<GatewayClient>
     (clients, took, errors)
 }
 
+/// When each client received the event `pred` accepts, measured from `t0`, looking at the
+/// clients' backlogs every [`ARRIVAL_POLL`] until all have it or `timeout` passes: the
+/// receive time is stamped by each client's reader task as the frame comes off the socket.
+/// (A waiting task per client, woken by every frame, would compete with the reader tasks for
+/// the CPU and inflate exactly what is being measured.) Returns the arrivals, how many clients
+/// never got it, and the first reason one missed it.
+pub(super) async fn arrivals(
+    clients: &[GatewayClient],
+    t0: Instant,
+    timeout: Duration,
+    pred: impl Fn(&pincer_client::EventFrame) -> bool,
+) -> (Vec<Duration>, usize, Option<String>) {
+    let mut waiting: Vec<&GatewayClient> = clients.iter().collect();
+    let mut arrived = Vec::with_capacity(clients.len());
+    loop {
+        tokio::time::sleep(ARRIVAL_POLL).await;
+        waiting.retain(|c| match c.take_received(&pred) {
+            Some(event) => {
+                arrived.push(event.at.saturating_duration_since(t0));
+                false
+            }
+            None => true,
+        });
+        if waiting.is_empty() || t0.elapsed() > timeout {
+            break;
+        }
+    }
+    let first_miss = waiting.first().map(|c| match c.close_info() {
+        Some((code, reason)) => format!("connection closed ({code} {reason})"),
+        None => format!("no event within {} ms", timeout.as_millis()),
+    });
+    (arrived, waiting.len(), first_miss)
+}
+
+/// How often [`arrivals`] looks at the clients' backlogs.
+const ARRIVAL_POLL: Duration = Duration::from_millis(25);
+
+/// Whether `e` is the `voicewake.changed` that carries `marker` among its triggers.
+pub(super) fn is_marked_voicewake(e: &pincer_client::EventFrame, marker: &str) -> bool {
+    e.event == "voicewake.changed"
+        && e.payload
+            .as_ref()
+            .and_then(|p| p.get("triggers"))
+            .and_then(Value::as_array)
+            .is_some_and(|t| t.iter().any(|v| v.as_str() == Some(marker)))
+}
+
 /// One timed `voicewake.set` broadcast: when each client got its `voicewake.changed`.
 async fn one_broadcast(trigger: &GatewayClient, clients: &[GatewayClient], base: &[String], timeout: Duration) -> (Vec<Duration>, usize) {
     let marker = format!("pincer-bench-{}", uuid::Uuid::new_v4().simple());
-    let mut waiters = tokio::task::JoinSet::new();
-    for c in clients {
-        let c = c.clone();
-        let marker = marker.clone();
-        waiters.spawn(async move {
-            c.wait_received("voicewake.changed", timeout, |e| {
-                e.event == "voicewake.changed" && e.payload.as_ref().is_some_and(|p| p.to_string().contains(&marker))
-            })
-            .await
-            .map(|r| r.at)
-        });
-    }
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let mut triggers = base.to_vec();
-    triggers.push(marker);
+    triggers.push(marker.clone());
     let t0 = Instant::now();
     let _ = trigger.request("voicewake.set", json!({ "triggers": triggers })).await;
-    let (mut arrivals, mut missed) = (Vec::with_capacity(clients.len()), 0);
-    while let Some(joined) = waiters.join_next().await {
-        match joined {
-            Ok(Ok(at)) => arrivals.push(at.saturating_duration_since(t0)),
-            _ => missed += 1,
-        }
-    }
+    let (arrived, missed, _) = arrivals(clients, t0, timeout, |e| is_marked_voicewake(e, &marker)).await;
     for c in clients {
         c.drain_events();
     }
-    (arrivals, missed)
+    (arrived, missed)
 }
 
 /// `fanout-slow`: `concurrent` readers, one operator that subscribes to every session and then

@@ -245,44 +245,13 @@ async fn broadcast(target: &Target, o: &ConnectionsOpts, clients: &[GatewayClien
     };
     let use_marker = o.broadcast_params.is_none();
 
-    let mut waiters = tokio::task::JoinSet::new();
-    for c in clients {
-        let c = c.clone();
-        let event = o.broadcast_event.clone();
-        let marker = marker.clone();
-        let timeout = o.timeout;
-        waiters.spawn(async move {
-            let got = c
-                .wait_received(&event, timeout, |e| {
-                    e.event == event && (!use_marker || e.payload.as_ref().is_some_and(|p| p.to_string().contains(&marker)))
-                })
-                .await;
-            got.map(|r| r.at)
-        });
-    }
-    // Give the waiters a moment to park; an event that beats them is still timed correctly
-    // because its receive time is taken by the reader task.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-
     let t0 = Instant::now();
     let trigger_result = trigger.request(&o.broadcast_method, params).await;
     let trigger_ms = ms(t0.elapsed());
-    let mut arrivals = Vec::with_capacity(clients.len());
-    let mut missed = 0;
-    let mut first_miss = None;
-    while let Some(joined) = waiters.join_next().await {
-        match joined {
-            Ok(Ok(at)) => arrivals.push(at.saturating_duration_since(t0)),
-            Ok(Err(e)) => {
-                missed += 1;
-                first_miss.get_or_insert(e.to_string());
-            }
-            Err(e) => {
-                missed += 1;
-                first_miss.get_or_insert(format!("task: {e}"));
-            }
-        }
-    }
+    let event = o.broadcast_event.as_str();
+    let (arrivals, missed, first_miss) =
+        fanout::arrivals(clients, t0, o.timeout, |e| if use_marker { fanout::is_marked_voicewake(e, &marker) } else { e.event == event })
+            .await;
     if let Some(r) = restore {
         if let Err(e) = trigger.request(&o.broadcast_method, r).await {
             tracing::warn!(error = %e, "could not restore voicewake triggers");

@@ -239,7 +239,8 @@ async fn main() -> ExitCode {
     };
     let mut gateway = None;
     let mut server_pid = args.pid;
-    let owns_gateway = matches!(args.scenario, Scenario::All | Scenario::FanoutSlow | Scenario::Presence) && spawn.is_some();
+    let owns_gateway =
+        matches!(args.scenario, Scenario::All | Scenario::Connections | Scenario::FanoutSlow | Scenario::Presence) && spawn.is_some();
     if args.scenario == Scenario::Start || owns_gateway {
         let Some(spawn) = spawn else {
             report(&args, Err(("start".into(), SupportError::Other("--scenario start needs --spawn or --spawn-openclaw".into()))));
