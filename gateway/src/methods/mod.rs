@@ -138,7 +138,7 @@ pub static TABLE: &[Method] = &[
     method(m::SESSIONS_RESET, Operator(ADMIN), Inline, Immediate(|s, _, p| sessions::reset(s, p))),
     method(m::SESSIONS_DELETE, Operator(ADMIN), Inline, Immediate(|s, _, p| sessions::delete(s, p))),
     method(m::SESSIONS_COMPACT, Operator(ADMIN), Inline, Async(|s, _, p| Box::pin(sessions::compact(s, p)))),
-    method(m::SESSIONS_SUBSCRIBE, Operator(READ), Inline, Immediate(|s, c, p| sessions::subscribe(s, c, p))),
+    method(m::SESSIONS_SUBSCRIBE, Operator(READ), Inline, Immediate(sessions::subscribe)),
     method(m::SESSIONS_MESSAGES_SUBSCRIBE, Operator(READ), Inline, Immediate(|_, c, p| sessions::messages_subscribe(c, p, true))),
     method(m::SESSIONS_MESSAGES_UNSUBSCRIBE, Operator(READ), Inline, Immediate(|_, c, p| sessions::messages_subscribe(c, p, false))),
     method(m::MODELS_LIST, Operator(READ), Inline, Immediate(|s, _, _| agent::models_list(s))),
