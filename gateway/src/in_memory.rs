@@ -278,4 +278,34 @@ mod tests {
         assert_eq!(raw.expect_close(WAIT).await.unwrap(), (close_code::POLICY_VIOLATION, "slow consumer".to_string()));
         wait_until("the connection left the hub", || state.hub.count() == 0).await;
     }
+
+    #[tokio::test]
+    async fn a_detached_request_keeps_its_id_until_answered_or_cancelled() {
+        let (state, _dir) = gateway().await;
+        let mut raw = RawSocket::over(connect(&state));
+        assert!(raw.handshake(&operator(&[ADMIN])).await.unwrap().ok);
+        // No approval client is connected and none is required: the request waits (detached).
+        let ask = json!({"id": "held", "command": "ls", "requireDeliveryRoute": false, "timeoutMs": 60_000});
+        let waiting = json!({"type": "req", "id": "same", "method": "exec.approval.request", "params": ask});
+        raw.send_json(&waiting).await.unwrap();
+        // The connection keeps serving while it waits.
+        let id = raw.send_request("health", json!({})).await.unwrap();
+        assert!(raw.expect_response(&id, WAIT).await.unwrap().ok);
+        // A second request under the same id is refused: its answer would be ambiguous.
+        let again = json!({"type": "req", "id": "same", "method": "exec.approval.waitDecision", "params": {"id": "held"}});
+        raw.send_json(&again).await.unwrap();
+        let refused = raw.expect_response("same", WAIT).await.unwrap();
+        assert_eq!(
+            refused.error.map(|e| e.message),
+            Some("request id same is still in use by an unanswered request; use a new id".to_string())
+        );
+        // A cancel frees the id: the same id is served again (and answered: the approval is
+        // still pending, so resolving it answers the new wait).
+        raw.send_json(&json!({"type": "cancel", "id": "same"})).await.unwrap();
+        raw.send_json(&again).await.unwrap();
+        let id = raw.send_request("exec.approval.resolve", json!({"id": "held", "decision": "deny"})).await.unwrap();
+        assert!(raw.expect_response(&id, WAIT).await.unwrap().ok);
+        let decided = raw.expect_response("same", WAIT).await.unwrap();
+        assert_eq!(decided.payload.map(|p| p["decision"].clone()), Some(json!("deny")));
+    }
 }

@@ -3,7 +3,8 @@
 //! Handlers (`methods/`), the connection code (`conn.rs`), the agent's tools (`agent/`) and,
 //! next, the desktop shell all call these; none of them reaches into another's handlers.
 //! Services use the state floor (`state`, `store`, `hub`, `nodes`, `approvals`) and never
-//! import from `methods/` (a test in `methods/table.rs` checks the whole crate for that).
+//! import from `methods/` (`router::tests::nothing_outside_methods_imports_from_methods` checks
+//! the whole crate for that).
 
 pub mod agent_runs;
 pub mod approval_flow;
