@@ -22,7 +22,7 @@ use crate::error::{ClientError, ABNORMAL_CLOSE};
 use crate::events::{EventHub, ReceivedEvent, SeqStats};
 use crate::handshake::{self, HandshakeTimings};
 use crate::options::ConnectOptions;
-use crate::transport::WsStream;
+use crate::transport::{ClientTransport, WsStream};
 
 /// Close code reported when the server's close frame carried no status (RFC 6455).
 const NO_STATUS_CLOSE: u16 = 1005;
@@ -99,6 +99,20 @@ impl GatewayClient {
     /// Open the socket, wait for `connect.challenge`, send `connect` and return `hello-ok`.
     pub async fn connect(opts: ConnectOptions) -> Result<(GatewayClient, HelloOk), ClientError> {
         let done = handshake::run(&opts).await?;
+        Self::connected(opts, done)
+    }
+
+    /// The same over an already open transport (the gateway's in-memory transport, say):
+    /// `opts.url` and the socket options are not used, everything else is.
+    pub async fn connect_over(
+        opts: ConnectOptions,
+        transport: impl ClientTransport + 'static,
+    ) -> Result<(GatewayClient, HelloOk), ClientError> {
+        let done = handshake::run_over(&opts, Box::new(transport), Duration::ZERO).await?;
+        Self::connected(opts, done)
+    }
+
+    fn connected(opts: ConnectOptions, done: handshake::Handshake) -> Result<(GatewayClient, HelloOk), ClientError> {
         let (sink, stream) = done.ws.split();
         let (close_tx, _) = watch::channel(None);
         let shared = Arc::new(Shared {

@@ -43,10 +43,13 @@ pub(crate) struct Handshake {
 
 pub(crate) async fn run(opts: &ConnectOptions) -> Result<Handshake, ClientError> {
     let started = Instant::now();
-    let mut ws =
+    let ws =
         transport::open(&opts.url, &opts.headers, opts.max_message_bytes, opts.connect_timeout, opts.tls_fingerprint.as_deref()).await?;
-    let open = started.elapsed();
+    run_over(opts, ws, started.elapsed()).await
+}
 
+/// The handshake over an already open transport; `open` is what opening it took.
+pub(crate) async fn run_over(opts: &ConnectOptions, mut ws: WsStream, open: Duration) -> Result<Handshake, ClientError> {
     let mut early_events = Vec::new();
     let opened = Instant::now();
     let challenge = tokio::time::timeout(opts.challenge_timeout, wait_challenge(&mut ws, &mut early_events))

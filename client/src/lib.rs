@@ -34,6 +34,7 @@ mod client;
 mod error;
 mod events;
 mod handshake;
+pub mod in_process;
 mod options;
 mod raw;
 mod transport;
@@ -47,6 +48,7 @@ pub use options::{
     DEFAULT_REJECT_CLOSE_GRACE, DEFAULT_REQUEST_TIMEOUT,
 };
 pub use raw::{Incoming, RawSocket};
+pub use transport::ClientTransport;
 
 // Re-exported so users need no direct dependency for the common types.
 pub use pincer_protocol::connect::{ConnectChallenge, HelloOk};

@@ -82,6 +82,11 @@ impl RawSocket {
         Ok(RawSocket { ws, closed: None, next_id: 1 })
     }
 
+    /// A raw connection over an already open transport (the gateway's in-memory transport).
+    pub fn over(transport: impl crate::transport::ClientTransport + 'static) -> RawSocket {
+        RawSocket { ws: Box::new(transport), closed: None, next_id: 1 }
+    }
+
     pub async fn send_text(&mut self, text: impl Into<String>) -> Result<(), ClientError> {
         self.send(Message::text(text.into())).await
     }

@@ -1,17 +1,25 @@
-//! Opening the WebSocket: URL + extra headers → upgraded stream.
+//! What the client runs over: a WebSocket opened from a URL + extra headers, or any other
+//! duplex of the same frames ([`ClientTransport`], e.g. the gateway's in-memory transport).
 
 use std::time::Duration;
 
-use tokio::net::TcpStream;
+use futures_util::{Sink, Stream};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Error as WsError;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::error::ClientError;
 
-pub type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// A duplex of WebSocket messages the client can run over: an opened WebSocket, or an
+/// in-process transport that carries the same frames (close frames included).
+pub trait ClientTransport: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Send + Unpin {}
+
+impl<T> ClientTransport for T where T: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Send + Unpin {}
+
+/// The connection a client reads and writes, whatever carries it.
+pub type WsStream = Box<dyn ClientTransport>;
 
 /// How much tungstenite reads (and zeroes first) per read call.
 const READ_BUFFER_BYTES: usize = 8 * 1024;
@@ -23,6 +31,9 @@ pub(crate) async fn open(
     timeout: Duration,
     tls_fingerprint: Option<&str>,
 ) -> Result<WsStream, ClientError> {
+    if let Some(in_process) = crate::in_process::open(url) {
+        return in_process;
+    }
     let mut request = url.into_client_request().map_err(|e| ClientError::InvalidUrl(format!("{url}: {e}")))?;
     for (name, value) in headers {
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| ClientError::InvalidUrl(format!("header name {name:?}: {e}")))?;
@@ -51,7 +62,7 @@ pub(crate) async fn open(
     let connect = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);
     match tokio::time::timeout(timeout, connect).await {
         Err(_) => Err(ClientError::timeout(format!("websocket open of {url}"))),
-        Ok(Ok((ws, _response))) => Ok(ws),
+        Ok(Ok((ws, _response))) => Ok(Box::new(ws)),
         // Scheme/host problems are the caller's URL, not the network.
         Ok(Err(WsError::Url(e))) => Err(ClientError::InvalidUrl(format!("{url}: {e}"))),
         Ok(Err(e)) => Err(e.into()),

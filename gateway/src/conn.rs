@@ -1,12 +1,13 @@
-//! One WebSocket connection: challenge, handshake, then the request/event loop.
+//! One connection: challenge, handshake, then the request/event loop. It runs over any
+//! [`FrameTransport`] (a WebSocket, or the in-memory transport of [`crate::in_memory`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use pincer_protocol::connect::{HelloAuth, Role};
+use pincer_protocol::connect::Role;
 use pincer_protocol::error::{DetailCode, ErrorShape};
 use pincer_protocol::frames::{Frame, FrameError, RequestFrame, ResponseFrame};
 use pincer_protocol::methods::{self, events};
@@ -15,11 +16,15 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
-use crate::handshake::{self, Accepted, Peer, Rejection};
+use crate::caller::Caller;
+use crate::handshake::{self, Peer, Rejection};
 use crate::hub::ConnHandle;
 use crate::listener::ConnectionSlot;
 use crate::outbound::{OutboundQueue, WriteEnd, Writer};
+use crate::router::{self, Mode};
+use crate::services::{agent_runs, node_lifecycle, presence};
 use crate::state::SharedState;
+use crate::transport::{CloseFrame, FrameTransport, Inbound, Message};
 
 /// Pre-auth handshake budget.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -28,9 +33,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 /// again later", what OpenClaw sends when it sheds pre-auth work).
 const TRY_AGAIN_LATER: u16 = 1013;
 
-type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
-
-async fn send_close(sink: &mut Sink, code: u16, reason: &str) {
+async fn send_close<S: futures_util::Sink<Message> + Unpin>(sink: &mut S, code: u16, reason: &str) {
     // Close reasons are limited to 123 bytes on the wire.
     let mut reason = reason.to_string();
     while reason.len() > 123 {
@@ -40,14 +43,16 @@ async fn send_close(sink: &mut Sink, code: u16, reason: &str) {
     let _ = sink.close().await;
 }
 
-async fn send_text(sink: &mut Sink, text: String) -> bool {
+async fn send_text<S: futures_util::Sink<Message> + Unpin>(sink: &mut S, text: String) -> bool {
     sink.send(Message::Text(text.into())).await.is_ok()
 }
 
-/// Serve one upgraded socket. `slot` is its place in the listener's admission: until the
-/// handshake succeeds the socket reads within a small byte budget and may be evicted.
-pub async fn run(state: SharedState, socket: WebSocket, peer: Peer, slot: ConnectionSlot) {
-    let (mut sink, mut stream) = socket.split();
+/// Serve one connection. `slot` is its place in the listener's admission (a socket accepted by
+/// the listener): until the handshake succeeds the socket reads within a small byte budget and
+/// may be evicted. In-process transports have no slot.
+pub async fn run<T: FrameTransport>(state: SharedState, transport: T, peer: Peer, slot: Option<ConnectionSlot>) {
+    let (mut sink, mut stream) = transport.split();
+    let budget_exhausted = || slot.as_ref().is_some_and(|s| s.budget().is_exhausted());
     let conn_id = uuid::Uuid::new_v4().to_string();
     let nonce = uuid::Uuid::new_v4().to_string();
     let challenge = json!({"type": "event", "event": events::CONNECT_CHALLENGE, "payload": {"nonce": nonce, "ts": now_ms()}});
@@ -68,29 +73,29 @@ pub async fn run(state: SharedState, socket: WebSocket, peer: Peer, slot: Connec
                 send_close(&mut sink, close_code::SERVICE_RESTART, "service restart").await;
                 return;
             }
-            _ = slot.evicted() => {
+            _ = evicted(slot.as_ref()) => {
                 send_close(&mut sink, TRY_AGAIN_LATER, "too many unauthenticated connections").await;
                 return;
             }
         };
         let text = match msg {
-            Some(Ok(Message::Text(t))) => t,
-            Some(Ok(Message::Binary(_))) => {
+            Some(Inbound::Text(t)) => t,
+            Some(Inbound::Binary) => {
                 send_close(&mut sink, close_code::POLICY_VIOLATION, "invalid request frame: binary frames are not supported").await;
                 return;
             }
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Inbound::Control) => continue,
             // The socket read past its pre-auth byte budget: the frame being received is over
             // the 64 KiB cap (the budget stopped it before it was buffered whole).
-            Some(Err(_)) if slot.budget().is_exhausted() => {
+            Some(Inbound::Failed | Inbound::TooBig) if budget_exhausted() => {
                 send_close(&mut sink, close_code::MESSAGE_TOO_BIG, "preauth payload too large").await;
                 return;
             }
-            Some(Err(e)) if is_message_too_big(&e) => {
+            Some(Inbound::TooBig) => {
                 send_close(&mut sink, close_code::MESSAGE_TOO_BIG, "").await;
                 return;
             }
-            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+            Some(Inbound::Closed | Inbound::Failed) | None => return,
         };
         if text.len() > pincer_protocol::PREAUTH_MAX_PAYLOAD_BYTES {
             send_close(&mut sink, close_code::MESSAGE_TOO_BIG, "preauth payload too large").await;
@@ -137,7 +142,9 @@ pub async fn run(state: SharedState, socket: WebSocket, peer: Peer, slot: Connec
     };
 
     // ---- connected --------------------------------------------------------------------
-    slot.mark_authenticated();
+    if let Some(slot) = &slot {
+        slot.mark_authenticated();
+    }
     let (queue, rx) = OutboundQueue::new(&conn_id, pincer_protocol::DEFAULT_MAX_BUFFERED_BYTES);
     let conn = Arc::new(ConnHandle::new(
         conn_id.clone(),
@@ -150,50 +157,44 @@ pub async fn run(state: SharedState, socket: WebSocket, peer: Peer, slot: Connec
         now_ms(),
         queue.clone(),
     ));
-    let hello = crate::methods::system::hello_ok(&state, &conn, &accepted);
+    let hello = presence::hello_ok(&state, &conn_id, &accepted, router::features());
     conn.send_text(Frame::Res(ResponseFrame::ok(req.id.clone(), hello)).to_json());
     state.hub.insert(conn.clone());
     tracing::info!(conn = %conn_id, client = %params.client.id, role = accepted.role.as_str(), remote = %peer.addr, "client connected");
-    crate::methods::nodes::on_connected(&state, &conn, &params, &accepted);
+    node_lifecycle::on_connected(&state, &conn, &params, &accepted);
 
-    serve(&state, &conn, Writer::new(sink, queue, rx), &mut stream).await;
+    let caller = Caller::new(conn.clone());
+    serve(&state, &caller, Writer::new(sink, queue, rx), &mut stream).await;
 
     state.hub.remove(&conn_id);
-    crate::methods::nodes::on_disconnected(&state, &conn);
+    node_lifecycle::on_disconnected(&state, &conn);
     tracing::info!(conn = %conn_id, "client disconnected");
 }
 
-async fn reject(sink: &mut Sink, req: &RequestFrame, rejection: Rejection) {
-    send_text(sink, Frame::Res(ResponseFrame::err(req.id.clone(), rejection.error)).to_json()).await;
-    send_close(sink, rejection.close_code, &rejection.close_reason).await;
+/// Resolves when the listener evicts this (unauthenticated) connection; never without a slot.
+async fn evicted(slot: Option<&ConnectionSlot>) {
+    match slot {
+        Some(slot) => slot.evicted().await,
+        None => std::future::pending().await,
+    }
 }
 
-/// Methods that may wait on other parties (a node, a person) or answer twice (`agent`: the
-/// ack, then the run's final result); they run in their own task so the connection keeps
-/// serving. Everything else is answered inline, which saves two
-/// task hops per request.
-fn runs_detached(method: &str) -> bool {
-    matches!(
-        method,
-        methods::NODE_INVOKE
-            | methods::AGENT
-            | methods::EXEC_APPROVAL_REQUEST
-            | methods::EXEC_APPROVAL_WAIT_DECISION
-            | methods::EXEC_APPROVALS_NODE_GET
-            | methods::EXEC_APPROVALS_NODE_SET
-    )
+async fn reject<S: futures_util::Sink<Message> + Unpin>(sink: &mut S, req: &RequestFrame, rejection: Rejection) {
+    send_text(sink, Frame::Res(ResponseFrame::err(req.id.clone(), rejection.error)).to_json()).await;
+    send_close(sink, rejection.close_code, &rejection.close_reason).await;
 }
 
 /// The connected phase: one task reads requests and writes responses, queued events and
 /// the results of detached requests, in the order they become ready. Every write goes through
 /// the [`Writer`], which ends the connection when it is dropped as a slow consumer or a write
 /// stalls (see [`crate::outbound`]).
-async fn serve(
+async fn serve<T: FrameTransport>(
     state: &SharedState,
-    conn: &Arc<ConnHandle>,
-    mut writer: Writer<Sink>,
-    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+    caller: &Caller,
+    mut writer: Writer<SplitSink<T, Message>>,
+    stream: &mut SplitStream<T>,
 ) {
+    let conn = caller.events();
     let mut in_flight: HashMap<String, AbortHandle> = HashMap::new();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
     let end = loop {
@@ -212,18 +213,18 @@ async fn serve(
             }
             msg = stream.next() => {
                 let text = match msg {
-                    Some(Ok(Message::Text(t))) => t,
-                    Some(Ok(Message::Binary(_))) => {
+                    Some(Inbound::Text(t)) => t,
+                    Some(Inbound::Binary) => {
                         respond_invalid(conn, "invalid", "invalid request frame: binary frames are not supported");
                         continue;
                     }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Err(e)) if is_message_too_big(&e) => {
+                    Some(Inbound::Control) => continue,
+                    Some(Inbound::TooBig) => {
                         // Over policy.maxPayload: close 1009 like OpenClaw's `ws` server does.
                         writer.close(close_code::MESSAGE_TOO_BIG, "").await;
                         break WriteEnd::Closed;
                     }
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break WriteEnd::PeerGone,
+                    Some(Inbound::Closed | Inbound::Failed) | None => break WriteEnd::PeerGone,
                 };
                 match Frame::parse(text.as_str()) {
                     Ok(Frame::Req(req)) if req.method == methods::CONNECT => {
@@ -238,7 +239,7 @@ async fn serve(
                             break end;
                         }
                     }
-                    Ok(Frame::Req(req)) if runs_detached(&req.method) && in_flight.contains_key(&req.id) => {
+                    Ok(Frame::Req(req)) if router::mode_of(&req.method).is_detached() && in_flight.contains_key(&req.id) => {
                         // Its answer would be ambiguous, and a cancel could not tell them apart.
                         let err = ErrorShape::invalid_request(format!(
                             "request id {} is still in use by an unanswered request; use a new id",
@@ -248,20 +249,20 @@ async fn serve(
                             break end;
                         }
                     }
-                    Ok(Frame::Req(req)) if runs_detached(&req.method) => {
+                    Ok(Frame::Req(req)) if router::mode_of(&req.method).is_detached() => {
                         let id = req.id.clone();
                         let task_state = state.clone();
-                        let task_conn = conn.clone();
+                        let task_caller = caller.clone();
                         let done = done_tx.clone();
                         let handle = tokio::spawn(async move {
                             let id = req.id.clone();
-                            let is_agent = req.method == methods::AGENT;
-                            let res = crate::router::dispatch(&task_state, &task_conn, req).await;
-                            let pending = if is_agent { crate::methods::agent::pending_run(&res) } else { None };
-                            task_conn.send_text(Frame::Res(res).to_json());
+                            let two_phase = router::mode_of(&req.method) == Mode::AckThenFinal;
+                            let res = router::dispatch(&task_state, &task_caller, req).await;
+                            let pending = if two_phase { agent_runs::pending_run(&res) } else { None };
+                            task_caller.events().send_text(Frame::Res(res).to_json());
                             if let Some(run_id) = pending {
-                                if let Some(last) = crate::methods::agent::final_response(&task_state, id.clone(), &run_id).await {
-                                    task_conn.send_text(Frame::Res(last).to_json());
+                                if let Some(last) = agent_runs::final_response(&task_state, id.clone(), &run_id).await {
+                                    task_caller.events().send_text(Frame::Res(last).to_json());
                                 }
                             }
                             let _ = done.send(id);
@@ -269,7 +270,7 @@ async fn serve(
                         in_flight.insert(id, handle.abort_handle());
                     }
                     Ok(Frame::Req(req)) => {
-                        let res = crate::router::dispatch(state, conn, req).await;
+                        let res = router::dispatch(state, caller, req).await;
                         if let Err(end) = writer.write_now(Frame::Res(res).to_json()).await {
                             break end;
                         }
@@ -301,13 +302,6 @@ async fn serve(
     writer.finish(end).await;
 }
 
-/// Whether a read failed because the message exceeded the socket's size limit (tungstenite's
-/// capacity error; axum does not expose its type, so this goes by its text).
-fn is_message_too_big(e: &axum::Error) -> bool {
-    let text = e.to_string();
-    text.contains("Space limit exceeded") || text.contains("Message too long")
-}
-
 fn frame_id(text: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(text).ok()?;
     v.get("id")?.as_str().map(str::to_string)
@@ -316,16 +310,4 @@ fn frame_id(text: &str) -> Option<String> {
 fn respond_invalid(conn: &ConnHandle, id: &str, message: &str) {
     let err = ErrorShape::invalid_request(message).with_detail_code(DetailCode::InvalidFrame);
     conn.send_text(Frame::Res(ResponseFrame::err(id, err)).to_json());
-}
-
-/// `hello-ok.auth` for an accepted connect.
-pub fn hello_auth(accepted: &Accepted) -> HelloAuth {
-    HelloAuth {
-        method: Some(accepted.auth_method.to_string()),
-        role: accepted.role.as_str().to_string(),
-        scopes: accepted.scopes.clone(),
-        device_token: accepted.device_token.clone(),
-        issued_at_ms: accepted.issued_at_ms,
-        extra: Default::default(),
-    }
 }

@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod approvals;
+pub mod caller;
 pub mod cli;
 pub mod client_addr;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod handshake;
 pub mod hub;
 pub mod idempotency;
+pub mod in_memory;
 pub mod listener;
 pub mod logging;
 pub mod methods;
@@ -26,8 +28,10 @@ pub mod rate_limit;
 pub mod read_budget;
 pub mod router;
 pub mod server;
+pub mod services;
 pub mod state;
 pub mod store;
+pub mod transport;
 
 pub use error::GatewayError;
 pub use server::Gateway;

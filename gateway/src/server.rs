@@ -102,7 +102,7 @@ impl Gateway {
         if let Err(e) = crate::agent::host::recover(&state) {
             tracing::error!(error = %e, "could not recover agent runs left by the previous process");
         }
-        let expiry = tokio::spawn(crate::methods::nodes::expire_node_requests_loop(state.clone()));
+        let expiry = tokio::spawn(crate::services::node_pairing::expire_node_requests_loop(state.clone()));
 
         let shutdown_state = state.clone();
         let graceful = async move {
@@ -172,7 +172,7 @@ async fn root(
                 .max_frame_size(pincer_protocol::DEFAULT_MAX_PAYLOAD_BYTES)
                 .read_buffer_size(8 * 1024)
                 .write_buffer_size(16 * 1024)
-                .on_upgrade(move |socket| crate::conn::run(state, socket, peer, slot))
+                .on_upgrade(move |socket| crate::conn::run(state, crate::transport::WsTransport::new(socket), peer, Some(slot)))
         }
         Err(_) => (
             StatusCode::OK,

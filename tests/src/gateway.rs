@@ -1,10 +1,11 @@
 //! An in-process `pincer-gateway` on a free loopback port with its own state dir, for tests
-//! that drive it over real sockets with `pincer-client`.
+//! that drive it with `pincer-client` over real sockets or over the in-memory transport.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use pincer_client::in_process::Registration;
 use pincer_client::{ConnectOptions, GatewayClient};
 use pincer_gateway::state::SharedState;
 use pincer_gateway::{Gateway, GatewayOptions, Overrides};
@@ -24,8 +25,20 @@ pub struct TestGateway {
     pub token: String,
     pub state: SharedState,
     pub state_dir: TempState,
+    /// Set when clients reach this gateway over the in-memory transport.
+    in_memory: Option<Registration>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), pincer_gateway::GatewayError>>>,
+}
+
+/// What [`TestGateway::url`] leads clients over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Transport {
+    /// A WebSocket to the gateway's loopback port.
+    #[default]
+    WebSocket,
+    /// The in-memory transport (`memory://` URL): the same frames, in-process.
+    InMemory,
 }
 
 /// How to start a [`TestGateway`].
@@ -37,6 +50,8 @@ pub struct TestGatewayOptions {
     pub password: Option<String>,
     /// Reuse an existing state directory (to test restarts); otherwise a fresh one.
     pub state_dir: Option<PathBuf>,
+    /// How clients reach it through [`TestGateway::url`].
+    pub transport: Transport,
 }
 
 impl TestGateway {
@@ -69,10 +84,23 @@ impl TestGateway {
         let task = tokio::spawn(gateway.serve(async move {
             let _ = rx.await;
         }));
-        Ok(TestGateway { addr, token: token.unwrap_or_default(), state, state_dir, stop: Some(tx), task: Some(task) })
+        let in_memory = match opts.transport {
+            Transport::WebSocket => None,
+            Transport::InMemory => Some(pincer_gateway::in_memory::register(&state, &format!("test-gw-{}", uuid::Uuid::new_v4()))),
+        };
+        Ok(TestGateway { addr, token: token.unwrap_or_default(), state, state_dir, in_memory, stop: Some(tx), task: Some(task) })
     }
 
+    /// Where clients connect: `ws://` on the loopback port, or the gateway's `memory://` name.
     pub fn url(&self) -> String {
+        match &self.in_memory {
+            Some(registration) => registration.url(),
+            None => self.ws_url(),
+        }
+    }
+
+    /// The WebSocket URL, whatever [`TestGateway::url`] leads to.
+    pub fn ws_url(&self) -> String {
         format!("ws://{}", self.addr)
     }
 

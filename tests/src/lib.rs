@@ -25,7 +25,7 @@ pub mod state;
 pub mod wait;
 
 pub use bins::{target_dir, workspace_bin, workspace_bin_in, workspace_root};
-pub use gateway::{TestGateway, TestGatewayOptions, TEST_TOKEN};
+pub use gateway::{TestGateway, TestGatewayOptions, Transport, TEST_TOKEN};
 pub use process::ChildGuard;
 pub use state::TempState;
 pub use wait::wait_for_health;

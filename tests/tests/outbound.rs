@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use pincer_client::{GatewayClient, Incoming, RawSocket};
-use pincer_gateway::methods::system;
+use pincer_gateway::services::presence;
 use pincer_protocol::methods::events;
 use pincer_protocol::scopes::READ;
 use pincer_tests::TestGateway;
@@ -198,11 +198,11 @@ async fn a_burst_of_presence_changes_is_one_broadcast() {
     let (reader, _) = gw.operator(&[READ]).await.unwrap();
     let version_before = gw.state.hub.state_version().presence;
     for _ in 0..100 {
-        system::broadcast_presence(&gw.state);
+        presence::broadcast_presence(&gw.state);
     }
     until("the coalesced presence event", || reader.seq_stats().last.is_some()).await;
     // Long enough for a second broadcast to have gone out, had there been one.
-    tokio::time::sleep(system::PRESENCE_COALESCE * 3).await;
+    tokio::time::sleep(presence::PRESENCE_COALESCE * 3).await;
     let got = presence_events(&reader);
     assert_eq!(got.len(), 1, "{got:#?}");
     assert_eq!(got[0]["version"], json!(version_before + 1));

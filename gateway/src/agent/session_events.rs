@@ -48,7 +48,7 @@ pub fn message_added(state: &SharedState, session_key: &str, stored: Stored, run
 /// The session's `sessions.list` row as `session`, and its fields at the top level too, as
 /// OpenClaw sends them (so a client can update its list without another request).
 fn with_session_row(state: &SharedState, session_key: &str, payload: &mut Value) {
-    let (Some(row), Some(fields)) = (crate::methods::sessions::snapshot(state, session_key), payload.as_object_mut()) else {
+    let (Some(row), Some(fields)) = (crate::services::session_view::snapshot(state, session_key), payload.as_object_mut()) else {
         return;
     };
     if let Some(row_fields) = row.as_object() {

@@ -5,67 +5,20 @@ use std::path::Path;
 use std::time::Duration;
 
 use pincer_protocol::approvals::{approvals_hash, ExecApprovalsFile, ExecDecision};
-use pincer_protocol::methods::events;
 use pincer_protocol::nodes::commands;
-use pincer_protocol::{now_ms, scopes, ErrorShape};
+use pincer_protocol::{now_ms, ErrorShape};
 use serde_json::{json, Value};
 
 use super::required_str;
-use crate::approvals::{wait_resolution, Requester, Resolution, WatchState};
+use crate::approvals::{wait_resolution, WatchState};
+use crate::caller::Caller;
 use crate::error::{invalid_params, MethodResult};
-use crate::hub::ConnHandle;
 use crate::nodes::{InvokeOutcome, NodeRegistry};
+use crate::services::approval_flow::{self, broadcast_resolved, resolution_json, Ask};
+use crate::services::node_routing;
 use crate::state::{GatewayState, SharedState};
 
-/// Client ids that show approval prompts to a person.
-const APPROVAL_CLIENT_IDS: &[&str] = &["openclaw-control-ui", "openclaw-macos", "openclaw-ios", "openclaw-android"];
-
-/// Whether a connection is an approval surface: it holds the scope and can prompt a
-/// person (a known app, or it declares the `approvals` / `exec-approvals` capability).
-pub fn is_approval_client(conn: &ConnHandle) -> bool {
-    conn.has_scope(scopes::APPROVALS)
-        && (APPROVAL_CLIENT_IDS.contains(&conn.client.id.as_str()) || conn.caps.iter().any(|c| c == "approvals" || c == "exec-approvals"))
-}
-
-fn resolution_json(id: &str, res: &Resolution, created_at_ms: i64, expires_at_ms: i64) -> Value {
-    let mut out = json!({
-        "id": id,
-        "decision": res.decision.map(ExecDecision::as_str),
-        "effectiveDecision": res.effective.as_str(),
-        "createdAtMs": created_at_ms,
-        "expiresAtMs": expires_at_ms,
-    });
-    if let Some(reason) = res.terminal_reason {
-        out["terminalReason"] = json!(reason);
-    }
-    out
-}
-
-fn broadcast_resolved(state: &GatewayState, id: &str, res: &Resolution, request: &Value) {
-    let payload = json!({
-        "id": id,
-        "decision": res.decision.map(ExecDecision::as_str).unwrap_or(res.effective.as_str()),
-        "resolvedBy": res.resolved_by,
-        "ts": res.ts,
-        "request": request,
-    });
-    state.hub.broadcast_filtered(events::EXEC_APPROVAL_RESOLVED, &payload, None, is_approval_client);
-    let audit = json!({"decision": res.decision.map(ExecDecision::as_str), "effective": res.effective.as_str(),
-                       "reason": res.terminal_reason, "command": request.get("command")});
-    if let Err(e) = state.store.audit(res.ts, "exec.approval", id, res.effective.as_str(), res.resolved_by.as_deref(), &audit) {
-        tracing::error!(error = %e, "audit write failed");
-    }
-}
-
-/// Expire an approval now (no answer in time, or nobody to ask).
-fn expire_now(state: &GatewayState, id: &str, reason: &'static str) {
-    let fallback = state.settings().ask_fallback;
-    if let Some((res, request)) = state.approvals.expire_with_reason(id, fallback, now_ms(), reason) {
-        broadcast_resolved(state, id, &res, &request);
-    }
-}
-
-pub async fn request(state: &SharedState, conn: &ConnHandle, params: Value) -> MethodResult {
+pub async fn request(state: &SharedState, caller: &Caller, params: Value) -> MethodResult {
     const METHOD: &str = "exec.approval.request";
     let Value::Object(mut request) = params else {
         return Err(invalid_params(METHOD, "at root: must be object"));
@@ -105,34 +58,16 @@ pub async fn request(state: &SharedState, conn: &ConnHandle, params: Value) -> M
     };
     let two_phase = request.remove("twoPhase").and_then(|v| v.as_bool()).unwrap_or(false);
     let require_route = request.remove("requireDeliveryRoute").and_then(|v| v.as_bool()).unwrap_or(true);
-    request.insert("requestedBy".into(), json!(conn.client.display_name.clone().unwrap_or_else(|| conn.client.id.clone())));
-    let request = Value::Object(request);
-
-    let requester = Requester::Client { conn_id: conn.conn_id.clone(), device_id: conn.device_id.clone() };
-    let (summary, rx) = state.approvals.create(id, request, requester, now_ms(), timeout)?;
-    let approval_id = summary["id"].as_str().unwrap_or_default().to_string();
-    let created_at_ms = summary["createdAtMs"].as_i64().unwrap_or(0);
-    let expires_at_ms = summary["expiresAtMs"].as_i64().unwrap_or(0);
-
-    let has_route = state.hub.all().iter().any(|c| is_approval_client(c));
-    state.hub.broadcast_filtered(events::EXEC_APPROVAL_REQUESTED, &summary, None, is_approval_client);
-    tracing::info!(approval = %approval_id, routed = has_route, "exec approval requested");
-    if !has_route && require_route {
-        expire_now(state, &approval_id, "no-approval-route");
-    } else {
-        let timer_state = state.clone();
-        let timer_id = approval_id.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(timeout).await;
-            expire_now(&timer_state, &timer_id, "expired");
-        });
-    }
+    request.insert("requestedBy".into(), json!(caller.display_name()));
+    let ask = Ask { request: Value::Object(request), id, requester: caller.requester(), timeout, require_route };
+    let opened = approval_flow::open(state, ask, |_| {})?;
     if two_phase {
-        return Ok(json!({"status": "accepted", "id": approval_id, "createdAtMs": created_at_ms, "expiresAtMs": expires_at_ms,
-                         "deliveryRoute": if has_route { "approval-client" } else { "none" }}));
+        return Ok(json!({"status": "accepted", "id": opened.id, "createdAtMs": opened.created_at_ms, "expiresAtMs": opened.expires_at_ms,
+                         "deliveryRoute": if opened.has_route { "approval-client" } else { "none" }}));
     }
-    let res = wait_resolution(rx).await.ok_or_else(|| ErrorShape::unavailable("approval request unavailable"))?;
-    Ok(resolution_json(&approval_id, &res, created_at_ms, expires_at_ms))
+    let (id, created_at_ms, expires_at_ms) = (opened.id.clone(), opened.created_at_ms, opened.expires_at_ms);
+    let res = opened.decision(state, None).await?;
+    Ok(resolution_json(&id, &res, created_at_ms, expires_at_ms))
 }
 
 /// For a node-host run the plan is what the approval binds and what will run, so the person
@@ -160,48 +95,6 @@ fn show_the_plan(request: &mut serde_json::Map<String, Value>, plan: &Value) -> 
     Ok(())
 }
 
-/// Open an approval on the gateway's own behalf (the agent's `exec` tool) and wait for a
-/// person. `on_open` sees the request summary once every approval client has been told. With
-/// no approval client connected it resolves at once with the configured fallback. Cancelling
-/// (the run was aborted) expires the request so prompts disappear. Returns the approval id
-/// (the agent's `system.run` names it as `runId`) with the resolution.
-pub async fn ask_person(
-    state: &SharedState,
-    mut request: Value,
-    requested_by: &str,
-    cancel: &tokio_util::sync::CancellationToken,
-    on_open: impl FnOnce(&Value),
-) -> Result<(String, Resolution), ErrorShape> {
-    request["requestedBy"] = json!(requested_by);
-    let timeout = state.settings().exec_approval_timeout;
-    let (summary, rx) = state.approvals.create(None, request, Requester::Agent, now_ms(), timeout)?;
-    let approval_id = summary["id"].as_str().unwrap_or_default().to_string();
-    let has_route = state.hub.all().iter().any(|c| is_approval_client(c));
-    state.hub.broadcast_filtered(events::EXEC_APPROVAL_REQUESTED, &summary, None, is_approval_client);
-    tracing::info!(approval = %approval_id, routed = has_route, "agent exec approval requested");
-    on_open(&summary);
-    if !has_route {
-        expire_now(state, &approval_id, "no-approval-route");
-    }
-    let timer_state = state.clone();
-    let timer_id = approval_id.clone();
-    let timer = tokio::spawn(async move {
-        tokio::time::sleep(timeout).await;
-        expire_now(&timer_state, &timer_id, "expired");
-    });
-    let outcome = tokio::select! {
-        res = wait_resolution(rx) => res.ok_or_else(|| ErrorShape::unavailable("approval request unavailable")),
-        _ = cancel.cancelled() => {
-            if let Some((res, request)) = state.approvals.expire_with_reason(&approval_id, crate::approvals::AskFallback::Deny, now_ms(), "cancelled") {
-                broadcast_resolved(state, &approval_id, &res, &request);
-            }
-            Err(ErrorShape::unavailable("the run was aborted while waiting for approval"))
-        }
-    };
-    timer.abort();
-    outcome.map(|res| (approval_id, res))
-}
-
 pub fn get(state: &GatewayState, params: Value) -> MethodResult {
     let id = required_str(&params, "id", "exec.approval.get")?;
     let summary = state.approvals.get(id)?;
@@ -227,7 +120,7 @@ pub fn get(state: &GatewayState, params: Value) -> MethodResult {
     }))
 }
 
-pub fn resolve(state: &GatewayState, conn: &ConnHandle, params: Value) -> MethodResult {
+pub fn resolve(state: &GatewayState, caller: &Caller, params: Value) -> MethodResult {
     let id = required_str(&params, "id", "exec.approval.resolve")?;
     let decision = params.get("decision").and_then(Value::as_str).unwrap_or("");
     let decision = ExecDecision::parse(decision).ok_or_else(|| ErrorShape::invalid_request("invalid decision"))?;
@@ -242,7 +135,7 @@ pub fn resolve(state: &GatewayState, conn: &ConnHandle, params: Value) -> Method
             }
         }
     }
-    let by = conn.client.display_name.clone().unwrap_or_else(|| conn.client.id.clone());
+    let by = caller.display_name();
     let full_id = state.approvals.get(id).ok().and_then(|s| s["id"].as_str().map(str::to_string)).unwrap_or_else(|| id.to_string());
     let (res, request, fresh) = state.approvals.resolve(&full_id, decision, Some(by), now_ms())?;
     if fresh {
@@ -344,11 +237,11 @@ pub fn file_set(state: &GatewayState, params: Value) -> MethodResult {
 
 async fn node_command(state: &GatewayState, node_id: &str, command: &str, params: Value) -> MethodResult {
     if let Some(session) = state.nodes.get(node_id) {
-        super::nodes::check_command(state, &session, command).map_err(|e| {
+        node_routing::check_command(state, &session, command).map_err(|e| {
             ErrorShape::invalid_request(format!("node command not allowed: {command} ({})", e.message)).with_detail("command", command)
         })?;
     }
-    let outcome = super::nodes::invoke_node(state, node_id, command, Some(&params), None, None, None).await?;
+    let outcome = node_routing::invoke_node(state, node_id, command, Some(&params), None, None, None).await?;
     match outcome {
         InvokeOutcome::Ok(payload) => Ok(payload.unwrap_or(Value::Null)),
         other => NodeRegistry::outcome_to_result(node_id, command, other),

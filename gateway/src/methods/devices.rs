@@ -6,23 +6,23 @@ use pincer_protocol::{close_code, now_ms, scopes, ErrorShape};
 use serde_json::{json, Value};
 
 use super::required_str;
+use crate::caller::Caller;
 use crate::error::{invalid_params, MethodResult};
-use crate::hub::ConnHandle;
 use crate::state::GatewayState;
 
-fn actor(conn: &ConnHandle) -> String {
-    conn.client.display_name.clone().unwrap_or_else(|| conn.client.id.clone())
+fn actor(caller: &Caller) -> String {
+    caller.display_name()
 }
 
-fn audit(state: &GatewayState, kind: &str, subject: &str, decision: &str, conn: &ConnHandle, details: Value) {
-    if let Err(e) = state.store.audit(now_ms(), kind, subject, decision, Some(&actor(conn)), &details) {
+fn audit(state: &GatewayState, kind: &str, subject: &str, decision: &str, caller: &Caller, details: Value) {
+    if let Err(e) = state.store.audit(now_ms(), kind, subject, decision, Some(&actor(caller)), &details) {
         tracing::error!(error = %e, "audit write failed");
     }
 }
 
 /// Non-admin device sessions may only manage their own device.
-fn may_manage(conn: &ConnHandle, device_id: &str) -> bool {
-    conn.has_scope(scopes::ADMIN) || conn.device_id.as_deref().is_none_or(|own| own == device_id)
+fn may_manage(caller: &Caller, device_id: &str) -> bool {
+    caller.has_scope(scopes::ADMIN) || caller.device_id().is_none_or(|own| own == device_id)
 }
 
 /// A paired entry as `device.pair.list` shows it: live tokens' metadata and connection state.
@@ -54,20 +54,20 @@ fn merged(a: &[String], b: &[String]) -> Vec<String> {
     out
 }
 
-pub fn approve(state: &GatewayState, conn: &ConnHandle, params: Value) -> MethodResult {
+pub fn approve(state: &GatewayState, caller: &Caller, params: Value) -> MethodResult {
     let request_id = required_str(&params, "requestId", "device.pair.approve")?;
     let Some(request) = state.store.device_request(request_id)? else {
         return Err(ErrorShape::invalid_request("unknown requestId"));
     };
     let role = request.role.clone().unwrap_or_else(|| "operator".into());
     // Letting a device act as a node needs admin; granting operator scopes needs them.
-    if role == "node" && !conn.has_scope(scopes::ADMIN) {
+    if role == "node" && !caller.has_scope(scopes::ADMIN) {
         return Err(ErrorShape::invalid_request("device pairing approval denied"));
     }
-    if !may_manage(conn, &request.device_id) {
+    if !may_manage(caller, &request.device_id) {
         return Err(ErrorShape::invalid_request("device pairing approval denied"));
     }
-    if let Some(missing) = request.scopes.iter().find(|s| !conn.has_scope(s)) {
+    if let Some(missing) = request.scopes.iter().find(|s| !caller.has_scope(s)) {
         return Err(ErrorShape::missing_scope(missing, &[missing.as_str()]));
     }
     let now = now_ms();
@@ -98,7 +98,7 @@ pub fn approve(state: &GatewayState, conn: &ConnHandle, params: Value) -> Method
         "device.pair",
         &device.device_id,
         "approved",
-        conn,
+        caller,
         json!({"requestId": request_id, "role": role, "scopes": request.scopes}),
     );
     state.hub.broadcast(
@@ -113,17 +113,17 @@ pub fn approve(state: &GatewayState, conn: &ConnHandle, params: Value) -> Method
     Ok(json!({"requestId": request_id, "device": view}))
 }
 
-pub fn reject(state: &GatewayState, conn: &ConnHandle, params: Value) -> MethodResult {
+pub fn reject(state: &GatewayState, caller: &Caller, params: Value) -> MethodResult {
     let request_id = required_str(&params, "requestId", "device.pair.reject")?;
     let Some(request) = state.store.device_request(request_id)? else {
         return Err(ErrorShape::invalid_request("unknown requestId"));
     };
-    if !may_manage(conn, &request.device_id) {
+    if !may_manage(caller, &request.device_id) {
         return Err(ErrorShape::invalid_request("device pairing rejection denied"));
     }
     state.store.delete_device_request(request_id)?;
     let now = now_ms();
-    audit(state, "device.pair", &request.device_id, "rejected", conn, json!({"requestId": request_id}));
+    audit(state, "device.pair", &request.device_id, "rejected", caller, json!({"requestId": request_id}));
     state.hub.broadcast(
         events::DEVICE_PAIR_RESOLVED,
         &json!({"requestId": request_id, "deviceId": request.device_id, "decision": "rejected", "ts": now}),
@@ -141,15 +141,15 @@ fn disconnect_device(state: &GatewayState, device_id: &str, role: Option<&str>, 
     }
 }
 
-pub fn remove(state: &GatewayState, conn: &ConnHandle, params: Value) -> MethodResult {
+pub fn remove(state: &GatewayState, caller: &Caller, params: Value) -> MethodResult {
     let device_id = required_str(&params, "deviceId", "device.pair.remove")?;
-    if !may_manage(conn, device_id) {
+    if !may_manage(caller, device_id) {
         return Err(ErrorShape::invalid_request("device pairing removal denied"));
     }
     if !state.store.remove_paired_device(device_id)? {
         return Err(ErrorShape::invalid_request("unknown deviceId"));
     }
-    audit(state, "device.pair", device_id, "removed", conn, json!({}));
+    audit(state, "device.pair", device_id, "removed", caller, json!({}));
     disconnect_device(state, device_id, None, None, "device removed");
     Ok(json!({"deviceId": device_id}))
 }
@@ -179,12 +179,12 @@ fn role_param<'a>(params: &'a Value, method: &str) -> Result<&'a str, ErrorShape
     Ok(role)
 }
 
-pub fn rotate(state: &GatewayState, conn: &ConnHandle, params: Value) -> MethodResult {
+pub fn rotate(state: &GatewayState, caller: &Caller, params: Value) -> MethodResult {
     let device_id = required_str(&params, "deviceId", "device.token.rotate")?;
     let role = role_param(&params, "device.token.rotate")?;
     let denied = || ErrorShape::invalid_request("device token rotation denied");
     let Some(device) = state.store.paired_device(device_id)? else { return Err(denied()) };
-    if !may_manage(conn, device_id) || !device.roles.iter().any(|r| r == role) {
+    if !may_manage(caller, device_id) || !device.roles.iter().any(|r| r == role) {
         return Err(denied());
     }
     let wanted: Vec<String> = match params.get("scopes") {
@@ -196,10 +196,10 @@ pub fn rotate(state: &GatewayState, conn: &ConnHandle, params: Value) -> MethodR
     }
     let now = now_ms();
     let token = state.store.issue_device_token(device_id, role, &wanted, now)?;
-    audit(state, "device.token", device_id, "rotated", conn, json!({"role": role, "scopes": wanted}));
+    audit(state, "device.token", device_id, "rotated", caller, json!({"role": role, "scopes": wanted}));
     // Only the device itself receives its new token in-band.
-    let own = conn.device_id.as_deref() == Some(device_id);
-    disconnect_device(state, device_id, Some(role), Some(&conn.conn_id), "device token rotated");
+    let own = caller.device_id() == Some(device_id);
+    disconnect_device(state, device_id, Some(role), Some(caller.conn_id()), "device token rotated");
     let mut out = json!({"deviceId": device_id, "role": role, "scopes": wanted, "rotatedAtMs": now,
                          "tokenDelivery": if own { "in-band" } else { "withheld-cross-device" }});
     if own {
@@ -208,17 +208,17 @@ pub fn rotate(state: &GatewayState, conn: &ConnHandle, params: Value) -> MethodR
     Ok(out)
 }
 
-pub fn revoke(state: &GatewayState, conn: &ConnHandle, params: Value) -> MethodResult {
+pub fn revoke(state: &GatewayState, caller: &Caller, params: Value) -> MethodResult {
     let device_id = required_str(&params, "deviceId", "device.token.revoke")?;
     let role = role_param(&params, "device.token.revoke")?;
-    if !may_manage(conn, device_id) {
+    if !may_manage(caller, device_id) {
         return Err(ErrorShape::invalid_request("device token revocation denied"));
     }
     let now = now_ms();
     if !state.store.revoke_device_token(device_id, role, now)? {
         return Err(ErrorShape::invalid_request("device token revocation denied"));
     }
-    audit(state, "device.token", device_id, "revoked", conn, json!({"role": role}));
+    audit(state, "device.token", device_id, "revoked", caller, json!({"role": role}));
     disconnect_device(state, device_id, Some(role), None, "device token revoked");
     Ok(json!({"deviceId": device_id, "role": role, "revokedAtMs": now}))
 }

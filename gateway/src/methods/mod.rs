@@ -1,4 +1,10 @@
-//! Method handlers, one module per family.
+//! Method handlers, one module per family, and the method table: every method the gateway
+//! serves is one [`Method`] entry (name, who may call it, how it runs, its handler).
+//! Authorization, `hello-ok.features.methods`, detachment and dispatch all read [`TABLE`]
+//! (through [`crate::router`]), so adding a method is one entry here plus its handler.
+//!
+//! Handlers are thin: parse params, check, call a service ([`crate::services`]), shape the
+//! result. Nothing outside the dispatch floor (`router`) imports from here.
 
 pub mod agent;
 pub mod approvals;
@@ -9,85 +15,141 @@ pub mod nodes;
 pub mod sessions;
 pub mod system;
 
-use std::sync::Arc;
-
+use futures_util::future::BoxFuture;
 use pincer_protocol::methods as m;
+use pincer_protocol::scopes::{ADMIN, APPROVALS, PAIRING, READ, WRITE};
 use serde_json::Value;
 
+use crate::caller::Caller;
 use crate::error::MethodResult;
-use crate::hub::ConnHandle;
 use crate::state::SharedState;
 
-pub async fn call(state: &SharedState, conn: &Arc<ConnHandle>, method: &str, params: Value) -> MethodResult {
-    match method {
-        m::HEALTH => system::health(state),
-        m::STATUS => system::status(state, conn),
-        m::SYSTEM_PRESENCE => Ok(Value::Array(system::presence_entries(state))),
-        m::LOGS_TAIL => system::logs_tail(state, params),
-        m::VOICEWAKE_GET => system::voicewake_get(state),
-        m::VOICEWAKE_SET => system::voicewake_set(state, params),
-        m::CONFIG_GET => config::get(state),
-        m::CONFIG_SCHEMA => config::schema(),
-        m::CONFIG_PATCH => config::patch(state, params),
-        m::DEVICE_PAIR_LIST => devices::list(state),
-        m::DEVICE_PAIR_APPROVE => devices::approve(state, conn, params),
-        m::DEVICE_PAIR_REJECT => devices::reject(state, conn, params),
-        m::DEVICE_PAIR_REMOVE => devices::remove(state, conn, params),
-        m::DEVICE_PAIR_RENAME => devices::rename(state, params),
-        m::DEVICE_TOKEN_ROTATE => devices::rotate(state, conn, params),
-        m::DEVICE_TOKEN_REVOKE => devices::revoke(state, conn, params),
-        m::NODE_PAIR_REQUEST => nodes::pair_request(state, conn, params),
-        m::NODE_PAIR_LIST => nodes::pair_list(state),
-        m::NODE_PAIR_APPROVE => nodes::pair_approve(state, conn, params),
-        m::NODE_PAIR_REJECT => nodes::pair_reject(state, conn, params),
-        m::NODE_PAIR_REMOVE => nodes::pair_remove(state, conn, params),
-        m::NODE_PAIR_VERIFY => nodes::pair_verify(state, params),
-        m::NODE_LIST => nodes::list(state),
-        m::NODE_DESCRIBE => nodes::describe(state, params),
-        m::NODE_RENAME => nodes::rename(state, params),
-        m::NODE_INVOKE => nodes::invoke(state, conn, params).await,
-        m::NODE_INVOKE_CANCEL => nodes::invoke_cancel(state, params),
-        m::NODE_INVOKE_RESULT => nodes::invoke_result(state, conn, params),
-        m::NODE_EVENT => nodes::node_event(state, conn, params),
-        m::NODE_RUNNER_INVENTORY_UPDATE => nodes::runner_inventory_update(state, conn),
-        m::NODE_SKILLS_UPDATE => nodes::surface_update(conn, "skills", params),
-        m::NODE_PLUGIN_TOOLS_UPDATE => nodes::surface_update(conn, "tools", params),
-        m::EXEC_APPROVAL_REQUEST => approvals::request(state, conn, params).await,
-        m::EXEC_APPROVAL_GET => approvals::get(state, params),
-        m::EXEC_APPROVAL_LIST => Ok(Value::Array(state.approvals.list())),
-        m::EXEC_APPROVAL_RESOLVE => approvals::resolve(state, conn, params),
-        m::EXEC_APPROVAL_WAIT_DECISION => approvals::wait_decision(state, params).await,
-        m::EXEC_APPROVALS_GET => approvals::file_get(state),
-        m::EXEC_APPROVALS_SET => approvals::file_set(state, params),
-        m::EXEC_APPROVALS_NODE_GET => approvals::node_file_get(state, params).await,
-        m::EXEC_APPROVALS_NODE_SET => approvals::node_file_set(state, params).await,
-        m::CHAT_SEND => chat::send(state, params),
-        m::CHAT_HISTORY => chat::history(state, params),
-        m::CHAT_ABORT => chat::abort(state, params),
-        m::CHAT_INJECT => chat::inject(state, params),
-        m::AGENT => agent::start(state, params).await,
-        m::AGENT_WAIT => agent::wait(state, params).await,
-        m::SESSIONS_LIST => sessions::list(state, params),
-        m::SESSIONS_PREVIEW => sessions::preview(state, params),
-        m::SESSIONS_RESOLVE => sessions::resolve(state, params),
-        m::SESSIONS_PATCH => sessions::patch(state, params),
-        m::SESSIONS_RESET => sessions::reset(state, params),
-        m::SESSIONS_DELETE => sessions::delete(state, params),
-        m::SESSIONS_COMPACT => sessions::compact(state, params).await,
-        m::SESSIONS_SUBSCRIBE => sessions::subscribe(state, conn, params),
-        m::SESSIONS_MESSAGES_SUBSCRIBE => sessions::messages_subscribe(conn, params, true),
-        m::SESSIONS_MESSAGES_UNSUBSCRIBE => sessions::messages_subscribe(conn, params, false),
-        m::MODELS_LIST => agent::models_list(state),
-        m::AGENTS_LIST => agent::agents_list(state),
-        m::SESSIONS_DESCRIBE => sessions::describe(state, params),
-        // Pincer has no chat slash commands, agent questions or plugins (yet): the truthful
-        // answers are empty, and OpenClaw's clients (`openclaw tui`) start cleanly with them.
-        m::COMMANDS_LIST => Ok(serde_json::json!({"commands": []})),
-        m::QUESTION_LIST => Ok(serde_json::json!({"questions": []})),
-        m::PLUGIN_APPROVAL_LIST => Ok(Value::Array(Vec::new())),
-        other => Err(pincer_protocol::ErrorShape::invalid_request(format!("unknown method: {other}"))),
+/// Who may call a method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Any connected client (health).
+    Anyone,
+    /// Operators holding the scope.
+    Operator(&'static str),
+    /// Node role connections only.
+    Node,
+    /// Operators holding the scope, or a node.
+    OperatorOrNode(&'static str),
+}
+
+/// How a connection runs a method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Answered in the connection's own task (saves two task hops per request).
+    Inline,
+    /// May wait on other parties (a node, a person): runs in its own task so the connection
+    /// keeps serving, and a `cancel` frame stops it.
+    Detached,
+    /// Detached, and answers twice: the ack, then the run's final result on the same id
+    /// (`agent`; see [`crate::services::agent_runs`]).
+    AckThenFinal,
+}
+
+impl Mode {
+    pub fn is_detached(self) -> bool {
+        self != Mode::Inline
     }
 }
+
+/// A handler: synchronous ones return their answer, the others a future.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    Immediate(fn(&SharedState, &Caller, Value) -> MethodResult),
+    Async(for<'a> fn(&'a SharedState, &'a Caller, Value) -> BoxFuture<'a, MethodResult>),
+}
+
+/// One method the gateway serves.
+#[derive(Clone, Copy)]
+pub struct Method {
+    pub name: &'static str,
+    pub access: Access,
+    pub mode: Mode,
+    pub handler: Handler,
+}
+
+const fn method(name: &'static str, access: Access, mode: Mode, handler: Handler) -> Method {
+    Method { name, access, mode, handler }
+}
+
+use Access::{Anyone, Node, Operator, OperatorOrNode};
+use Handler::{Async, Immediate};
+use Mode::{AckThenFinal, Detached, Inline};
+
+/// Every method Pincer implements. `hello-ok.features.methods` lists exactly these, in this
+/// order, so discovery never advertises something unimplemented.
+#[rustfmt::skip]
+pub static TABLE: &[Method] = &[
+    method(m::HEALTH, Anyone, Inline, Immediate(|s, _, _| system::health(s))),
+    method(m::STATUS, Operator(READ), Inline, Immediate(|s, c, _| system::status(s, c))),
+    method(m::SYSTEM_PRESENCE, Operator(READ), Inline, Immediate(|s, _, _| system::presence(s))),
+    method(m::LOGS_TAIL, Operator(READ), Inline, Immediate(|s, _, p| system::logs_tail(s, p))),
+    method(m::VOICEWAKE_GET, OperatorOrNode(READ), Inline, Immediate(|s, _, _| system::voicewake_get(s))),
+    method(m::VOICEWAKE_SET, Operator(WRITE), Inline, Immediate(|s, _, p| system::voicewake_set(s, p))),
+    method(m::CONFIG_GET, Operator(ADMIN), Inline, Immediate(|s, _, _| config::get(s))),
+    method(m::CONFIG_SCHEMA, Operator(READ), Inline, Immediate(|_, _, _| config::schema())),
+    method(m::CONFIG_PATCH, Operator(ADMIN), Inline, Immediate(|s, _, p| config::patch(s, p))),
+    method(m::DEVICE_PAIR_LIST, Operator(PAIRING), Inline, Immediate(|s, _, _| devices::list(s))),
+    method(m::DEVICE_PAIR_APPROVE, Operator(PAIRING), Inline, Immediate(|s, c, p| devices::approve(s, c, p))),
+    method(m::DEVICE_PAIR_REJECT, Operator(PAIRING), Inline, Immediate(|s, c, p| devices::reject(s, c, p))),
+    method(m::DEVICE_PAIR_REMOVE, Operator(PAIRING), Inline, Immediate(|s, c, p| devices::remove(s, c, p))),
+    method(m::DEVICE_PAIR_RENAME, Operator(PAIRING), Inline, Immediate(|s, _, p| devices::rename(s, p))),
+    method(m::DEVICE_TOKEN_ROTATE, Operator(PAIRING), Inline, Immediate(|s, c, p| devices::rotate(s, c, p))),
+    method(m::DEVICE_TOKEN_REVOKE, Operator(PAIRING), Inline, Immediate(|s, c, p| devices::revoke(s, c, p))),
+    method(m::NODE_PAIR_REQUEST, OperatorOrNode(PAIRING), Inline, Immediate(|s, c, p| nodes::pairing::pair_request(s, c, p))),
+    method(m::NODE_PAIR_LIST, Operator(PAIRING), Inline, Immediate(|s, _, _| nodes::pairing::pair_list(s))),
+    method(m::NODE_PAIR_APPROVE, Operator(PAIRING), Inline, Immediate(|s, c, p| nodes::pairing::pair_approve(s, c, p))),
+    method(m::NODE_PAIR_REJECT, Operator(PAIRING), Inline, Immediate(|s, c, p| nodes::pairing::pair_reject(s, c, p))),
+    method(m::NODE_PAIR_REMOVE, Operator(PAIRING), Inline, Immediate(|s, c, p| nodes::pairing::pair_remove(s, c, p))),
+    method(m::NODE_PAIR_VERIFY, Operator(PAIRING), Inline, Immediate(|s, _, p| nodes::pairing::pair_verify(s, p))),
+    method(m::NODE_LIST, Operator(READ), Inline, Immediate(|s, _, _| nodes::directory::list(s))),
+    method(m::NODE_DESCRIBE, Operator(READ), Inline, Immediate(|s, _, p| nodes::directory::describe(s, p))),
+    method(m::NODE_RENAME, Operator(PAIRING), Inline, Immediate(|s, _, p| nodes::directory::rename(s, p))),
+    method(m::NODE_INVOKE, Operator(WRITE), Detached, Async(|s, c, p| Box::pin(nodes::invoke::invoke(s, c, p)))),
+    method(m::NODE_INVOKE_CANCEL, Operator(WRITE), Inline, Immediate(|s, _, p| nodes::invoke::invoke_cancel(s, p))),
+    method(m::NODE_INVOKE_RESULT, Node, Inline, Immediate(|s, c, p| nodes::invoke::invoke_result(s, c, p))),
+    method(m::NODE_EVENT, Node, Inline, Immediate(|s, c, p| nodes::events::node_event(s, c, p))),
+    method(m::NODE_RUNNER_INVENTORY_UPDATE, Node, Inline, Immediate(|s, c, _| nodes::events::runner_inventory_update(s, c))),
+    method(m::NODE_SKILLS_UPDATE, Node, Inline, Immediate(|_, c, p| nodes::events::surface_update(c, "skills", p))),
+    method(m::NODE_PLUGIN_TOOLS_UPDATE, Node, Inline, Immediate(|_, c, p| nodes::events::surface_update(c, "tools", p))),
+    method(m::EXEC_APPROVAL_REQUEST, Operator(APPROVALS), Detached, Async(|s, c, p| Box::pin(approvals::request(s, c, p)))),
+    method(m::EXEC_APPROVAL_GET, Operator(APPROVALS), Inline, Immediate(|s, _, p| approvals::get(s, p))),
+    method(m::EXEC_APPROVAL_LIST, Operator(APPROVALS), Inline, Immediate(|s, _, _| Ok(Value::Array(s.approvals.list())))),
+    method(m::EXEC_APPROVAL_RESOLVE, Operator(APPROVALS), Inline, Immediate(|s, c, p| approvals::resolve(s, c, p))),
+    method(m::EXEC_APPROVAL_WAIT_DECISION, Operator(APPROVALS), Detached, Async(|s, _, p| Box::pin(approvals::wait_decision(s, p)))),
+    method(m::EXEC_APPROVALS_GET, Operator(ADMIN), Inline, Immediate(|s, _, _| approvals::file_get(s))),
+    method(m::EXEC_APPROVALS_SET, Operator(ADMIN), Inline, Immediate(|s, _, p| approvals::file_set(s, p))),
+    method(m::EXEC_APPROVALS_NODE_GET, Operator(ADMIN), Detached, Async(|s, _, p| Box::pin(approvals::node_file_get(s, p)))),
+    method(m::EXEC_APPROVALS_NODE_SET, Operator(ADMIN), Detached, Async(|s, _, p| Box::pin(approvals::node_file_set(s, p)))),
+    method(m::CHAT_SEND, Operator(WRITE), Inline, Immediate(|s, _, p| chat::send(s, p))),
+    method(m::CHAT_HISTORY, Operator(READ), Inline, Immediate(|s, _, p| chat::history(s, p))),
+    method(m::CHAT_ABORT, Operator(WRITE), Inline, Immediate(|s, _, p| chat::abort(s, p))),
+    method(m::CHAT_INJECT, Operator(ADMIN), Inline, Immediate(|s, _, p| chat::inject(s, p))),
+    method(m::AGENT, Operator(WRITE), AckThenFinal, Async(|s, _, p| Box::pin(agent::start(s, p)))),
+    method(m::AGENT_WAIT, Operator(WRITE), Inline, Async(|s, _, p| Box::pin(agent::wait(s, p)))),
+    method(m::SESSIONS_LIST, Operator(READ), Inline, Immediate(|s, _, p| sessions::list(s, p))),
+    method(m::SESSIONS_PREVIEW, Operator(READ), Inline, Immediate(|s, _, p| sessions::preview(s, p))),
+    method(m::SESSIONS_RESOLVE, Operator(READ), Inline, Immediate(|s, _, p| sessions::resolve(s, p))),
+    method(m::SESSIONS_PATCH, Operator(WRITE), Inline, Immediate(|s, _, p| sessions::patch(s, p))),
+    method(m::SESSIONS_RESET, Operator(ADMIN), Inline, Immediate(|s, _, p| sessions::reset(s, p))),
+    method(m::SESSIONS_DELETE, Operator(ADMIN), Inline, Immediate(|s, _, p| sessions::delete(s, p))),
+    method(m::SESSIONS_COMPACT, Operator(ADMIN), Inline, Async(|s, _, p| Box::pin(sessions::compact(s, p)))),
+    method(m::SESSIONS_SUBSCRIBE, Operator(READ), Inline, Immediate(sessions::subscribe)),
+    method(m::SESSIONS_MESSAGES_SUBSCRIBE, Operator(READ), Inline, Immediate(|_, c, p| sessions::messages_subscribe(c, p, true))),
+    method(m::SESSIONS_MESSAGES_UNSUBSCRIBE, Operator(READ), Inline, Immediate(|_, c, p| sessions::messages_subscribe(c, p, false))),
+    method(m::MODELS_LIST, Operator(READ), Inline, Immediate(|s, _, _| agent::models_list(s))),
+    method(m::AGENTS_LIST, Operator(READ), Inline, Immediate(|s, _, _| agent::agents_list(s))),
+    method(m::SESSIONS_DESCRIBE, Operator(READ), Inline, Immediate(|s, _, p| sessions::describe(s, p))),
+    // Pincer has no chat slash commands, agent questions or plugins (yet): the truthful
+    // answers are empty, and OpenClaw's clients (`openclaw tui`) start cleanly with them.
+    method(m::COMMANDS_LIST, Operator(READ), Inline, Immediate(|_, _, _| Ok(serde_json::json!({"commands": []})))),
+    method(m::QUESTION_LIST, Operator(WRITE), Inline, Immediate(|_, _, _| Ok(serde_json::json!({"questions": []})))),
+    method(m::PLUGIN_APPROVAL_LIST, Operator(APPROVALS), Inline, Immediate(|_, _, _| Ok(Value::Array(Vec::new())))),
+];
 
 /// A required non-empty string param.
 pub fn required_str<'a>(params: &'a Value, key: &str, method: &str) -> Result<&'a str, pincer_protocol::ErrorShape> {

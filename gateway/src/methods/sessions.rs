@@ -1,8 +1,6 @@
 //! `sessions.*`: list, preview, resolve, patch, reset, delete, compact.
 
-use std::sync::Arc;
-
-use pincer_agent::config::{AgentConfig, ModelRef};
+use pincer_agent::config::ModelRef;
 use pincer_agent::model::{now_ms, Message};
 use pincer_agent::provider::ThinkingLevel;
 use pincer_protocol::methods::events;
@@ -11,15 +9,14 @@ use serde_json::{json, Map, Value};
 
 use crate::agent::host::{self, ensure_session};
 use crate::agent::keys::{agent_id_of, canonical_session_key, MAIN_SESSION_KEY};
+use crate::caller::Caller;
 use crate::error::{invalid_params, MethodResult};
-use crate::hub::ConnHandle;
+use crate::services::session_view::{agent_config, context_window, entry, preview_text, session_model, thinking_fields};
 use crate::state::SharedState;
-use crate::store::SessionRecord;
 
 const LIST_DEFAULT_LIMIT: usize = 200;
 const LIST_MAX_LIMIT: usize = 5000;
 const PREVIEW_ITEMS: usize = 6;
-const PREVIEW_CHARS: usize = 240;
 
 fn key_param(params: &Value, method: &str) -> Result<String, ErrorShape> {
     let key = params
@@ -30,76 +27,13 @@ fn key_param(params: &Value, method: &str) -> Result<String, ErrorShape> {
     canonical_session_key(key)
 }
 
-fn agent_config(state: &SharedState) -> Option<Arc<AgentConfig>> {
-    host::agent_config(state).ok()
-}
-
-fn context_window(config: &AgentConfig, model: &ModelRef) -> u64 {
-    config.model_config(model).context_window
-}
-
-/// One `sessions.list` row.
-fn entry(state: &SharedState, s: &SessionRecord, defaults: Option<&AgentConfig>) -> Value {
-    let (count, last) = state.store.transcript_stats(&s.session_id).unwrap_or((0, None));
-    let mut out = json!({
-        "key": s.session_key,
-        "kind": if s.session_key.contains(":group:") { "group" } else { "direct" },
-        "sessionId": s.session_id,
-        "updatedAt": s.updated_at_ms,
-        "createdAt": s.created_at_ms,
-        "messageCount": count,
-        "inputTokens": s.meta.get("inputTokens").cloned().unwrap_or(json!(0)),
-        "outputTokens": s.meta.get("outputTokens").cloned().unwrap_or(json!(0)),
-        "totalTokens": s.meta.get("totalTokens").cloned().unwrap_or(json!(0)),
-    });
-    if let Some(m) = session_model(s, defaults) {
-        out["modelProvider"] = json!(m.provider);
-        out["model"] = json!(m.model);
-        if let Some(d) = defaults {
-            out["contextTokens"] = json!(context_window(d, &m));
-        }
-    }
-    for key in ["label", "thinkingLevel", "verboseLevel", "compactionCount"] {
-        if let Some(v) = s.meta.get(key) {
-            out[key] = v.clone();
-        }
-    }
-    if let Some(last) = last.and_then(|m| serde_json::from_value::<Message>(m).ok()) {
-        out["lastMessagePreview"] = json!(preview_text(&last.plain_text()));
-    }
-    out
-}
-
-/// The model a session runs on: its own override, else the configured primary.
-fn session_model(s: &SessionRecord, defaults: Option<&AgentConfig>) -> Option<ModelRef> {
-    s.meta.get("model").and_then(Value::as_str).and_then(|m| ModelRef::parse(m).ok()).or_else(|| defaults.and_then(|d| d.primary.clone()))
-}
-
-/// `thinkingLevels`, `thinkingOptions` and `thinkingDefault` for `model` (as `agents.list` and
-/// `sessions.describe` show them): every level for a reasoning model, else only `off`.
-pub fn thinking_fields(config: Option<&AgentConfig>, model: Option<&ModelRef>) -> Map<String, Value> {
-    let reasoning = matches!((config, model), (Some(c), Some(m)) if c.model_config(m).reasoning);
-    let levels: Vec<&str> = if reasoning { ThinkingLevel::NAMES.to_vec() } else { vec![ThinkingLevel::Off.as_str()] };
-    let mut fields = Map::new();
-    fields.insert("thinkingLevels".into(), json!(levels.iter().map(|l| json!({"id": l, "label": l})).collect::<Vec<_>>()));
-    fields.insert("thinkingOptions".into(), json!(levels));
-    fields.insert("thinkingDefault".into(), json!(ThinkingLevel::Off.as_str()));
-    fields
-}
-
-/// The `sessions.list` row of `key`, for events that carry the session's state.
-pub fn snapshot(state: &SharedState, key: &str) -> Option<Value> {
-    let session = state.store.session(key).ok()??;
-    Some(entry(state, &session, agent_config(state).as_deref()))
-}
-
 /// `sessions.subscribe {…sessions.list params}`: this client gets `session.message` and
 /// `session.tool` for every session from now on. With list params, the list comes back too.
-pub fn subscribe(state: &SharedState, conn: &ConnHandle, params: Value) -> MethodResult {
+pub fn subscribe(state: &SharedState, caller: &Caller, params: Value) -> MethodResult {
     let empty = params.as_object().is_none_or(|p| p.is_empty());
     // Bad list params leave the client unsubscribed.
     let listed = if empty { None } else { Some(list(state, params)?) };
-    conn.subscribe_all_sessions();
+    caller.events().subscribe_all_sessions();
     Ok(match listed {
         Some(list) => json!({"subscribed": true, "list": list}),
         None => json!({"subscribed": true}),
@@ -108,7 +42,7 @@ pub fn subscribe(state: &SharedState, conn: &ConnHandle, params: Value) -> Metho
 
 /// `sessions.messages.subscribe {key}` (`on`) / `sessions.messages.unsubscribe {key}`:
 /// `session.message` events of one session.
-pub fn messages_subscribe(conn: &ConnHandle, params: Value, on: bool) -> MethodResult {
+pub fn messages_subscribe(caller: &Caller, params: Value, on: bool) -> MethodResult {
     let method = if on { "sessions.messages.subscribe" } else { "sessions.messages.unsubscribe" };
     let key = key_param(&params, method)?;
     if on && params.get("includeApprovals").and_then(Value::as_bool) == Some(true) {
@@ -116,19 +50,8 @@ pub fn messages_subscribe(conn: &ConnHandle, params: Value, on: bool) -> MethodR
             "sessions.messages.subscribe includeApprovals is not supported by Pincer: pending approvals come as exec.approval.requested events (scope operator.approvals)",
         ));
     }
-    conn.subscribe_session_messages(&key, on);
+    caller.events().subscribe_session_messages(&key, on);
     Ok(json!({"subscribed": on, "key": key}))
-}
-
-fn preview_text(text: &str) -> String {
-    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() <= PREVIEW_CHARS {
-        flat
-    } else {
-        let mut s: String = flat.chars().take(PREVIEW_CHARS).collect();
-        s.push('…');
-        s
-    }
 }
 
 /// `sessions.changed` in OpenClaw's shape: `sessionKey`, `agentId`, `sessionId`, `reason`, `ts`.

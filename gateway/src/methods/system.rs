@@ -1,95 +1,28 @@
-//! `hello-ok`, `health`, `status`, presence, `logs.tail` and voice-wake triggers.
+//! `health`, `status`, `system-presence`, `logs.tail` and the voice-wake triggers (the
+//! payloads themselves come from the presence and voice-wake services).
 
 use std::io::{Read, Seek, SeekFrom};
 
-use pincer_protocol::connect::{Features, HelloOk, Policy, ServerInfo, SessionDefaults, Snapshot};
-use pincer_protocol::methods::events;
-use pincer_protocol::{now_ms, ErrorShape};
+use pincer_protocol::ErrorShape;
 use serde_json::{json, Value};
 
+use crate::caller::Caller;
 use crate::error::{invalid_params, MethodResult};
-use crate::handshake::Accepted;
-use crate::hub::ConnHandle;
-use crate::router;
-use crate::state::{GatewayState, SharedState};
-
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-pub fn server_version() -> String {
-    format!("pincer-{VERSION}")
-}
-
-/// The `hello-ok` payload for an accepted connection.
-pub fn hello_ok(state: &GatewayState, conn: &ConnHandle, accepted: &Accepted) -> Value {
-    let settings = state.settings();
-    let mut server_extra = serde_json::Map::new();
-    server_extra.insert("bootId".into(), json!(state.boot_id));
-    server_extra.insert("buildId".into(), json!(format!("pincer-{VERSION}")));
-    let mut snapshot_extra = serde_json::Map::new();
-    snapshot_extra.insert("stateDir".into(), json!(state.options.state_dir.display().to_string()));
-    snapshot_extra.insert("configPath".into(), json!(state.options.config_path.display().to_string()));
-    snapshot_extra.insert("authMode".into(), json!(settings.auth.name()));
-    let hello = HelloOk {
-        kind: "hello-ok".into(),
-        protocol: pincer_protocol::PROTOCOL_VERSION,
-        server: ServerInfo { version: server_version(), conn_id: conn.conn_id.clone(), extra: server_extra },
-        features: Features {
-            methods: router::METHODS.iter().map(|(m, _)| m.to_string()).collect(),
-            events: router::EVENTS.iter().map(|e| e.to_string()).collect(),
-            capabilities: Vec::new(),
-            extra: Default::default(),
-        },
-        snapshot: Snapshot {
-            presence: presence_entries(state),
-            health: health_payload(state),
-            state_version: state.hub.state_version(),
-            uptime_ms: state.uptime_ms(),
-            session_defaults: SessionDefaults::default(),
-            extra: snapshot_extra,
-        },
-        auth: crate::conn::hello_auth(accepted),
-        policy: Policy { tick_interval_ms: settings.tick_interval.as_millis() as u64, ..Policy::default() },
-        extra: Default::default(),
-    };
-    serde_json::to_value(hello).unwrap_or(Value::Null)
-}
-
-/// The health snapshot, in the shape the OpenClaw CLI reads.
-pub fn health_payload(state: &GatewayState) -> Value {
-    let nodes = state.nodes.all().len();
-    let sessions = json!({"path": state.options.state_dir.join("pincer.sqlite").display().to_string(), "count": 0, "recent": []});
-    json!({
-        "ok": true,
-        "ts": now_ms(),
-        "durationMs": 0,
-        "uptimeMs": state.uptime_ms(),
-        "version": server_version(),
-        "plugins": {"loaded": [], "errors": [], "unavailable": []},
-        "configReload": {"hotReloadStatus": "disabled"},
-        "channels": {},
-        "channelOrder": [],
-        "channelLabels": {},
-        "heartbeatSeconds": 0,
-        "defaultAgentId": "main",
-        "agents": [{
-            "agentId": "main",
-            "isDefault": true,
-            "heartbeat": {"enabled": false, "every": "disabled", "everyMs": null, "prompt": "", "target": "none", "ackMaxChars": 0},
-            "sessions": sessions,
-        }],
-        "sessions": sessions,
-        "nodes": {"connected": nodes},
-        "connections": state.hub.count(),
-    })
-}
+use crate::services::presence::{health_payload, presence_entries, server_version};
+use crate::services::voicewake;
+use crate::state::GatewayState;
 
 pub fn health(state: &GatewayState) -> MethodResult {
     Ok(health_payload(state))
 }
 
-pub fn status(state: &GatewayState, conn: &ConnHandle) -> MethodResult {
+pub fn presence(state: &GatewayState) -> MethodResult {
+    Ok(Value::Array(presence_entries(state)))
+}
+
+pub fn status(state: &GatewayState, caller: &Caller) -> MethodResult {
     let settings = state.settings();
-    let admin = conn.has_scope(pincer_protocol::scopes::ADMIN);
+    let admin = caller.has_scope(pincer_protocol::scopes::ADMIN);
     let paired_devices = state.store.paired_devices().map(|d| d.len()).unwrap_or(0);
     let pending_devices = state.store.device_requests().map(|d| d.len()).unwrap_or(0);
     let paired_nodes = state.store.node_pairings().map(|d| d.len()).unwrap_or(0);
@@ -130,89 +63,6 @@ fn current_rss_bytes() -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
-}
-
-/// One presence row for the gateway itself plus one per node and per device-bearing
-/// operator (one-shot CLI connections are not presence).
-pub fn presence_entries(state: &GatewayState) -> Vec<Value> {
-    let host = hostname();
-    let mut out = vec![json!({
-        "host": host,
-        "version": server_version(),
-        "platform": std::env::consts::OS,
-        "mode": "gateway",
-        "reason": "self",
-        "instanceId": state.instance_id,
-        "text": format!("Gateway: {host} · app {} · mode gateway · reason self", server_version()),
-        "ts": now_ms(),
-    })];
-    let mut conns = state.hub.all();
-    conns.sort_by_key(|c| c.connected_at_ms);
-    for conn in conns {
-        let Some(device_id) = &conn.device_id else { continue };
-        let name = conn.client.display_name.clone().unwrap_or_else(|| conn.client.id.clone());
-        out.push(json!({
-            "host": name,
-            "clientId": conn.client.id,
-            "version": conn.client.version,
-            "platform": conn.client.platform,
-            "deviceFamily": conn.client.device_family,
-            "mode": conn.client.mode,
-            "deviceId": device_id,
-            "roles": [conn.role.as_str()],
-            "scopes": conn.scopes,
-            "instanceId": conn.client.instance_id.clone().unwrap_or_else(|| device_id.clone()),
-            "reason": "connect",
-            "ts": conn.connected_at_ms,
-            "text": format!("{}: {name} · mode {}", if conn.role == pincer_protocol::connect::Role::Node { "Node" } else { "Client" }, conn.client.mode),
-        }));
-    }
-    out
-}
-
-/// How long a presence change waits for others to join it in one broadcast.
-///
-/// Every device connect and disconnect changes presence, and a presence event carries the whole
-/// list to every operator: one broadcast per change costs O(devices × operators) per connect, so
-/// a burst of 300 devices in front of 200 readers meant 300 full lists to each of 500 sockets.
-/// Coalesced, a burst costs one broadcast per window, and the connect path does no fan-out.
-pub const PRESENCE_COALESCE: std::time::Duration = std::time::Duration::from_millis(200);
-
-/// Announce that presence changed: one `presence` event with the then-current list goes to every
-/// operator [`PRESENCE_COALESCE`] after the first change of a burst.
-pub fn broadcast_presence(state: &SharedState) {
-    if !state.hub.schedule_presence_broadcast() {
-        return; // one is already on its way and will carry this change too
-    }
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        state.hub.presence_broadcast_started();
-        broadcast_presence_now(state);
-        return;
-    };
-    let state = state.clone();
-    runtime.spawn(async move {
-        tokio::time::sleep(PRESENCE_COALESCE).await;
-        // Cleared before the list is read, so a change from here on schedules another broadcast.
-        state.hub.presence_broadcast_started();
-        broadcast_presence_now(&state);
-    });
-}
-
-/// Broadcast the current presence list now, with the next presence version.
-pub fn broadcast_presence_now(state: &GatewayState) {
-    let version = state.hub.bump_presence();
-    let payload = json!({"presence": presence_entries(state)});
-    state.hub.broadcast_filtered(events::PRESENCE, &payload, Some(version), |_| true);
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 // ---- logs.tail ----------------------------------------------------------------------
@@ -291,66 +141,15 @@ pub fn logs_tail(state: &GatewayState, params: Value) -> MethodResult {
 
 // ---- voice wake -----------------------------------------------------------------------
 
-pub const DEFAULT_TRIGGERS: &[&str] = &["openclaw", "claude", "computer"];
-const VOICEWAKE_KEY: &str = "voicewake.triggers";
-
-pub fn voicewake_triggers(state: &GatewayState) -> Vec<String> {
-    state
-        .store
-        .setting(VOICEWAKE_KEY)
-        .ok()
-        .flatten()
-        .and_then(|v| v.get("triggers").cloned())
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_else(|| DEFAULT_TRIGGERS.iter().map(|s| s.to_string()).collect())
-}
-
 pub fn voicewake_get(state: &GatewayState) -> MethodResult {
-    Ok(json!({"triggers": voicewake_triggers(state)}))
+    Ok(json!({"triggers": voicewake::triggers(state)}))
 }
 
-/// Normalize like OpenClaw: trimmed non-empty strings, at most 32, each at most 64
-/// characters; nothing left means the defaults.
-pub fn normalize_triggers(raw: &[Value]) -> Vec<String> {
-    let mut out: Vec<String> = raw
-        .iter()
-        .filter_map(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.chars().take(64).collect())
-        .take(32)
-        .collect();
-    if out.is_empty() {
-        out = DEFAULT_TRIGGERS.iter().map(|s| s.to_string()).collect();
-    }
-    out
-}
-
-pub fn voicewake_set(state: &SharedState, params: Value) -> MethodResult {
+pub fn voicewake_set(state: &GatewayState, params: Value) -> MethodResult {
     let Some(raw) = params.get("triggers").and_then(Value::as_array) else {
         return Err(ErrorShape::invalid_request("voicewake.set requires triggers: string[]"));
     };
-    let triggers = normalize_triggers(raw);
-    let now = now_ms();
-    state.store.set_setting(VOICEWAKE_KEY, &json!({"triggers": triggers, "updatedAtMs": now}), now)?;
-    state.hub.broadcast(events::VOICEWAKE_CHANGED, &json!({"triggers": triggers}));
+    let triggers = voicewake::normalize_triggers(raw);
+    voicewake::save(state, &triggers)?;
     Ok(json!({"triggers": triggers}))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn triggers_are_normalized() {
-        let long = "x".repeat(100);
-        let raw = vec![json!("  hey pincer "), json!(""), json!(3), json!(long)];
-        let t = normalize_triggers(&raw);
-        assert_eq!(t[0], "hey pincer");
-        assert_eq!(t[1].len(), 64);
-        assert_eq!(t.len(), 2);
-        assert_eq!(normalize_triggers(&[]), DEFAULT_TRIGGERS);
-        let many: Vec<Value> = (0..40).map(|i| json!(format!("w{i}"))).collect();
-        assert_eq!(normalize_triggers(&many).len(), 32);
-    }
 }

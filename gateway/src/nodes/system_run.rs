@@ -36,17 +36,17 @@ pub const USE_WINDOW_MS: i64 = 15_000;
 
 /// Who is sending this `system.run`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
+pub struct RunRequester {
     pub identity: Requester,
     /// Holds `operator.approvals` or `operator.admin`: it could have answered the approval
     /// itself, so an allow-once that came from `askFallback` may be used by it.
     pub may_approve: bool,
 }
 
-impl Caller {
+impl RunRequester {
     /// The gateway's agent runtime (the `exec` tool).
-    pub fn agent() -> Caller {
-        Caller { identity: Requester::Agent, may_approve: true }
+    pub fn agent() -> RunRequester {
+        RunRequester { identity: Requester::Agent, may_approve: true }
     }
 }
 
@@ -126,7 +126,7 @@ pub fn sanitize_for_forwarding(
     broker: &ApprovalBroker,
     node_id: &str,
     raw: Option<&Value>,
-    caller: Option<&Caller>,
+    caller: Option<&RunRequester>,
     now_ms: i64,
 ) -> Result<Forwarded, GuardError> {
     let Some(Value::Object(raw)) = raw else {
@@ -158,7 +158,7 @@ pub fn sanitize_for_forwarding(
 }
 
 /// Expiry, node and requester binding.
-fn check_record(record: &ApprovalRecord, node_id: &str, caller: Option<&Caller>, now_ms: i64) -> Result<(), GuardError> {
+fn check_record(record: &ApprovalRecord, node_id: &str, caller: Option<&RunRequester>, now_ms: i64) -> Result<(), GuardError> {
     let expired = match &record.resolution {
         None => now_ms > record.expires_at_ms,
         Some(r) if r.decision.is_some() => now_ms > record.expires_at_ms || now_ms > r.ts + USE_WINDOW_MS,
@@ -199,7 +199,7 @@ fn check_record(record: &ApprovalRecord, node_id: &str, caller: Option<&Caller>,
 }
 
 /// The decision the record allows, if any.
-fn decision_of(record: &ApprovalRecord, caller: Option<&Caller>) -> Result<ExecDecision, GuardError> {
+fn decision_of(record: &ApprovalRecord, caller: Option<&RunRequester>) -> Result<ExecDecision, GuardError> {
     let Some(resolution) = &record.resolution else {
         return Err(GuardError::ApprovalRequired { reason: "approval still pending" });
     };

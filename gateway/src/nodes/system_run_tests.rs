@@ -12,8 +12,8 @@ fn client(conn: &str, device: Option<&str>) -> Requester {
     Requester::Client { conn_id: conn.into(), device_id: device.map(str::to_string) }
 }
 
-fn caller(identity: Requester) -> Caller {
-    Caller { identity, may_approve: false }
+fn caller(identity: Requester) -> RunRequester {
+    RunRequester { identity, may_approve: false }
 }
 
 fn plan_request(argv: &[&str]) -> Value {
@@ -41,7 +41,7 @@ fn run_params(id: &str, argv: &[&str], decision: &str) -> Value {
            "timeoutMs": 5000, "runId": id, "approved": true, "approvalDecision": decision})
 }
 
-fn gate(broker: &ApprovalBroker, params: &Value, who: &Caller) -> Result<Forwarded, GuardError> {
+fn gate(broker: &ApprovalBroker, params: &Value, who: &RunRequester) -> Result<Forwarded, GuardError> {
     sanitize_for_forwarding(broker, NODE, Some(params), Some(who), T0 + 1)
 }
 
@@ -182,7 +182,7 @@ fn an_approval_is_only_for_its_node_and_its_requester() {
     assert!(gate(&broker, &params, &caller(client("c2", Some("dev-1")))).is_ok());
     assert_eq!(gate(&broker, &params, &caller(client("c1", Some("dev-2")))), Err(GuardError::DeviceMismatch));
     assert_eq!(gate(&broker, &params, &caller(client("c1", None))), Err(GuardError::DeviceMismatch));
-    assert_eq!(gate(&broker, &params, &Caller::agent()), Err(GuardError::DeviceMismatch));
+    assert_eq!(gate(&broker, &params, &RunRequester::agent()), Err(GuardError::DeviceMismatch));
     assert_eq!(sanitize_for_forwarding(&broker, NODE, Some(&params), None, T0 + 1), Err(GuardError::DeviceMismatch));
     assert_eq!(
         sanitize_for_forwarding(&broker, "node-2", Some(&params), Some(&caller(client("c1", Some("dev-1")))), T0 + 1),
@@ -195,8 +195,8 @@ fn an_approval_is_only_for_its_node_and_its_requester() {
     assert_eq!(gate(&broker, &params, &caller(client("c2", Some("dev-9")))), Err(GuardError::ClientMismatch));
     // The agent's own approvals: the agent only.
     let broker = broker_with("a5", plan_request(&argv), Requester::Agent, Some(ExecDecision::AllowAlways));
-    assert!(gate(&broker, &params, &Caller::agent()).is_ok());
-    let admin = Caller { identity: client("c1", Some("dev-1")), may_approve: true };
+    assert!(gate(&broker, &params, &RunRequester::agent()).is_ok());
+    let admin = RunRequester { identity: client("c1", Some("dev-1")), may_approve: true };
     assert_eq!(gate(&broker, &params, &admin), Err(GuardError::ClientMismatch));
 }
 
@@ -236,7 +236,7 @@ fn pending_denied_and_unanswered_approvals_allow_nothing() {
     let fallback = broker_with("p1", plan_request(&["ls"]), op.clone(), None);
     fallback.expire("p1", AskFallback::Full, T0).unwrap();
     assert_eq!(gate(&fallback, &params, &caller(op.clone())), Err(GuardError::ApprovalRequired { reason: "approval expired unanswered" }));
-    let approver = Caller { identity: op.clone(), may_approve: true };
+    let approver = RunRequester { identity: op.clone(), may_approve: true };
     assert_eq!(gate(&fallback, &params, &approver).unwrap().approval, Some(("p1".to_string(), ExecDecision::AllowOnce)));
     assert_eq!(gate(&fallback, &params, &approver), Err(GuardError::ApprovalRequired { reason: "allow-once already used" }));
     let deny_fallback = broker_with("p1", plan_request(&["ls"]), op.clone(), None);
