@@ -64,7 +64,7 @@ pub async fn run(state: SharedState, socket: WebSocket, peer: Peer, slot: Connec
                 send_close(&mut sink, close_code::NORMAL, "handshake timeout").await;
                 return;
             }
-            _ = state.shutdown.wait() => {
+            _ = state.shutdown.cancelled() => {
                 send_close(&mut sink, close_code::SERVICE_RESTART, "service restart").await;
                 return;
             }
