@@ -13,7 +13,7 @@ pub enum ApprovalsError {
     InvalidFile(#[from] InvalidApprovalsFile),
     /// The file on disk cannot be parsed. The hash lets a remote editor overwrite it.
     #[error("{} is not a valid exec approvals file ({reason}); fix or delete it, or overwrite it with system.execApprovals.set using baseHash {hash}", path.display())]
-    Corrupt { path: PathBuf, reason: InvalidApprovalsFile, hash: String },
+    Corrupt { path: PathBuf, reason: Box<InvalidApprovalsFile>, hash: String },
     #[error("exec approvals: {op} {}: {source}", path.display())]
     Io {
         op: &'static str,

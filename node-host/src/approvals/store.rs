@@ -68,10 +68,11 @@ impl Store {
     fn parse(&self, raw: Option<Vec<u8>>) -> Result<Loaded, ApprovalsError> {
         let file = match raw.as_deref() {
             None => ExecApprovalsFile::default(),
-            Some(bytes) => serde_json::from_slice::<Value>(bytes)
-                .map_err(InvalidApprovalsFile::Shape)
-                .and_then(validate)
-                .map_err(|reason| ApprovalsError::Corrupt { path: self.path.clone(), reason, hash: approvals_hash(Some(bytes)) })?,
+            Some(bytes) => {
+                serde_json::from_slice::<Value>(bytes).map_err(InvalidApprovalsFile::Shape).and_then(validate).map_err(|reason| {
+                    ApprovalsError::Corrupt { path: self.path.clone(), reason: Box::new(reason), hash: approvals_hash(Some(bytes)) }
+                })?
+            }
         };
         Ok(Loaded { raw, file })
     }
@@ -215,26 +216,29 @@ mod tests {
     fn invalid_files_are_rejected_and_nothing_is_written() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
-        let shape = |e: &ApprovalsError| matches!(e, ApprovalsError::InvalidFile(InvalidApprovalsFile::Shape(_)));
-        let cases: [(Value, &dyn Fn(&ApprovalsError) -> bool); 9] = [
-            (json!({"version": 2}), &|e| matches!(e, ApprovalsError::InvalidFile(InvalidApprovalsFile::Version(2)))),
-            (json!({"version": 1, "defaults": {"security": "yolo"}}), &shape),
-            (json!({"version": 1, "agents": {"main": {"ask": "sometimes"}}}), &shape),
-            (json!({"version": 1, "agents": {"main": {"askFallback": "maybe"}}}), &shape),
-            (json!({"version": 1, "agents": {"main": {"allowlist": [{"pattern": "/usr/bin/["}]}}}), &|e| {
-                matches!(e, ApprovalsError::InvalidFile(InvalidApprovalsFile::Pattern { at, index: 0, pattern, .. })
-                    if at == "agents.main" && pattern == "/usr/bin/[")
-            }),
-            (json!({"version": 1, "agents": {"main": {"allowlist": [{"id": "x"}]}}}), &shape),
-            (json!({"defaults": {}}), &shape),
-            (json!([1]), &|e| matches!(e, ApprovalsError::InvalidFile(InvalidApprovalsFile::NotAnObject))),
-            (json!("x"), &|e| matches!(e, ApprovalsError::InvalidFile(InvalidApprovalsFile::NotAnObject))),
-        ];
-        for (bad, expected) in cases {
-            let err = store.set(bad.clone(), None).unwrap_err();
-            assert!(expected(&err), "{bad}: {err:?}");
-            assert_eq!(err.code(), "INVALID_REQUEST");
+        let refused = |bad: Value| match store.set(bad.clone(), None) {
+            Err(ApprovalsError::InvalidFile(reason)) => reason,
+            Err(other) => panic!("{bad}: expected an invalid file, got {other}"),
+            Ok(_) => panic!("{bad} was accepted"),
+        };
+        assert!(matches!(refused(json!({"version": 2})), InvalidApprovalsFile::Version(2)));
+        assert!(matches!(refused(json!([1])), InvalidApprovalsFile::NotAnObject));
+        assert!(matches!(refused(json!("x")), InvalidApprovalsFile::NotAnObject));
+        let pattern = refused(json!({"version": 1, "agents": {"main": {"allowlist": [{"pattern": "/usr/bin/["}]}}}));
+        assert!(
+            matches!(&pattern, InvalidApprovalsFile::Pattern { at, index: 0, pattern, .. } if at == "agents.main" && pattern == "/usr/bin/["),
+            "{pattern:?}"
+        );
+        for bad in [
+            json!({"version": 1, "defaults": {"security": "yolo"}}),
+            json!({"version": 1, "agents": {"main": {"ask": "sometimes"}}}),
+            json!({"version": 1, "agents": {"main": {"askFallback": "maybe"}}}),
+            json!({"version": 1, "agents": {"main": {"allowlist": [{"id": "x"}]}}}),
+            json!({"defaults": {}}),
+        ] {
+            assert!(matches!(refused(bad.clone()), InvalidApprovalsFile::Shape(_)), "{bad}");
         }
+        assert_eq!(store.set(json!([1]), None).unwrap_err().code(), "INVALID_REQUEST");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file and no temp files");
     }
 
