@@ -343,6 +343,13 @@ pub struct AgentConfig {
     pub retry: RetryConfig,
 }
 
+/// The message, for callers that hand it on as text (a wire error's `message`).
+impl From<AgentConfigError> for String {
+    fn from(e: AgentConfigError) -> String {
+        e.to_string()
+    }
+}
+
 /// Where provider keys are looked up when the config has none. Injectable so tests never touch
 /// the real OS keyring.
 pub trait KeyringLookup {

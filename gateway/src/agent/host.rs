@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pincer_agent::config::{AgentConfig, ModelRef};
+use pincer_agent::config::{AgentConfig, AgentConfigError, ModelRef};
 use pincer_agent::model::{now_ms, AssistantMessage, Content, Message};
 use pincer_agent::provider::{ErrorKind, ModelClient, ProviderError, ThinkingLevel};
 use pincer_agent::providers::ProviderRuntime;
@@ -150,12 +150,12 @@ struct LoadedAgentConfig {
 }
 
 /// The agent config for the gateway's current config document.
-pub fn agent_config(state: &SharedState) -> Result<Arc<AgentConfig>, String> {
+pub fn agent_config(state: &SharedState) -> Result<Arc<AgentConfig>, AgentConfigError> {
     loaded_agent_config(state).map(|(config, _)| config)
 }
 
 /// [`agent_config`] with the provider runtime that belongs to it.
-fn loaded_agent_config(state: &SharedState) -> Result<(Arc<AgentConfig>, Arc<ProviderRuntime>), String> {
+fn loaded_agent_config(state: &SharedState) -> Result<(Arc<AgentConfig>, Arc<ProviderRuntime>), AgentConfigError> {
     let guard = match state.config.read() {
         Ok(c) => c,
         Err(p) => p.into_inner(),
@@ -168,7 +168,7 @@ fn loaded_agent_config(state: &SharedState) -> Result<(Arc<AgentConfig>, Arc<Pro
         }
     }
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let config = Arc::new(AgentConfig::from_document(guard.resolved(), &state.options.state_dir, &env).map_err(|e| e.to_string())?);
+    let config = Arc::new(AgentConfig::from_document(guard.resolved(), &state.options.state_dir, &env)?);
     let runtime = Arc::new(ProviderRuntime::default());
     if let Ok(mut cached) = state.agents.config.lock() {
         *cached = Some(LoadedAgentConfig { hash: hash.to_string(), config: config.clone(), runtime: runtime.clone() });
@@ -378,7 +378,7 @@ struct Prepared {
 
 /// Everything a run needs, or the message that explains what to fix.
 async fn prepare(state: &SharedState, run: &ActiveRun, session: &SessionRecord, options: &Value) -> Result<Prepared, String> {
-    let (config, runtime) = loaded_agent_config(state)?;
+    let (config, runtime) = loaded_agent_config(state).map_err(|e| e.to_string())?;
     let override_ref = options
         .get("model")
         .or_else(|| session.meta.get("model"))
