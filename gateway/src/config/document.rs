@@ -185,7 +185,7 @@ impl GatewayConfig {
         &self.legacy
     }
 
-    /// The resolved document with secrets replaced by [`REDACTED_SENTINEL`] (the `config`
+    /// The resolved document with secrets replaced by [`REDACTED_SENTINEL`](super::REDACTED_SENTINEL) (the `config`
     /// field of `config.get` / `config.patch` results).
     pub fn redacted_config(&self) -> Value {
         redact_config_value(&self.resolved)
@@ -225,7 +225,7 @@ impl GatewayConfig {
     /// validate the result. `base_hash`, when given, must equal [`GatewayConfig::hash`]
     /// (trimmed) or the patch is refused with [`ConfigError::BaseHashMismatch`].
     ///
-    /// A string equal to [`REDACTED_SENTINEL`] in the patch means "keep the stored value" (a
+    /// A string equal to [`REDACTED_SENTINEL`](super::REDACTED_SENTINEL) in the patch means "keep the stored value" (a
     /// client echoing a redacted `config.get`); with no stored value it is an error.
     ///
     /// The result is not written: call [`GatewayConfig::save_atomic`] on it. Its `raw()` is the
@@ -244,7 +244,7 @@ impl GatewayConfig {
     /// `config.patch` from its OpenClaw params `{raw, baseHash?, replacePaths?, sessionKey?,
     /// note?, restartDelayMs?, deliveryContext?}` (Pincer also accepts `patch` as an object
     /// instead of `raw`). Like OpenClaw: when the file exists a `baseHash` is required unless
-    /// every changed path is under [`HASHLESS_PATCH_PATH_PREFIXES`]. `replacePaths` is
+    /// every changed path is under [`HASHLESS_PATCH_PATH_PREFIXES`](super::HASHLESS_PATCH_PATH_PREFIXES). `replacePaths` is
     /// accepted and ignored (arrays are always replaced whole, per RFC 7386).
     pub fn apply_patch_params(&self, params: &Value) -> Result<GatewayConfig, ConfigError> {
         let patch = parse_patch_param(params)?;

@@ -28,7 +28,7 @@ pub enum ConfigError {
     BaseHashMismatch { current: String },
 
     /// `config.patch` without `baseHash` while the file exists, touching paths outside
-    /// [`HASHLESS_PATCH_PATH_PREFIXES`] (OpenClaw requires the hash then).
+    /// [`HASHLESS_PATCH_PATH_PREFIXES`](super::HASHLESS_PATCH_PATH_PREFIXES) (OpenClaw requires the hash then).
     #[error("{}", base_hash_required_display(.paths))]
     BaseHashRequired { paths: Vec<String> },
 }
