@@ -448,3 +448,71 @@ async fn the_model_call_limit_ends_a_run_that_keeps_calling_tools() {
     assert_eq!(outcome.model_calls, 2);
     assert_eq!(recorder.transcript().len(), 4);
 }
+
+#[tokio::test]
+async fn arguments_that_are_not_an_object_are_answered_without_running_the_tool() {
+    let mut odd = tool_call("c1", json!("{oops"), usage(1, 1));
+    odd.content.push(Content::ToolCall { id: "c2".into(), name: "echo".into(), arguments: json!(7) });
+    odd.content.push(Content::ToolCall { id: "c3".into(), name: "echo".into(), arguments: Value::Null });
+    let model = ScriptedModel::new(vec![
+        Step::Reply { deltas: vec![], message: odd.clone() },
+        Step::Reply { deltas: vec![], message: answer("ok", usage(1, 1)) },
+    ]);
+    let recorder = Recorder::default();
+    let tools = tools();
+
+    let outcome = run_turn(&model, turn(&tools), &recorder, &CancellationToken::new()).await;
+
+    assert!(matches!(&outcome.end, RunEnd::Completed(reply) if reply.text() == "ok"), "{:?}", outcome.end);
+    assert_eq!(
+        recorder.transcript(),
+        vec![
+            Message::Assistant(odd),
+            tool_result(
+                "c1",
+                "echo",
+                "The arguments of this `echo` call are not valid JSON, so it was not run. Send a JSON object matching the tool's schema. Received: {oops",
+                None,
+                true,
+            ),
+            tool_result("c2", "echo", "The arguments of this `echo` call must be a JSON object, not a number; it was not run.", None, true),
+            // No arguments at all is an empty object: the tool runs.
+            tool_result("c3", "echo", "", Some(json!({"length": 0})), false),
+            Message::Assistant(answer("ok", usage(1, 1))),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn repeating_the_same_call_is_refused_then_ends_the_run() {
+    let same = || tool_call("c", json!({"text": "again"}), usage(1, 1));
+    let model = ScriptedModel::new(vec![
+        Step::Reply { deltas: vec![], message: same() },
+        Step::Reply { deltas: vec![], message: same() },
+        Step::Reply { deltas: vec![], message: same() },
+    ]);
+    let recorder = Recorder::default();
+    let tools = tools();
+    let mut turn = turn(&tools);
+    turn.limits.max_identical_calls = 1;
+
+    let outcome = run_turn(&model, turn, &recorder, &CancellationToken::new()).await;
+
+    match &outcome.end {
+        RunEnd::Failed(RunError::LoopGuard { name }) => assert_eq!(name, "echo"),
+        other => panic!("expected the loop guard, got {other:?}"),
+    }
+    assert_eq!(outcome.model_calls, 3);
+    let refused = "Not run: this exact `echo` call was already made 1 times in this turn with the same arguments. Use the earlier results or try something different.";
+    assert_eq!(
+        recorder.transcript(),
+        vec![
+            Message::Assistant(same()),
+            tool_result("c", "echo", "again", Some(json!({"length": 5})), false),
+            Message::Assistant(same()),
+            tool_result("c", "echo", refused, None, true),
+            Message::Assistant(same()),
+            tool_result("c", "echo", refused, None, true),
+        ]
+    );
+}
