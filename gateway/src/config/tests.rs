@@ -928,3 +928,22 @@ fn process_env_load_works() {
     assert_eq!(c.view().port, 19040);
     assert_eq!(c.resolved()["custom"].as_str(), std::env::var("PATH").ok().as_deref());
 }
+
+/// `config.schema` as clients see it, pinned: a rewrite of how the schema is produced (serde
+/// structs + schemars) must give this output (less `version`/`generatedAt`) or update the file
+/// on purpose (`PINCER_UPDATE_SCHEMA_SNAPSHOT=1`).
+#[test]
+fn schema_matches_its_snapshot() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/config/schema.snapshot.json");
+    let mut schema = config_schema();
+    if let Some(obj) = schema.as_object_mut() {
+        obj.remove("version");
+        obj.remove("generatedAt");
+    }
+    let text = serde_json::to_string_pretty(&schema).unwrap() + "\n";
+    if std::env::var_os("PINCER_UPDATE_SCHEMA_SNAPSHOT").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let pinned = std::fs::read_to_string(&path).unwrap();
+    assert!(pinned == text, "config.schema differs from {}; set PINCER_UPDATE_SCHEMA_SNAPSHOT=1 if that is intended", path.display());
+}
