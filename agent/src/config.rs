@@ -41,12 +41,9 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-
-use crate::providers::ProviderRuntime;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 pub const DEFAULT_MAX_TOOL_RESULT_CHARS: usize = 50_000;
@@ -78,7 +75,7 @@ pub enum AgentConfigError {
     #[error("{path}: environment variable {var} is not set")]
     MissingSecret { path: String, var: String },
     #[error("OS keyring: {0}")]
-    Keyring(String),
+    Keyring(#[from] keyring::Error),
 }
 
 /// A secret (an API key). `Debug` prints `<redacted>` and there is no `Display`, so it cannot
@@ -344,16 +341,20 @@ pub struct AgentConfig {
     pub max_turns: usize,
     pub compaction: CompactionConfig,
     pub retry: RetryConfig,
-    /// Connection pools and model cooldowns, shared by every client built from this config (and
-    /// its clones). A config reload builds a new one, which also forgets cooldowns.
-    pub runtime: Arc<ProviderRuntime>,
+}
+
+/// The message, for callers that hand it on as text (a wire error's `message`).
+impl From<AgentConfigError> for String {
+    fn from(e: AgentConfigError) -> String {
+        e.to_string()
+    }
 }
 
 /// Where provider keys are looked up when the config has none. Injectable so tests never touch
 /// the real OS keyring.
 pub trait KeyringLookup {
     /// The stored key for a provider; `Err` is a keyring failure (logged, then env vars are tried).
-    fn provider_key(&self, provider_id: &str) -> Result<Option<String>, String>;
+    fn provider_key(&self, provider_id: &str) -> Result<Option<String>, keyring::Error>;
 }
 
 /// The OS keyring (Keychain, Credential Manager, Secret Service).
@@ -361,12 +362,12 @@ pub trait KeyringLookup {
 pub struct OsKeyring;
 
 impl KeyringLookup for OsKeyring {
-    fn provider_key(&self, provider_id: &str) -> Result<Option<String>, String> {
-        let entry = keyring::Entry::new(KEYRING_SERVICE, &keyring_user(provider_id)).map_err(|e| e.to_string())?;
+    fn provider_key(&self, provider_id: &str) -> Result<Option<String>, keyring::Error> {
+        let entry = keyring::Entry::new(KEYRING_SERVICE, &keyring_user(provider_id))?;
         match entry.get_password() {
             Ok(key) => Ok(Some(key)),
             Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e),
         }
     }
 }
@@ -376,7 +377,7 @@ impl KeyringLookup for OsKeyring {
 pub struct NoKeyring;
 
 impl KeyringLookup for NoKeyring {
-    fn provider_key(&self, _provider_id: &str) -> Result<Option<String>, String> {
+    fn provider_key(&self, _provider_id: &str) -> Result<Option<String>, keyring::Error> {
         Ok(None)
     }
 }
@@ -387,16 +388,16 @@ fn keyring_user(provider_id: &str) -> String {
 
 /// Store a provider's API key in the OS keyring (for `pincer models auth`-style CLI commands).
 pub fn store_api_key_in_keyring(provider_id: &str, key: &str) -> Result<(), AgentConfigError> {
-    let entry = keyring::Entry::new(KEYRING_SERVICE, &keyring_user(provider_id)).map_err(|e| AgentConfigError::Keyring(e.to_string()))?;
-    entry.set_password(key).map_err(|e| AgentConfigError::Keyring(e.to_string()))
+    let entry = keyring::Entry::new(KEYRING_SERVICE, &keyring_user(provider_id))?;
+    Ok(entry.set_password(key)?)
 }
 
 /// Remove a provider's API key from the OS keyring (absent is fine).
 pub fn delete_api_key_from_keyring(provider_id: &str) -> Result<(), AgentConfigError> {
-    let entry = keyring::Entry::new(KEYRING_SERVICE, &keyring_user(provider_id)).map_err(|e| AgentConfigError::Keyring(e.to_string()))?;
+    let entry = keyring::Entry::new(KEYRING_SERVICE, &keyring_user(provider_id))?;
     match entry.delete_credential() {
         Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-        Err(e) => Err(AgentConfigError::Keyring(e.to_string())),
+        Err(e) => Err(AgentConfigError::Keyring(e)),
     }
 }
 
@@ -503,7 +504,6 @@ impl AgentConfig {
             max_turns,
             compaction,
             retry: RetryConfig::default(),
-            runtime: Arc::new(ProviderRuntime::default()),
         })
     }
 
@@ -888,7 +888,7 @@ mod tests {
     struct FakeKeyring(&'static str);
 
     impl KeyringLookup for FakeKeyring {
-        fn provider_key(&self, provider_id: &str) -> Result<Option<String>, String> {
+        fn provider_key(&self, provider_id: &str) -> Result<Option<String>, keyring::Error> {
             Ok((provider_id == "openai").then(|| self.0.to_string()))
         }
     }
@@ -898,9 +898,9 @@ mod tests {
         let r = ModelRef::parse("openrouter/meta-llama/llama-3-8b").unwrap();
         assert_eq!(r, ModelRef::new("openrouter", "meta-llama/llama-3-8b"));
         assert_eq!(r.to_string(), "openrouter/meta-llama/llama-3-8b");
-        assert!(ModelRef::parse("nomodel").is_err());
-        assert!(ModelRef::parse("/x").is_err());
-        assert!(ModelRef::parse("x/").is_err());
+        for bad in ["nomodel", "/x", "x/", " / "] {
+            assert!(matches!(ModelRef::parse(bad), Err(InvalidModelRef(text)) if text == bad.trim()), "{bad:?}");
+        }
     }
 
     #[test]

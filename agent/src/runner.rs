@@ -6,6 +6,7 @@
 //! stored before the tool runs, its result before the model sees it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use futures_util::future::join_all;
 use serde_json::{json, Value};
@@ -70,7 +71,18 @@ pub enum RunEvent {
 /// Where a run reports to. `persist` must make the message durable; if it fails the run stops.
 pub trait RunObserver: Send + Sync {
     fn event(&self, event: RunEvent);
-    fn persist(&self, message: &Message) -> Result<(), String>;
+    fn persist(&self, message: &Message) -> Result<(), PersistError>;
+}
+
+/// Why a message could not be made durable (the store's own error, kept as the source).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(transparent)]
+pub struct PersistError(Arc<dyn std::error::Error + Send + Sync>);
+
+impl PersistError {
+    pub fn new(source: impl std::error::Error + Send + Sync + 'static) -> PersistError {
+        PersistError(Arc::new(source))
+    }
 }
 
 /// One run's inputs.
@@ -95,7 +107,7 @@ pub enum RunError {
     #[error("the agent kept repeating the same tool call ({name}); stopped to avoid a loop")]
     LoopGuard { name: String },
     #[error("could not save the transcript: {0}")]
-    Persist(String),
+    Persist(PersistError),
 }
 
 impl RunError {
@@ -441,3 +453,6 @@ pub fn interrupted_result(tool_call_id: &str, tool_name: &str, timestamp: i64) -
         timestamp,
     }
 }
+
+#[cfg(test)]
+mod tests;

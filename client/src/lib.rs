@@ -7,6 +7,8 @@
 //!   out live through [`GatewayClient::events`].
 //! * [`RawSocket`] is a bare socket for tests that break the protocol on purpose.
 //!
+//! [`stop_signal`] is the SIGTERM/Ctrl-C wait the gateway and node-host binaries share.
+//!
 //! Used by the operator CLI verbs, the node host, the integration tests and the benchmark.
 //!
 //! ```no_run
@@ -37,6 +39,7 @@ mod handshake;
 pub mod in_process;
 mod options;
 mod raw;
+mod signal;
 mod transport;
 
 pub use client::{response_result, GatewayClient};
@@ -48,6 +51,7 @@ pub use options::{
     DEFAULT_REJECT_CLOSE_GRACE, DEFAULT_REQUEST_TIMEOUT,
 };
 pub use raw::{Incoming, RawSocket};
+pub use signal::stop_signal;
 pub use transport::ClientTransport;
 
 // Re-exported so users need no direct dependency for the common types.

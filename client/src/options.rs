@@ -328,7 +328,7 @@ mod tests {
         assert_eq!(device.signed_at, 1_737_264_000_000);
         assert_eq!(device.nonce.as_deref(), Some("nonce-xyz"));
         assert_eq!(verify(&params, "shared"), Ok(PayloadVersion::V3));
-        assert!(verify(&params, "other").is_err());
+        assert_eq!(verify(&params, "other"), Err(pincer_protocol::device::DeviceError::SignatureInvalid));
     }
 
     #[test]

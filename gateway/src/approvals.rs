@@ -376,8 +376,14 @@ mod tests {
     fn ids_are_validated_and_unique() {
         let broker = ApprovalBroker::default();
         broker.create(Some("x".into()), json!({}), Requester::Agent, 1, Duration::from_secs(1)).unwrap();
-        assert!(broker.create(Some("x".into()), json!({}), Requester::Agent, 1, Duration::from_secs(1)).is_err());
-        assert!(broker.create(Some("plugin:y".into()), json!({}), Requester::Agent, 1, Duration::from_secs(1)).is_err());
+        assert_eq!(
+            broker.create(Some("x".into()), json!({}), Requester::Agent, 1, Duration::from_secs(1)).err(),
+            Some(ErrorShape::invalid_request("approval id already pending"))
+        );
+        assert_eq!(
+            broker.create(Some("plugin:y".into()), json!({}), Requester::Agent, 1, Duration::from_secs(1)).err(),
+            Some(ErrorShape::invalid_request("invalid approval id"))
+        );
         assert!(broker.get("x").is_ok());
     }
 }

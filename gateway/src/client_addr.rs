@@ -164,6 +164,6 @@ mod tests {
         assert!(parse_proxy_entry(" 10.0.0.1 ").is_ok());
         assert!(parse_proxy_entry("fd00::/8").is_ok());
         assert_eq!(parse_proxy_entry("proxy.local"), Err(BadProxyEntry("proxy.local".into())));
-        assert!(ProxyTrust::parse(&["10.0.0.0/33".into()], false).is_err());
+        assert_eq!(ProxyTrust::parse(&["10.0.0.1".into(), "10.0.0.0/33".into()], false).err(), Some(BadProxyEntry("10.0.0.0/33".into())));
     }
 }

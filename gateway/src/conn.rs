@@ -69,7 +69,7 @@ pub async fn run<T: FrameTransport>(state: SharedState, transport: T, peer: Peer
                 send_close(&mut sink, close_code::NORMAL, "handshake timeout").await;
                 return;
             }
-            _ = state.shutdown.wait() => {
+            _ = state.shutdown.cancelled() => {
                 send_close(&mut sink, close_code::SERVICE_RESTART, "service restart").await;
                 return;
             }

@@ -275,7 +275,7 @@ async fn run(args: RunArgs) -> ExitCode {
     if let Some(addr) = gateway.local_addr() {
         eprintln!("pincer-gateway listening on ws://{addr} (HTTP probes: http://{addr}/healthz)");
     }
-    match gateway.serve(stop_signal()).await {
+    match gateway.serve(pincer_client::stop_signal()).await {
         Ok(()) => {
             tracing::info!("shutdown completed cleanly");
             ExitCode::SUCCESS
@@ -284,28 +284,5 @@ async fn run(args: RunArgs) -> ExitCode {
             eprintln!("pincer-gateway: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -36,13 +36,7 @@ pub struct Gateway {
 }
 
 fn ensure_dir(path: &Path) -> Result<(), GatewayError> {
-    std::fs::create_dir_all(path).map_err(|source| GatewayError::StateDir { path: path.display().to_string(), source })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700));
-    }
-    Ok(())
+    pincer_statefile::ensure_private_state_dir(path).map_err(|source| GatewayError::StateDir { path: path.display().to_string(), source })
 }
 
 impl Gateway {
@@ -128,7 +122,7 @@ async fn shutdown_gracefully(state: &GatewayState) {
     tracing::info!("gateway stopping");
     // Executing runs end as aborted (recorded, with their partial answer) rather than being cut
     // off; queued ones stay queued for the next start (the shutdown signal releases them).
-    state.shutdown.trigger();
+    state.shutdown.cancel();
     state.agents.cancel_started();
     let deadline = Instant::now() + Duration::from_secs(2);
     while state.agents.started_count() > 0 && Instant::now() < deadline {

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::approvals::{ApprovalBroker, AskFallback};
 use crate::config::GatewayConfig;
 use crate::hub::Hub;
@@ -153,7 +155,8 @@ pub struct GatewayState {
     pub started: Instant,
     pub boot_id: String,
     pub instance_id: String,
-    pub shutdown: tokio_util_shutdown::Shutdown,
+    /// Cancelled once when the gateway starts to stop; awaited by connections and the run queue.
+    pub shutdown: CancellationToken,
 }
 
 pub type SharedState = Arc<GatewayState>;
@@ -172,41 +175,5 @@ impl GatewayState {
 
     pub fn exec_approvals_path(&self) -> PathBuf {
         self.options.state_dir.join("exec-approvals.json")
-    }
-}
-
-/// A tiny shutdown signal: set once, awaited by many.
-pub mod tokio_util_shutdown {
-    use tokio::sync::watch;
-
-    #[derive(Clone)]
-    pub struct Shutdown {
-        tx: watch::Sender<bool>,
-    }
-
-    impl Default for Shutdown {
-        fn default() -> Self {
-            let (tx, _rx) = watch::channel(false);
-            Shutdown { tx }
-        }
-    }
-
-    impl Shutdown {
-        pub fn trigger(&self) {
-            let _ = self.tx.send(true);
-        }
-
-        pub fn is_triggered(&self) -> bool {
-            *self.tx.borrow()
-        }
-
-        pub async fn wait(&self) {
-            let mut rx = self.tx.subscribe();
-            while !*rx.borrow() {
-                if rx.changed().await.is_err() {
-                    return;
-                }
-            }
-        }
     }
 }

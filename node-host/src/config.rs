@@ -57,11 +57,11 @@ impl NodeConfig {
     }
 }
 
-/// The machine's host name, else "Pincer node".
+/// `$HOSTNAME`, else the machine's host name, else "Pincer node".
 pub fn default_display_name() -> String {
     std::env::var("HOSTNAME")
         .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .or_else(|| gethostname::gethostname().into_string().ok())
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "Pincer node".into())

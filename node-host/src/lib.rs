@@ -19,7 +19,6 @@ pub mod config;
 pub mod credentials;
 pub mod error;
 pub mod events;
-pub mod fsutil;
 pub mod node;
 mod registry;
 pub mod session;

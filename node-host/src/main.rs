@@ -121,7 +121,7 @@ fn main() -> ExitCode {
 
 fn print_id(state_dir: PathBuf, secrets: SecretBackend) -> Result<(), String> {
     init_logging("warn")?;
-    pincer_node::fsutil::create_private_dir(&state_dir).map_err(|e| format!("state dir {}: {e}", state_dir.display()))?;
+    pincer_statefile::ensure_private_state_dir(&state_dir).map_err(|e| format!("state dir {}: {e}", state_dir.display()))?;
     let store = pincer_node::credentials::open_secret_store(&state_dir, secrets);
     let identity = pincer_node::credentials::load_or_create_identity(store.as_ref()).map_err(|e| e.to_string())?;
     println!("{}", identity.device_id());
@@ -184,24 +184,6 @@ async fn run(args: RunArgs) -> Result<(), String> {
 }
 
 async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    pincer_client::stop_signal().await;
     tracing::info!("stopping");
 }

@@ -71,7 +71,7 @@ impl NodeHost {
         registry: CommandRegistry,
         events: (NodeEvents, mpsc::Receiver<OutgoingEvent>),
     ) -> Result<NodeHost, NodeHostError> {
-        crate::fsutil::create_private_dir(&config.state_dir)
+        pincer_statefile::ensure_private_state_dir(&config.state_dir)
             .map_err(|source| NodeHostError::StateDir { path: config.state_dir.display().to_string(), source })?;
         let state_lock = lock_state_dir(&config.state_dir)?;
         let store = open_secret_store(&config.state_dir, config.secrets);

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::capabilities::CapabilitySettings;
-use crate::fsutil::write_private_atomic;
 
 pub const SETTINGS_FILE: &str = "node.json";
 
@@ -63,7 +62,7 @@ pub fn load(state_dir: &Path) -> Result<NodeSettingsFile, SettingsError> {
 pub fn save(state_dir: &Path, settings: &NodeSettingsFile) -> Result<(), SettingsError> {
     let path = settings_path(state_dir);
     let text = serde_json::to_vec_pretty(settings).unwrap_or_default();
-    write_private_atomic(&path, &text).map_err(|source| SettingsError::Write { path, source })
+    pincer_statefile::write_private_atomic(&path, &text).map_err(|e| SettingsError::Write { path, source: e.into_source() })
 }
 
 #[cfg(test)]

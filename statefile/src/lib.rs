@@ -44,3 +44,19 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)
     }
 }
+
+/// A directory that holds secrets (a state dir: keys, tokens, databases): created like
+/// [`create_private_dir`], and an existing one narrowed to this user (0700 on Unix). Narrowing
+/// an existing directory is best effort (it may belong to someone else, who then decides):
+/// a failure is logged, not returned.
+pub fn ensure_private_state_dir(dir: &Path) -> std::io::Result<()> {
+    create_private_dir(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot restrict the state directory to this user (0700)");
+        }
+    }
+    Ok(())
+}

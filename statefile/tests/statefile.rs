@@ -120,3 +120,21 @@ fn a_failed_write_keeps_the_old_file_and_leaves_no_temporary_file() {
     assert_eq!(std::fs::read(&path).unwrap(), b"old");
     assert_eq!(names(dir.path()), [".a.json.lock", ".blocked.lock", "a.json", "blocked"]);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_state_dir_is_created_private_and_an_existing_open_one_is_narrowed() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+
+    let fresh = dir.path().join("fresh");
+    pincer_statefile::ensure_private_state_dir(&fresh).unwrap();
+    assert_eq!(mode(&fresh), 0o700);
+
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+    pincer_statefile::ensure_private_state_dir(&open).unwrap();
+    assert_eq!(mode(&open), 0o700);
+}

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use pincer_agent::config::{AgentConfig, AgentConfigError, ModelRef, NoKeyring, RetryConfig};
 use pincer_agent::model::{AssistantMessage, Content, Message, StopReason, ToolResultMessage, Usage, UserMessage};
 use pincer_agent::provider::{ModelClient, ModelRequest, ProviderError, StreamDelta, ToolSpec};
-use pincer_agent::providers::{client_for, failover_chain};
+use pincer_agent::providers::{client_for, failover_chain, ProviderRuntime};
 use pincer_tests::llm_script::{Reply, ScriptedAnthropic, ScriptedLlm, ScriptedOpenAi};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -68,7 +68,8 @@ fn bare_client(server: &ScriptedLlm, extra: Value) -> Arc<dyn ModelClient> {
         entry.extend(extra.clone());
     }
     let cfg = config(json!({"p": entry}), json!("p/m"));
-    client_for(&cfg, &ModelRef::new("p", "m")).unwrap()
+    let runtime = ProviderRuntime::default();
+    client_for(&cfg, &runtime, &ModelRef::new("p", "m")).unwrap()
 }
 
 #[tokio::test]
@@ -251,7 +252,8 @@ async fn anthropic_request_carries_system_images_tools_and_results() {
 async fn rate_limit_retry_after_is_honoured_then_succeeds() {
     let llm = ScriptedOpenAi::start([Reply::status(429).retry_after(1), Reply::text(["fine"])]).await.unwrap();
     let cfg = config(json!({"p": llm.provider_config(Some(KEY), &["m"])}), json!("p/m"));
-    let client = failover_chain(&cfg, None).unwrap();
+    let runtime = ProviderRuntime::default();
+    let client = failover_chain(&cfg, &runtime, None).unwrap();
     let started = Instant::now();
     let (msg, _) = stream(&client, &request("x")).await;
     assert_eq!(msg.unwrap().text(), "fine");
@@ -269,7 +271,8 @@ async fn server_errors_are_retried_then_fail_over_and_the_primary_cools_down() {
         json!({"a": primary.provider_config(Some(KEY), &["big"]), "b": fallback.provider_config(Some(KEY), &["small"])}),
         json!({"primary": "a/big", "fallbacks": ["b/small"]}),
     );
-    let client = failover_chain(&cfg, None).unwrap();
+    let runtime = ProviderRuntime::default();
+    let client = failover_chain(&cfg, &runtime, None).unwrap();
     assert_eq!(client.label(), "a/big");
     let (msg, deltas) = stream(&client, &request("x")).await;
     let msg = msg.unwrap();
@@ -278,7 +281,7 @@ async fn server_errors_are_retried_then_fail_over_and_the_primary_cools_down() {
     assert_eq!((primary.request_count(), fallback.request_count()), (3, 1));
 
     // A later run (a new chain from the same config) skips the cooling primary.
-    let client = failover_chain(&cfg, None).unwrap();
+    let client = failover_chain(&cfg, &runtime, None).unwrap();
     let (msg, _) = stream(&client, &request("y")).await;
     assert_eq!(msg.unwrap().text(), "again");
     assert_eq!((primary.request_count(), fallback.request_count()), (3, 2));
@@ -292,7 +295,8 @@ async fn auth_errors_fail_over_without_retrying() {
         json!({"a": primary.provider_config(Some(KEY), &["m"]), "b": fallback.provider_config(Some(KEY), &["m"])}),
         json!({"primary": "a/m", "fallbacks": ["b/m"]}),
     );
-    let (msg, _) = stream(&failover_chain(&cfg, None).unwrap(), &request("x")).await;
+    let runtime = ProviderRuntime::default();
+    let (msg, _) = stream(&failover_chain(&cfg, &runtime, None).unwrap(), &request("x")).await;
     assert_eq!(msg.unwrap().provider, "b");
     assert_eq!((primary.request_count(), fallback.request_count()), (1, 1));
 }
@@ -302,10 +306,11 @@ async fn override_model_leads_the_chain() {
     let a = ScriptedOpenAi::start([]).await.unwrap();
     let b = ScriptedOpenAi::start([Reply::text(["b"])]).await.unwrap();
     let cfg = config(json!({"a": a.provider_config(Some(KEY), &["m"]), "b": b.provider_config(Some(KEY), &["m"])}), json!("a/m"));
-    let (msg, _) = stream(&failover_chain(&cfg, Some(&ModelRef::new("b", "m"))).unwrap(), &request("x")).await;
+    let runtime = ProviderRuntime::default();
+    let (msg, _) = stream(&failover_chain(&cfg, &runtime, Some(&ModelRef::new("b", "m"))).unwrap(), &request("x")).await;
     assert_eq!(msg.unwrap().provider, "b");
     assert_eq!(a.request_count(), 0);
-    assert!(matches!(failover_chain(&cfg, Some(&ModelRef::new("nope", "m"))), Err(ProviderError::Config { .. })));
+    assert!(matches!(failover_chain(&cfg, &runtime, Some(&ModelRef::new("nope", "m"))), Err(ProviderError::Config { .. })));
 }
 
 #[tokio::test]
@@ -316,7 +321,8 @@ async fn context_length_errors_neither_retry_nor_fail_over() {
         json!({"a": primary.provider_config(Some(KEY), &["m"]), "b": fallback.provider_config(Some(KEY), &["m"])}),
         json!({"primary": "a/m", "fallbacks": ["b/m"]}),
     );
-    let (msg, _) = stream(&failover_chain(&cfg, None).unwrap(), &request("x")).await;
+    let runtime = ProviderRuntime::default();
+    let (msg, _) = stream(&failover_chain(&cfg, &runtime, None).unwrap(), &request("x")).await;
     assert!(matches!(msg, Err(ProviderError::ContextLength { .. })), "{msg:?}");
     assert_eq!((primary.request_count(), fallback.request_count()), (1, 0));
 }
@@ -326,7 +332,8 @@ async fn failures_before_output_are_retried_but_not_after_output() {
     // Broken before anything streamed: retried on the same model.
     let llm = ScriptedOpenAi::start([Reply::close_mid_stream(Vec::<String>::new()), Reply::text(["second"])]).await.unwrap();
     let cfg = config(json!({"p": llm.provider_config(Some(KEY), &["m"])}), json!("p/m"));
-    let (msg, _) = stream(&failover_chain(&cfg, None).unwrap(), &request("x")).await;
+    let runtime = ProviderRuntime::default();
+    let (msg, _) = stream(&failover_chain(&cfg, &runtime, None).unwrap(), &request("x")).await;
     assert_eq!(msg.unwrap().text(), "second");
     assert_eq!(llm.request_count(), 2);
 
@@ -337,7 +344,8 @@ async fn failures_before_output_are_retried_but_not_after_output() {
         json!({"a": primary.provider_config(Some(KEY), &["m"]), "b": fallback.provider_config(Some(KEY), &["m"])}),
         json!({"primary": "a/m", "fallbacks": ["b/m"]}),
     );
-    let (msg, deltas) = stream(&failover_chain(&cfg, None).unwrap(), &request("x")).await;
+    let runtime = ProviderRuntime::default();
+    let (msg, deltas) = stream(&failover_chain(&cfg, &runtime, None).unwrap(), &request("x")).await;
     assert!(matches!(msg, Err(ProviderError::Truncated { .. })), "{msg:?}");
     assert_eq!(texts(&deltas), ["half an ans"]);
     assert_eq!((primary.request_count(), fallback.request_count()), (1, 0));
@@ -351,7 +359,8 @@ async fn in_stream_errors_are_classified_and_retried() {
     let (msg, _) = stream(&bare_client(&llm, json!({})), &request("x")).await;
     assert!(matches!(msg, Err(ProviderError::Http { status: 529, .. })), "{msg:?}");
     let cfg = config(json!({"p": llm.provider_config(Some(KEY), &["m"])}), json!("p/m"));
-    let (msg, _) = stream(&failover_chain(&cfg, None).unwrap(), &request("x")).await;
+    let runtime = ProviderRuntime::default();
+    let (msg, _) = stream(&failover_chain(&cfg, &runtime, None).unwrap(), &request("x")).await;
     assert_eq!(msg.unwrap().text(), "ok");
 }
 
@@ -408,7 +417,8 @@ async fn slow_response_headers_hit_the_first_byte_timeout() {
 async fn cancelling_mid_stream_aborts_promptly() {
     let llm = ScriptedOpenAi::start([Reply::slow(["a", "b", "c", "d", "e", "f"], Duration::from_millis(300))]).await.unwrap();
     let cfg = config(json!({"p": llm.provider_config(Some(KEY), &["m"])}), json!("p/m"));
-    let client = failover_chain(&cfg, None).unwrap();
+    let runtime = ProviderRuntime::default();
+    let client = failover_chain(&cfg, &runtime, None).unwrap();
     let cancel = CancellationToken::new();
     let trigger = cancel.clone();
     let mut cancelled_at = None;
@@ -432,7 +442,8 @@ async fn cancelling_mid_stream_aborts_promptly() {
 async fn cancelling_during_a_retry_backoff_aborts_promptly() {
     let llm = ScriptedOpenAi::start([Reply::status(429).retry_after(30)]).await.unwrap();
     let cfg = config(json!({"p": llm.provider_config(Some(KEY), &["m"])}), json!("p/m"));
-    let client = failover_chain(&cfg, None).unwrap();
+    let runtime = ProviderRuntime::default();
+    let client = failover_chain(&cfg, &runtime, None).unwrap();
     let cancel = CancellationToken::new();
     let trigger = cancel.clone();
     tokio::spawn(async move {
@@ -453,7 +464,8 @@ async fn private_network_base_urls_are_refused_unless_allowed() {
         let text = err.to_string();
         assert!(text.contains("models.providers.lan.allowPrivateNetwork"), "{text}");
         let cfg = config(json!({"lan": {"api": "openai-completions", "baseUrl": url, "allowPrivateNetwork": true}}), json!("lan/m"));
-        client_for(&cfg, &ModelRef::new("lan", "m")).unwrap();
+        let runtime = ProviderRuntime::default();
+        client_for(&cfg, &runtime, &ModelRef::new("lan", "m")).unwrap();
     }
     // Loopback is always fine.
     let llm = ScriptedOpenAi::start([Reply::text(["local"])]).await.unwrap();
@@ -474,8 +486,9 @@ async fn api_keys_from_env_are_sent_and_never_shown() {
     let mut entry = llm.provider_config(None, &["m"]);
     entry.as_object_mut().unwrap().remove("apiKey");
     let cfg = config_with_env(json!({"my-llm": entry}), json!("my-llm/m"), &[("MY_LLM_API_KEY", KEY)]).unwrap();
+    let runtime = ProviderRuntime::default();
     assert!(!format!("{cfg:?}").contains(KEY), "the key leaked into Debug output");
-    let client = client_for(&cfg, &ModelRef::new("my-llm", "m")).unwrap();
+    let client = client_for(&cfg, &runtime, &ModelRef::new("my-llm", "m")).unwrap();
     stream(&client, &request("x")).await.0.unwrap();
     assert_eq!(llm.requests()[0].bearer_token(), Some(KEY));
 
@@ -493,7 +506,8 @@ async fn api_keys_from_env_are_sent_and_never_shown() {
     let mut entry = llm2.provider_config(None, &["m"]);
     entry["apiKey"] = json!({"source": "env", "provider": "default", "id": "SCRIPTED_KEY"});
     let cfg = config_with_env(json!({"s": entry.clone()}), json!("s/m"), &[("SCRIPTED_KEY", KEY)]).unwrap();
-    stream(&client_for(&cfg, &ModelRef::new("s", "m")).unwrap(), &request("x")).await.0.unwrap();
+    let runtime = ProviderRuntime::default();
+    stream(&client_for(&cfg, &runtime, &ModelRef::new("s", "m")).unwrap(), &request("x")).await.0.unwrap();
     assert_eq!(llm2.requests()[0].header("x-api-key"), Some(KEY));
     let err = config_with_env(json!({"s": entry}), json!("s/m"), &[]).unwrap_err();
     assert_eq!(err.to_string(), "models.providers.s.apiKey: environment variable SCRIPTED_KEY is not set");

@@ -132,7 +132,16 @@ async fn silent_pairing_then_system_commands_with_local_approvals_and_a_real_not
     let mut file = snap["file"].clone();
     file["agents"]["main"]["allowlist"].as_array_mut().unwrap().push(json!({"pattern": "/usr/bin/id"}));
     let stale = op.request("exec.approvals.node.set", json!({"nodeId": node_id, "file": file, "baseHash": "0".repeat(64)})).await;
-    assert!(stale.is_err(), "a stale baseHash must be refused");
+    // The node refuses it; the gateway passes its error on under details.nodeError.
+    match stale {
+        Err(pincer_client::ClientError::Server(e)) => assert_eq!(
+            e.details.as_ref().and_then(|d| d.get("nodeError")),
+            Some(&json!({"code": "INVALID_REQUEST",
+                "message": "exec approvals changed since last load (baseHash mismatch); re-run system.execApprovals.get and retry"})),
+            "{e:?}"
+        ),
+        other => panic!("a stale baseHash must be refused by the node, got {other:?}"),
+    }
     op.request("exec.approvals.node.set", json!({"nodeId": node_id, "file": file, "baseHash": snap["hash"]})).await.unwrap();
     let now_allowed = invoke(&op, &node_id, "system.run", json!({"command": ["id", "-u"]})).await.unwrap();
     assert_eq!(now_allowed["exitCode"], 0, "{now_allowed}");

@@ -3,6 +3,8 @@
 //! ([`netguard`]), and retries/failover ([`failover`], [`retry`]).
 //!
 //! The tool loop takes [`failover_chain`]; [`client_for`] gives one bare model (no retries).
+//! Both take the [`ProviderRuntime`] (pools, cooldowns) beside the config rather than inside
+//! it, so the settings in [`crate::config`] do not depend on the clients built from them.
 
 pub mod anthropic;
 pub mod failover;
@@ -25,7 +27,8 @@ pub use failover::FailoverClient;
 pub use retry::Cooldowns;
 
 /// State shared by all clients built from one [`AgentConfig`]: one `reqwest` client (connection
-/// pool, TLS sessions) per provider, and the model cooldowns.
+/// pool, TLS sessions) per provider, and the model cooldowns. Keep one per loaded config: a
+/// config reload starts a new one (new pools for changed timeouts, cooldowns forgotten).
 #[derive(Default)]
 pub struct ProviderRuntime {
     http: Mutex<HashMap<String, reqwest::Client>>,
@@ -51,7 +54,7 @@ impl ProviderRuntime {
 }
 
 /// A client for one model, without retries or failover.
-pub fn client_for(cfg: &AgentConfig, model: &ModelRef) -> Result<Arc<dyn ModelClient>, ProviderError> {
+pub fn client_for(cfg: &AgentConfig, runtime: &ProviderRuntime, model: &ModelRef) -> Result<Arc<dyn ModelClient>, ProviderError> {
     let provider = cfg.providers.get(&model.provider).ok_or_else(|| ProviderError::Config {
         message: format!(
             "unknown provider {:?} in model {model}: add models.providers.{} (with api and baseUrl)",
@@ -60,7 +63,7 @@ pub fn client_for(cfg: &AgentConfig, model: &ModelRef) -> Result<Arc<dyn ModelCl
     })?;
     let model_config = provider.model(&model.model);
     let api = model_config.api.clone().unwrap_or_else(|| provider.api.clone());
-    let http = cfg.runtime.http_client(provider)?;
+    let http = runtime.http_client(provider)?;
     Ok(match api {
         Api::OpenAiCompletions => Arc::new(openai::OpenAiClient::new(provider, model_config, http)?),
         Api::AnthropicMessages => Arc::new(anthropic::AnthropicClient::new(provider, model_config, http)?),
@@ -92,17 +95,21 @@ pub fn chain_models(cfg: &AgentConfig, override_model: Option<&ModelRef>) -> Res
 /// The client a run uses: retries and failover over [`chain_models`]. A first model that cannot
 /// be built is an error (a misconfiguration should surface, not hide behind a fallback); fallbacks
 /// that cannot be built are skipped with a warning.
-pub fn failover_chain(cfg: &AgentConfig, override_model: Option<&ModelRef>) -> Result<Arc<dyn ModelClient>, ProviderError> {
+pub fn failover_chain(
+    cfg: &AgentConfig,
+    runtime: &ProviderRuntime,
+    override_model: Option<&ModelRef>,
+) -> Result<Arc<dyn ModelClient>, ProviderError> {
     let models = chain_models(cfg, override_model)?;
     let mut candidates = Vec::with_capacity(models.len());
     for (i, model) in models.iter().enumerate() {
-        match client_for(cfg, model) {
+        match client_for(cfg, runtime, model) {
             Ok(client) => candidates.push(client),
             Err(e) if i == 0 => return Err(e),
             Err(e) => tracing::warn!(model = %model, error = %e, "skipping a fallback model that cannot be used"),
         }
     }
-    Ok(Arc::new(FailoverClient::new(candidates, cfg.retry, cfg.runtime.cooldowns.clone())))
+    Ok(Arc::new(FailoverClient::new(candidates, cfg.retry, runtime.cooldowns.clone())))
 }
 
 /// Tool call arguments as streamed: empty means no arguments; text that is not valid JSON is kept

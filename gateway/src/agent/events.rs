@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use pincer_agent::model::{now_ms, AssistantMessage, Message, StopReason};
 use pincer_agent::provider::ErrorKind;
-use pincer_agent::runner::{RunEvent, RunObserver};
+use pincer_agent::runner::{PersistError, RunEvent, RunObserver};
 use pincer_protocol::methods::events;
 use serde_json::{json, Map, Value};
 
@@ -190,7 +190,7 @@ impl RunObserver for RunEmitter {
         }
     }
 
-    fn persist(&self, message: &Message) -> Result<(), String> {
+    fn persist(&self, message: &Message) -> Result<(), PersistError> {
         let failure = self.abort_error.lock().ok().and_then(|e| e.clone());
         let message = match (message, failure) {
             (Message::Assistant(a), Some(error)) if a.stop_reason == StopReason::Aborted => {
@@ -198,12 +198,12 @@ impl RunObserver for RunEmitter {
             }
             _ => message.clone(),
         };
-        let value = serde_json::to_value(&message).map_err(|e| e.to_string())?;
+        let value = serde_json::to_value(&message).map_err(PersistError::new)?;
         let stored = self
             .state
             .store
             .append_message(&self.session_key, &self.session_id, Some(&self.run_id), &value, now_ms())
-            .map_err(|e| e.to_string())?;
+            .map_err(PersistError::new)?;
         // Stored whole: the partial copy is no longer needed.
         self.partial.clear();
         super::session_events::message_added(&self.state, &self.session_key, stored, Some(&self.run_id), &value);

@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pincer_agent::config::AgentConfig;
+use pincer_agent::config::{AgentConfig, AgentConfigError, ModelRef};
 use pincer_agent::model::{now_ms, AssistantMessage, Content, Message};
-use pincer_agent::provider::{ErrorKind, ModelClient, ThinkingLevel};
+use pincer_agent::provider::{ErrorKind, ModelClient, ProviderError, ThinkingLevel};
+use pincer_agent::providers::ProviderRuntime;
 use pincer_agent::runner::{self, Limits, RunEnd, Turn};
 use pincer_agent::tool::ToolSet;
 use pincer_agent::workspace::{PromptContext, Workspace};
@@ -80,9 +81,9 @@ pub struct AgentHost {
     active: Mutex<HashMap<String, Arc<ActiveRun>>>,
     /// Session lanes, what waits in them and the global limit (`messages.queue`).
     pub queue: RunQueue,
-    /// The agent config of the current config file (by hash): parsed once, and its provider
-    /// runtime (connection pools, failover cooldowns) outlives single runs.
-    config: Mutex<Option<(String, Arc<AgentConfig>)>>,
+    /// The agent config of the current config file (by hash): parsed once, with the provider
+    /// runtime (connection pools, failover cooldowns) that outlives single runs.
+    config: Mutex<Option<LoadedAgentConfig>>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> ErrorShape {
@@ -141,8 +142,20 @@ impl AgentHost {
     }
 }
 
+/// One parsed agent config and the provider state of the clients built from it.
+struct LoadedAgentConfig {
+    hash: String,
+    config: Arc<AgentConfig>,
+    runtime: Arc<ProviderRuntime>,
+}
+
 /// The agent config for the gateway's current config document.
-pub fn agent_config(state: &SharedState) -> Result<Arc<AgentConfig>, String> {
+pub fn agent_config(state: &SharedState) -> Result<Arc<AgentConfig>, AgentConfigError> {
+    loaded_agent_config(state).map(|(config, _)| config)
+}
+
+/// [`agent_config`] with the provider runtime that belongs to it.
+fn loaded_agent_config(state: &SharedState) -> Result<(Arc<AgentConfig>, Arc<ProviderRuntime>), AgentConfigError> {
     let guard = match state.config.read() {
         Ok(c) => c,
         Err(p) => p.into_inner(),
@@ -150,18 +163,35 @@ pub fn agent_config(state: &SharedState) -> Result<Arc<AgentConfig>, String> {
     let hash = guard.hash();
     // Every turn and sessions.list asks: answer from the cache without copying the document.
     if let Ok(cached) = state.agents.config.lock() {
-        if let Some((cached_hash, config)) = cached.as_ref() {
-            if cached_hash == hash {
-                return Ok(config.clone());
-            }
+        if let Some(loaded) = cached.as_ref().filter(|loaded| loaded.hash == hash) {
+            return Ok((loaded.config.clone(), loaded.runtime.clone()));
         }
     }
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let config = Arc::new(AgentConfig::from_document(guard.resolved(), &state.options.state_dir, &env).map_err(|e| e.to_string())?);
+    let config = Arc::new(AgentConfig::from_document(guard.resolved(), &state.options.state_dir, &env)?);
+    let runtime = Arc::new(ProviderRuntime::default());
     if let Ok(mut cached) = state.agents.config.lock() {
-        *cached = Some((hash.to_string(), config.clone()));
+        *cached = Some(LoadedAgentConfig { hash: hash.to_string(), config: config.clone(), runtime: runtime.clone() });
     }
-    Ok(config)
+    Ok((config, runtime))
+}
+
+/// The retrying, failing-over model client for `config` (one [`agent_config`] returned), sharing
+/// the pools and cooldowns of that config. A config that is no longer the cached one (reloaded in
+/// between) gets a runtime of its own, as a fresh config would.
+pub fn failover_chain(
+    state: &SharedState,
+    config: &Arc<AgentConfig>,
+    override_model: Option<&ModelRef>,
+) -> Result<Arc<dyn ModelClient>, ProviderError> {
+    let cached = state
+        .agents
+        .config
+        .lock()
+        .ok()
+        .and_then(|cached| cached.as_ref().filter(|loaded| Arc::ptr_eq(&loaded.config, config)).map(|loaded| loaded.runtime.clone()));
+    let runtime = cached.unwrap_or_default();
+    pincer_agent::providers::failover_chain(config, &runtime, override_model)
 }
 
 /// `tools.exec.ask` of the current config.
@@ -256,7 +286,7 @@ pub fn recover(state: &SharedState) -> Result<(), crate::store::StoreError> {
 /// Execute one run to its end (the queue calls it when the run's turn has come and a global
 /// permit is held). Never panics; every ending is reported on the wire and stored.
 pub(super) async fn execute(state: &SharedState, run: &ActiveRun) -> RunFinish {
-    if state.shutdown.is_triggered() {
+    if state.shutdown.is_cancelled() {
         return RunFinish { status: "queued", started_at: 0, ended_at: 0, error: None };
     }
     if run.cancel.is_cancelled() {
@@ -348,7 +378,7 @@ struct Prepared {
 
 /// Everything a run needs, or the message that explains what to fix.
 async fn prepare(state: &SharedState, run: &ActiveRun, session: &SessionRecord, options: &Value) -> Result<Prepared, String> {
-    let config = agent_config(state)?;
+    let (config, runtime) = loaded_agent_config(state).map_err(|e| e.to_string())?;
     let override_ref = options
         .get("model")
         .or_else(|| session.meta.get("model"))
@@ -356,7 +386,7 @@ async fn prepare(state: &SharedState, run: &ActiveRun, session: &SessionRecord, 
         .map(|m| config.resolve_model_ref(m))
         .transpose()
         .map_err(|e| e.to_string())?;
-    let model = pincer_agent::providers::failover_chain(&config, override_ref.as_ref()).map_err(|e| e.to_string())?;
+    let model = pincer_agent::providers::failover_chain(&config, &runtime, override_ref.as_ref()).map_err(|e| e.to_string())?;
     let model_config = override_ref.as_ref().or(config.primary.as_ref()).map(|r| config.model_config(r));
     let context_window = model_config.as_ref().map(|m| m.context_window).unwrap_or(128_000);
 
@@ -430,6 +460,18 @@ async fn compact(
     }
 }
 
+/// Why compacting a session failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CompactError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The model could not write the summary.
+    #[error(transparent)]
+    Model(#[from] ProviderError),
+    #[error(transparent)]
+    Encode(#[from] serde_json::Error),
+}
+
 /// Compact a session's transcript now. `Ok(None)`: nothing to fold.
 pub async fn compact_session(
     state: &SharedState,
@@ -438,8 +480,8 @@ pub async fn compact_session(
     history: &[Message],
     keep_recent_tokens: u64,
     cancel: &CancellationToken,
-) -> Result<Option<Vec<Message>>, String> {
-    let rows = state.store.transcript(&session.session_id).map_err(|e| e.to_string())?;
+) -> Result<Option<Vec<Message>>, CompactError> {
+    let rows = state.store.transcript(&session.session_id)?;
     if rows.len() != history.len() || history.len() < 2 {
         return Ok(None);
     }
@@ -448,7 +490,7 @@ pub async fn compact_session(
         Ok(c) => c,
         Err(e) => {
             operation.end(false, Some(&e.to_string()));
-            return Err(e.to_string());
+            return Err(e.into());
         }
     };
     if compaction.keep_from == 0 || compaction.keep_from >= rows.len() {
@@ -457,8 +499,8 @@ pub async fn compact_session(
     }
     let keep_from_id = rows[compaction.keep_from].id;
     let summary = Message::CompactionSummary(compaction.summary.clone());
-    let value = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
-    let (_, stored) = state.store.compact_transcript(&session.session_id, keep_from_id, &value, now_ms()).map_err(|e| e.to_string())?;
+    let value = serde_json::to_value(&summary)?;
+    let (_, stored) = state.store.compact_transcript(&session.session_id, keep_from_id, &value, now_ms())?;
     super::session_events::message_added(state, &session.session_key, stored, None, &value);
     bump_meta_counter(state, &session.session_key, "compactionCount");
     operation.end(true, None);

@@ -62,12 +62,16 @@ mod tests {
         assert_eq!(canonical_session_key("Agent:MAIN:x").unwrap(), "agent:main:x");
         assert_eq!(canonical_session_key("agent:Main:work").unwrap(), "agent:main:work");
         assert_eq!(canonical_session_key("node-abc").unwrap(), "agent:main:node-abc");
-        assert!(canonical_session_key("").is_err());
-        assert!(canonical_session_key("agent:main").is_err());
+        let refused = |raw: &str| canonical_session_key(raw).unwrap_err();
+        assert_eq!(refused(""), ErrorShape::invalid_request("sessionKey must not be empty (use \"main\" for the main session)"));
+        assert_eq!(
+            refused("agent:main"),
+            ErrorShape::invalid_request("sessionKey \"agent:main\" is incomplete: expected agent:<agentId>:<name>, e.g. agent:main:main")
+        );
         let other = canonical_session_key("agent:ops:main").unwrap_err();
         assert!(other.message.contains("unknown agent \"ops\""), "{}", other.message);
-        assert!(canonical_session_key(&"k".repeat(513)).is_err());
-        assert!(canonical_session_key("a\u{7}b").is_err());
+        assert_eq!(refused(&"k".repeat(513)), ErrorShape::invalid_request("sessionKey is longer than 512 characters"));
+        assert_eq!(refused("a\u{7}b"), ErrorShape::invalid_request("sessionKey must not contain control characters"));
         assert_eq!(agent_id_of("agent:main:x"), "main");
     }
 }

@@ -382,7 +382,7 @@ async fn drain(state: SharedState, session_key: String, mut first: Option<Arc<Ac
         let permit = tokio::select! {
             p = permits.acquire_owned() => p.ok(),
             // Stopping: the run stays `queued` for the next start.
-            _ = state.shutdown.wait() => None,
+            _ = state.shutdown.cancelled() => None,
         };
         if permit.is_none() {
             return stop_draining(&state, &session_key);
@@ -396,7 +396,7 @@ async fn drain(state: SharedState, session_key: String, mut first: Option<Arc<Ac
                 lane.active = None;
             }
         }
-        if state.shutdown.is_triggered() {
+        if state.shutdown.is_cancelled() {
             return stop_draining(&state, &session_key);
         }
     }
@@ -451,13 +451,13 @@ async fn quiet_for_debounce(state: &SharedState, session_key: &str) -> bool {
             let lanes = state.agents.queue.lanes.lock().unwrap_or_else(|p| p.into_inner());
             lanes.get(session_key).and_then(|l| l.last_enqueued).map(|t| t.elapsed())
         };
-        let Some(since) = since else { return !state.shutdown.is_triggered() };
+        let Some(since) = since else { return !state.shutdown.is_cancelled() };
         if since >= debounce {
-            return !state.shutdown.is_triggered();
+            return !state.shutdown.is_cancelled();
         }
         tokio::select! {
             _ = tokio::time::sleep(debounce - since) => {}
-            _ = state.shutdown.wait() => return false,
+            _ = state.shutdown.cancelled() => return false,
         }
     }
 }

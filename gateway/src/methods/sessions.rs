@@ -258,7 +258,7 @@ pub async fn compact(state: &SharedState, params: Value) -> MethodResult {
         return Err(ErrorShape::unavailable("a run is in progress in this session; compact after it ends").retryable(Some(1000)));
     }
     let config = host::agent_config(state).map_err(ErrorShape::invalid_request)?;
-    let chain = pincer_agent::providers::failover_chain(&config, None).map_err(|e| ErrorShape::invalid_request(e.to_string()))?;
+    let chain = host::failover_chain(state, &config, None).map_err(|e| ErrorShape::invalid_request(e.to_string()))?;
     let history: Vec<Message> =
         state.store.transcript(&session.session_id)?.into_iter().filter_map(|r| serde_json::from_value(r.message).ok()).collect();
     let before = history.len();

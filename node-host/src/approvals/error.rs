@@ -10,10 +10,10 @@ pub enum ApprovalsError {
     HashMismatch,
     /// A file offered by `set` that we refuse to write.
     #[error("invalid exec approvals file: {0}")]
-    InvalidFile(String),
+    InvalidFile(#[from] InvalidApprovalsFile),
     /// The file on disk cannot be parsed. The hash lets a remote editor overwrite it.
     #[error("{} is not a valid exec approvals file ({reason}); fix or delete it, or overwrite it with system.execApprovals.set using baseHash {hash}", path.display())]
-    Corrupt { path: PathBuf, reason: String, hash: String },
+    Corrupt { path: PathBuf, reason: Box<InvalidApprovalsFile>, hash: String },
     #[error("exec approvals: {op} {}: {source}", path.display())]
     Io {
         op: &'static str,
@@ -21,6 +21,21 @@ pub enum ApprovalsError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Why an exec approvals file (offered by `set`, or about to be written) is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidApprovalsFile {
+    #[error("file must be a JSON object")]
+    NotAnObject,
+    /// A field has the wrong type or an unknown enum value (serde's message names it), or the
+    /// file cannot be serialized back.
+    #[error("{0}")]
+    Shape(#[source] serde_json::Error),
+    #[error("version must be 1 (got {0})")]
+    Version(u32),
+    #[error("{at}.allowlist[{index}].pattern {pattern:?}: {reason}")]
+    Pattern { at: String, index: usize, pattern: String, reason: String },
 }
 
 impl ApprovalsError {

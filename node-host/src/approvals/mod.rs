@@ -39,7 +39,7 @@ use pincer_protocol::approvals::{AllowlistEntry, ExecApprovalsSnapshot, ExecAsk,
 use pincer_protocol::now_ms;
 use serde_json::{json, Map, Value};
 
-pub use error::ApprovalsError;
+pub use error::{ApprovalsError, InvalidApprovalsFile};
 pub use policy::{BUILTIN_ASK, BUILTIN_ASK_FALLBACK, BUILTIN_SECURITY, DEFAULT_AGENT};
 pub use prompter::{ExecPrompt, NoPrompter, PromptReason, Prompter, TerminalPrompter, TERMINAL_PROMPT_TIMEOUT};
 pub use runners::runner_warning;
@@ -152,6 +152,12 @@ pub struct ExecGate {
     audit: Arc<AuditLog>,
     prompter: Arc<dyn Prompter>,
 }
+
+// The gate is shared across connection tasks; losing `Send + Sync` must fail the build, not a test.
+const _: fn() = || {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ExecGate>();
+};
 
 impl ExecGate {
     /// `state_dir/exec-approvals.json` (created lazily; missing file = built-in defaults) and

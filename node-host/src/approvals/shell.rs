@@ -148,6 +148,8 @@ impl Splitter {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn posix(s: &str) -> Result<Vec<Vec<String>>, NotAllowlistable> {
@@ -241,11 +243,55 @@ mod tests {
         assert_eq!(cmd("echo \"x"), Err(NotAllowlistable::UnbalancedQuote));
     }
 
-    #[test]
-    fn never_panics_on_odd_input() {
-        for s in ["\"", "'", "\\", "$", "$(", "&", "|", "||&&;;", "\u{0}", "é\"ü\\", "a\"\\"] {
-            let _ = posix(s);
-            let _ = split_script(s, Dialect::Cmd);
+    /// A POSIX word single-quoted so that nothing in it is special (`'` becomes `'\''`).
+    fn single_quoted(word: &str) -> String {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+
+    fn segments_strategy(word: &'static str) -> impl Strategy<Value = Vec<Vec<String>>> {
+        prop::collection::vec(prop::collection::vec(word, 1..4), 0..4)
+    }
+
+    proptest! {
+        /// Whatever the words hold, quoting them and joining them with separators gives back
+        /// exactly those segments and words.
+        #[test]
+        fn quoted_words_split_back_into_the_same_segments(segments in segments_strategy("\\PC{0,8}"), separator in prop::sample::select(vec!["; ", " && ", " || ", " | ", "\n", " & "])) {
+            let script = segments
+                .iter()
+                .map(|words| words.iter().map(|w| single_quoted(w)).collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join(separator);
+            prop_assert_eq!(posix(&script), Ok(segments));
+        }
+
+        /// cmd.exe: double quotes protect everything but `"` itself and `%`.
+        #[test]
+        fn cmd_quoted_words_split_back_into_the_same_segments(segments in segments_strategy("[^\"%]{0,8}")) {
+            let script = segments
+                .iter()
+                .map(|words| words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join(" & ");
+            prop_assert_eq!(split_script(&script, Dialect::Cmd), Ok(segments));
+        }
+
+        /// With no quoting or escaping to hide them, redirection and grouping characters always
+        /// make a script not allowlistable, in both dialects; and no input panics.
+        #[test]
+        fn unquoted_redirections_and_groups_are_always_refused(script in "[^'\"\\\\`^%]{0,24}") {
+            let dangerous = script.contains(['<', '>', '(', ')']);
+            for dialect in [Dialect::Posix, Dialect::Cmd] {
+                let result = split_script(&script, dialect);
+                if dangerous {
+                    prop_assert!(result.is_err(), "{script:?} ({dialect:?}) was split as {result:?}");
+                    let error = result.unwrap_err();
+                    prop_assert!(
+                        matches!(error, NotAllowlistable::Redirection | NotAllowlistable::Subshell | NotAllowlistable::CommandSubstitution),
+                        "{script:?} ({dialect:?}) refused as {error:?}"
+                    );
+                }
+            }
         }
     }
 }

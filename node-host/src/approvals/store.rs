@@ -7,7 +7,7 @@ use pincer_statefile::{Locked, StateFileError};
 use pincer_protocol::approvals::{approvals_hash, ExecApprovalsFile, ExecApprovalsSnapshot};
 use serde_json::Value;
 
-use super::error::ApprovalsError;
+use super::error::{ApprovalsError, InvalidApprovalsFile};
 use super::policy::pattern_error;
 
 pub const FILE_NAME: &str = "exec-approvals.json";
@@ -68,10 +68,11 @@ impl Store {
     fn parse(&self, raw: Option<Vec<u8>>) -> Result<Loaded, ApprovalsError> {
         let file = match raw.as_deref() {
             None => ExecApprovalsFile::default(),
-            Some(bytes) => serde_json::from_slice::<Value>(bytes)
-                .map_err(|e| e.to_string())
-                .and_then(validate)
-                .map_err(|reason| ApprovalsError::Corrupt { path: self.path.clone(), reason, hash: approvals_hash(Some(bytes)) })?,
+            Some(bytes) => {
+                serde_json::from_slice::<Value>(bytes).map_err(InvalidApprovalsFile::Shape).and_then(validate).map_err(|reason| {
+                    ApprovalsError::Corrupt { path: self.path.clone(), reason: Box::new(reason), hash: approvals_hash(Some(bytes)) }
+                })?
+            }
         };
         Ok(Loaded { raw, file })
     }
@@ -98,7 +99,7 @@ impl Store {
     /// `system.execApprovals.set`: the file is written only if `base_hash` names what is on
     /// disk now (a missing file may be created without one).
     pub fn set(&self, value: Value, base_hash: Option<&str>) -> Result<ExecApprovalsSnapshot, ApprovalsError> {
-        let mut file = validate(value).map_err(ApprovalsError::InvalidFile)?;
+        let mut file = validate(value)?;
         let locked = self.lock()?;
         let current = locked.read().map_err(|e| self.file_error("read", e))?;
         check_base_hash(current.as_deref(), base_hash)?;
@@ -118,7 +119,7 @@ impl Store {
     }
 
     fn write(&self, locked: &Locked, file: &ExecApprovalsFile) -> Result<ExecApprovalsSnapshot, ApprovalsError> {
-        let mut text = serde_json::to_string_pretty(file).map_err(|e| ApprovalsError::InvalidFile(e.to_string()))?;
+        let mut text = serde_json::to_string_pretty(file).map_err(InvalidApprovalsFile::Shape)?;
         text.push('\n');
         locked.write(text.as_bytes()).map_err(|e| self.file_error("write", e))?;
         let loaded = Loaded { raw: Some(text.into_bytes()), file: file.clone() };
@@ -145,13 +146,13 @@ fn keep_socket_token(file: &mut ExecApprovalsFile, current: &[u8]) {
 }
 
 /// Version 1, known enum values (serde), usable allowlist patterns.
-pub fn validate(value: Value) -> Result<ExecApprovalsFile, String> {
+pub fn validate(value: Value) -> Result<ExecApprovalsFile, InvalidApprovalsFile> {
     if !value.is_object() {
-        return Err("file must be a JSON object".to_string());
+        return Err(InvalidApprovalsFile::NotAnObject);
     }
-    let file: ExecApprovalsFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    let file: ExecApprovalsFile = serde_json::from_value(value).map_err(InvalidApprovalsFile::Shape)?;
     if file.version != 1 {
-        return Err(format!("version must be 1 (got {})", file.version));
+        return Err(InvalidApprovalsFile::Version(file.version));
     }
     let layers = file
         .defaults
@@ -160,8 +161,8 @@ pub fn validate(value: Value) -> Result<ExecApprovalsFile, String> {
         .chain(file.agents.iter().flatten().map(|(id, fields)| (format!("agents.{id}"), fields)));
     for (at, fields) in layers {
         for (i, entry) in fields.allowlist.iter().flatten().enumerate() {
-            if let Some(err) = pattern_error(&entry.pattern) {
-                return Err(format!("{at}.allowlist[{i}].pattern {:?}: {err}", entry.pattern));
+            if let Some(reason) = pattern_error(&entry.pattern) {
+                return Err(InvalidApprovalsFile::Pattern { at, index: i, pattern: entry.pattern.clone(), reason });
             }
         }
     }
@@ -215,21 +216,29 @@ mod tests {
     fn invalid_files_are_rejected_and_nothing_is_written() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
+        let refused = |bad: Value| match store.set(bad.clone(), None) {
+            Err(ApprovalsError::InvalidFile(reason)) => reason,
+            Err(other) => panic!("{bad}: expected an invalid file, got {other}"),
+            Ok(_) => panic!("{bad} was accepted"),
+        };
+        assert!(matches!(refused(json!({"version": 2})), InvalidApprovalsFile::Version(2)));
+        assert!(matches!(refused(json!([1])), InvalidApprovalsFile::NotAnObject));
+        assert!(matches!(refused(json!("x")), InvalidApprovalsFile::NotAnObject));
+        let pattern = refused(json!({"version": 1, "agents": {"main": {"allowlist": [{"pattern": "/usr/bin/["}]}}}));
+        assert!(
+            matches!(&pattern, InvalidApprovalsFile::Pattern { at, index: 0, pattern, .. } if at == "agents.main" && pattern == "/usr/bin/["),
+            "{pattern:?}"
+        );
         for bad in [
-            json!({"version": 2}),
             json!({"version": 1, "defaults": {"security": "yolo"}}),
             json!({"version": 1, "agents": {"main": {"ask": "sometimes"}}}),
             json!({"version": 1, "agents": {"main": {"askFallback": "maybe"}}}),
-            json!({"version": 1, "agents": {"main": {"allowlist": [{"pattern": "/usr/bin/["}]}}}),
             json!({"version": 1, "agents": {"main": {"allowlist": [{"id": "x"}]}}}),
             json!({"defaults": {}}),
-            json!([1]),
-            json!("x"),
         ] {
-            let err = store.set(bad.clone(), None).unwrap_err();
-            assert!(matches!(err, ApprovalsError::InvalidFile(_)), "{bad}: {err}");
-            assert_eq!(err.code(), "INVALID_REQUEST");
+            assert!(matches!(refused(bad.clone()), InvalidApprovalsFile::Shape(_)), "{bad}");
         }
+        assert_eq!(store.set(json!([1]), None).unwrap_err().code(), "INVALID_REQUEST");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file and no temp files");
     }
 

@@ -113,13 +113,6 @@ fn denied(message: &str) -> GateOutcome {
 const ALLOWLIST_OFF: fn() -> Value = || json!({"security": "allowlist", "ask": "off"});
 const ALLOWLIST_ON_MISS: fn() -> Value = || json!({"security": "allowlist", "ask": "on-miss"});
 
-#[test]
-fn gate_is_send_sync() {
-    fn assert_send_sync<T: Send + Sync>() {}
-    assert_send_sync::<ExecGate>();
-    assert_send_sync::<Arc<ExecGate>>();
-}
-
 #[tokio::test]
 async fn builtin_defaults_ask_then_deny_when_nobody_answers() {
     let env = Env::new(None, &[None]);
@@ -506,7 +499,7 @@ fn error_codes_and_outcome_mapping() {
     assert_eq!(ApprovalsError::HashMismatch.to_command_error().code, "INVALID_REQUEST");
     assert!(ApprovalsError::HashMismatch.to_command_error().message.contains("baseHash"));
     assert!(ApprovalsError::BaseHashRequired.to_string().contains("baseHash"));
-    assert_eq!(ApprovalsError::InvalidFile("x".into()).code(), "INVALID_REQUEST");
+    assert_eq!(ApprovalsError::InvalidFile(InvalidApprovalsFile::NotAnObject).code(), "INVALID_REQUEST");
     let io = ApprovalsError::io("read", Path::new("/x"), std::io::Error::other("boom"));
     assert_eq!(CommandError::from(io).code, "UNAVAILABLE");
     let err = denied("SYSTEM_RUN_DENIED: user denied").into_result().unwrap_err();

@@ -141,6 +141,8 @@ mod tests {
 
     #[test]
     fn bad_jpeg_is_an_error_not_a_panic() {
-        assert!(decode_jpeg(b"not a jpeg").is_err());
+        let error = decode_jpeg(b"not a jpeg").unwrap_err();
+        assert_eq!(error.code, crate::error::codes::UNAVAILABLE);
+        assert!(error.message.starts_with("could not decode a camera frame: "), "{}", error.message);
     }
 }
