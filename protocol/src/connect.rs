@@ -2,9 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use ts_rs::TS;
 
 /// Payload of the `connect.challenge` event the server sends first on every socket.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ConnectChallenge {
     pub nonce: String,
     pub ts: i64,
@@ -40,7 +41,7 @@ pub const CLIENT_MODES: &[&str] = &["webchat", "cli", "ui", "backend", "node", "
 /// allowed `Origin`.
 pub const BROWSER_CLIENT_IDS: &[&str] = &["openclaw-control-ui", "webchat", "webchat-ui", "openclaw-browser-copilot"];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Operator,
@@ -64,7 +65,7 @@ impl Role {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientInfo {
     pub id: String,
@@ -87,7 +88,7 @@ pub struct ClientInfo {
 }
 
 /// Credentials a client may present.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectAuth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -111,7 +112,7 @@ impl ConnectAuth {
 }
 
 /// The signed device block of `connect`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceAuth {
     pub id: String,
@@ -124,7 +125,7 @@ pub struct DeviceAuth {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectParams {
     pub min_protocol: u32,
@@ -165,7 +166,7 @@ impl ConnectParams {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerInfo {
     pub version: String,
@@ -174,7 +175,7 @@ pub struct ServerInfo {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, TS)]
 pub struct Features {
     pub methods: Vec<String>,
     pub events: Vec<String>,
@@ -184,7 +185,7 @@ pub struct Features {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionDefaults {
     pub default_agent_id: String,
@@ -207,7 +208,7 @@ impl Default for SessionDefaults {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
     // Lenient on input: a node or CLI needs none of these to work, and gateways of other
@@ -226,7 +227,7 @@ pub struct Snapshot {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct HelloAuth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -241,7 +242,7 @@ pub struct HelloAuth {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Policy {
     pub max_payload: usize,
@@ -263,7 +264,7 @@ impl Default for Policy {
 }
 
 /// The `res.payload` of a successful `connect`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct HelloOk {
     /// Always `"hello-ok"`.
     #[serde(rename = "type")]

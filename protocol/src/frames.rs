@@ -2,11 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use ts_rs::TS;
 
 use crate::error::ErrorShape;
 
 /// One JSON text frame on the WebSocket.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type")]
 pub enum Frame {
     #[serde(rename = "req")]
@@ -20,7 +21,7 @@ pub enum Frame {
     Cancel(CancelFrame),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct RequestFrame {
     pub id: String,
     pub method: String,
@@ -30,7 +31,7 @@ pub struct RequestFrame {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ResponseFrame {
     pub id: String,
     pub ok: bool,
@@ -42,7 +43,7 @@ pub struct ResponseFrame {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct EventFrame {
     pub event: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,7 +57,7 @@ pub struct EventFrame {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct CancelFrame {
     pub id: String,
     #[serde(flatten)]
@@ -64,7 +65,7 @@ pub struct CancelFrame {
 }
 
 /// Versions of the shared state snapshots, bumped when they change.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct StateVersion {
     pub presence: u64,
     pub health: u64,
