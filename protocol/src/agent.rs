@@ -23,6 +23,7 @@ pub struct AgentParams {
     pub attachments: Option<Vec<ChatAttachment>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<u64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -41,6 +42,7 @@ pub struct AgentAccepted {
     pub queue: Option<QueuePlacement>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted_active_run: Option<bool>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -55,6 +57,7 @@ pub struct AgentFinal {
     pub result: AgentRunResult,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -66,6 +69,7 @@ pub struct AgentRunResult {
     pub payloads: Vec<Value>,
     /// Duration, usage, model and stop reason of the run.
     pub meta: Value,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -77,6 +81,7 @@ pub struct AgentWaitParams {
     pub run_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -93,6 +98,7 @@ pub struct AgentWaitResult {
     pub ended_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -102,6 +108,7 @@ pub struct AgentWaitResult {
 pub struct ThinkingLevelOption {
     pub id: String,
     pub label: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -113,6 +120,7 @@ pub struct AgentModel {
     pub primary: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallbacks: Option<Vec<String>>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -134,6 +142,7 @@ pub struct AgentSummary {
     pub thinking_options: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking_default: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -152,6 +161,7 @@ pub struct AgentsListResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     pub agents: Vec<AgentSummary>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -176,6 +186,7 @@ pub struct ModelSummary {
     /// A key is configured, or the provider is local and needs none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available: Option<bool>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -184,6 +195,7 @@ pub struct ModelSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ModelsListResult {
     pub models: Vec<ModelSummary>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -205,6 +217,7 @@ pub struct AgentEvent {
     pub ts: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_heartbeat: Option<bool>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

@@ -64,6 +64,7 @@ pub struct AllowlistEntry {
     pub pattern: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -80,6 +81,7 @@ pub struct ExecPolicyFields {
     pub ask_fallback: Option<ExecSecurity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowlist: Option<Vec<AllowlistEntry>>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -92,6 +94,7 @@ pub struct ExecApprovalsFile {
     pub defaults: Option<ExecPolicyFields>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agents: Option<std::collections::BTreeMap<String, ExecPolicyFields>>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -122,6 +125,7 @@ pub struct ExecApprovalsFileResult {
     pub file: Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_defaults: Option<ExecResolvedDefaults>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -133,6 +137,7 @@ pub struct ExecResolvedDefaults {
     pub security: ExecSecurity,
     pub ask: ExecAsk,
     pub ask_fallback: ExecSecurity,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -148,6 +153,7 @@ pub struct ExecApprovalsSetParams {
     pub file: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_hash: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -183,6 +189,7 @@ pub struct ExecApprovalRequestParams {
     /// Default true: with no approval client connected the request expires at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_delivery_route: Option<bool>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -198,6 +205,7 @@ pub struct ExecApprovalAccepted {
     pub expires_at_ms: i64,
     /// `approval-client` or `none`.
     pub delivery_route: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -215,6 +223,7 @@ pub struct ExecApprovalResolution {
     /// `expired`, `no-approval-route`, ... when the approval ended without a person's answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminal_reason: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -223,6 +232,7 @@ pub struct ExecApprovalResolution {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ExecApprovalIdParams {
     pub id: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -232,6 +242,7 @@ pub struct ExecApprovalIdParams {
 pub struct ExecApprovalResolveParams {
     pub id: String,
     pub decision: ExecDecision,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -248,6 +259,7 @@ pub struct ExecApprovalSummary {
     /// Always `exec`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_kind: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -267,6 +279,7 @@ pub struct ExecApprovalDetails {
     pub request: Value,
     pub created_at_ms: i64,
     pub expires_at_ms: i64,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -280,6 +293,7 @@ pub struct ExecApprovalResolvedEvent {
     pub resolved_by: Option<String>,
     pub ts: i64,
     pub request: Value,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

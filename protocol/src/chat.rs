@@ -16,6 +16,7 @@ pub struct ChatAttachment {
     pub file_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -35,6 +36,7 @@ pub struct ChatSendParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking: Option<Value>,
     pub idempotency_key: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -44,6 +46,7 @@ pub struct ChatSendParams {
 pub struct QueuePlacement {
     pub mode: String,
     pub position: u64,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -66,6 +69,7 @@ pub struct ChatSendAck {
     /// The run that answers this message (`collect` merged it into another).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_into: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -80,6 +84,7 @@ pub struct ChatHistoryParams {
     pub limit: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_chars: Option<u64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -94,6 +99,7 @@ pub struct ChatHistoryResult {
     pub messages: Vec<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking_level: Option<Value>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -106,6 +112,7 @@ pub struct MessageEnvelope {
     pub seq: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -117,6 +124,7 @@ pub struct ChatAbortParams {
     pub session_key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -128,6 +136,7 @@ pub struct ChatAbortResult {
     pub ok: bool,
     pub aborted: bool,
     pub run_ids: Vec<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -140,6 +149,7 @@ pub struct ChatInjectParams {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -150,6 +160,7 @@ pub struct ChatInjectParams {
 pub struct ChatInjectResult {
     pub ok: bool,
     pub message_id: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -178,6 +189,7 @@ pub struct ChatEvent {
     pub error_message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

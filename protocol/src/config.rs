@@ -29,6 +29,7 @@ pub struct ConfigSnapshot {
     pub warnings: Vec<Value>,
     #[serde(default)]
     pub legacy_issues: Vec<Value>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -51,6 +52,7 @@ pub struct ConfigPatchParams {
     pub session_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -69,6 +71,7 @@ pub struct ConfigPatchResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
     pub config: Value,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

@@ -9,6 +9,7 @@ use ts_rs::TS;
 pub struct ConnectChallenge {
     pub nonce: String,
     pub ts: i64,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -83,6 +84,7 @@ pub struct ClientInfo {
     pub model_identifier: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_id: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -99,6 +101,7 @@ pub struct ConnectAuth {
     pub device_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -121,6 +124,7 @@ pub struct DeviceAuth {
     pub signed_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -151,6 +155,7 @@ pub struct ConnectParams {
     pub locale: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -171,6 +176,7 @@ impl ConnectParams {
 pub struct ServerInfo {
     pub version: String,
     pub conn_id: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -181,6 +187,7 @@ pub struct Features {
     pub events: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capabilities: Vec<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -192,6 +199,7 @@ pub struct SessionDefaults {
     pub main_key: String,
     pub main_session_key: String,
     pub scope: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -223,6 +231,7 @@ pub struct Snapshot {
     pub uptime_ms: u64,
     #[serde(default)]
     pub session_defaults: SessionDefaults,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -238,6 +247,7 @@ pub struct HelloAuth {
     pub device_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issued_at_ms: Option<i64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -248,6 +258,7 @@ pub struct Policy {
     pub max_payload: usize,
     pub max_buffered_bytes: usize,
     pub tick_interval_ms: u64,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -275,6 +286,7 @@ pub struct HelloOk {
     pub snapshot: Snapshot,
     pub auth: HelloAuth,
     pub policy: Policy,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

@@ -34,6 +34,7 @@ pub struct DevicePairRequest {
     #[serde(default)]
     pub is_repair: bool,
     pub ts: i64,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -51,6 +52,7 @@ pub struct DeviceTokenInfo {
     pub revoked_at_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_at_ms: Option<i64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -89,6 +91,7 @@ pub struct PairedDevice {
     pub connected: Option<bool>,
     #[serde(default)]
     pub tokens: Vec<DeviceTokenInfo>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -105,6 +108,7 @@ pub struct PairResolved {
     /// `approved`, `rejected` or `expired`.
     pub decision: String,
     pub ts: i64,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -115,6 +119,7 @@ pub struct PairResolved {
 #[serde(rename_all = "camelCase")]
 pub struct PairRequestIdParams {
     pub request_id: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -124,6 +129,7 @@ pub struct PairRequestIdParams {
 #[serde(rename_all = "camelCase")]
 pub struct DeviceIdParams {
     pub device_id: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -133,6 +139,7 @@ pub struct DeviceIdParams {
 pub struct DevicePairListResult {
     pub pending: Vec<DevicePairRequest>,
     pub paired: Vec<PairedDevice>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -143,6 +150,7 @@ pub struct DevicePairListResult {
 pub struct DevicePairApproveResult {
     pub request_id: String,
     pub device: PairedDevice,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -153,6 +161,7 @@ pub struct DevicePairApproveResult {
 pub struct DevicePairRejectResult {
     pub request_id: String,
     pub device_id: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -164,6 +173,7 @@ pub struct DeviceRename {
     pub device_id: String,
     #[serde(default)]
     pub label: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -177,6 +187,7 @@ pub struct DeviceTokenRotateParams {
     pub role: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -193,6 +204,7 @@ pub struct DeviceTokenRotateResult {
     pub token_delivery: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -203,6 +215,7 @@ pub struct DeviceTokenRotateResult {
 pub struct DeviceTokenRevokeParams {
     pub device_id: String,
     pub role: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -214,6 +227,7 @@ pub struct DeviceTokenRevokeResult {
     pub device_id: String,
     pub role: String,
     pub revoked_at_ms: i64,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

@@ -144,6 +144,7 @@ pub struct ErrorShape {
     pub retryable: Option<bool>,
     #[serde(default, rename = "retryAfterMs", skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

@@ -27,6 +27,7 @@ pub struct RequestFrame {
     pub method: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<Value>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -39,6 +40,7 @@ pub struct ResponseFrame {
     pub payload: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorShape>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -53,6 +55,7 @@ pub struct EventFrame {
     pub seq: Option<u64>,
     #[serde(default, rename = "stateVersion", skip_serializing_if = "Option::is_none")]
     pub state_version: Option<StateVersion>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -60,6 +63,7 @@ pub struct EventFrame {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct CancelFrame {
     pub id: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

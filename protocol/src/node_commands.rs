@@ -38,6 +38,7 @@ pub struct SystemRunParams {
     pub approval_decision: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -61,6 +62,7 @@ pub struct SystemRunResult {
     /// Environment overrides the node refused, with why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env_dropped: Option<Value>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -75,6 +77,7 @@ pub struct SystemRunPlan {
     pub command_preview: String,
     pub agent_id: String,
     pub session_key: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -85,6 +88,7 @@ pub struct SystemRunPlan {
 pub struct SystemRunPrepareResult {
     pub cmd_text: String,
     pub plan: SystemRunPlan,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -110,6 +114,7 @@ pub struct ExecEvent {
     pub success: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -125,6 +130,7 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Resul
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 pub struct SystemWhichParams {
     pub bins: Vec<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -133,6 +139,7 @@ pub struct SystemWhichParams {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 pub struct SystemWhichResult {
     pub bins: BTreeMap<String, String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -150,6 +157,7 @@ pub struct SystemNotifyParams {
     /// `passive`, `active` or `timeSensitive`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -158,6 +166,7 @@ pub struct SystemNotifyParams {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 pub struct SystemNotifyResult {
     pub sent: bool,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -178,6 +187,7 @@ pub struct ScreenSnapshotParams {
     pub quality: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screen_index: Option<i64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -189,6 +199,7 @@ pub struct ImageResult {
     pub base64: String,
     pub width: u32,
     pub height: u32,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -215,6 +226,7 @@ pub struct ScreenRecordParams {
     pub max_width: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<f64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -238,6 +250,7 @@ pub struct ClipResult {
     pub screen_index: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -260,6 +273,7 @@ pub struct CameraDevice {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 pub struct CameraListResult {
     pub devices: Vec<CameraDevice>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -282,6 +296,7 @@ pub struct CameraSnapParams {
     pub delay_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -307,6 +322,7 @@ pub struct CameraClipParams {
     pub max_width: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<f64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -326,6 +342,7 @@ pub struct LocationGetParams {
     /// `coarse`, `balanced` (default) or `precise`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_accuracy: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -346,6 +363,7 @@ pub struct LocationResult {
     pub speed_mps: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heading_deg: Option<f64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -371,6 +389,7 @@ pub struct HostStats {
     /// Set by the gateway when it stores the report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at_ms: Option<i64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

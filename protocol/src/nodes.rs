@@ -43,6 +43,7 @@ pub struct NodeInvokeParams {
     pub idempotency_key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_key: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -65,6 +66,7 @@ pub struct NodeInvokeRequest {
     pub idempotency_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_key: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -81,6 +83,7 @@ impl NodeInvokeRequest {
 pub struct NodeError {
     pub code: String,
     pub message: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -98,6 +101,7 @@ pub struct NodeInvokeResult {
     pub payload_json: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<NodeError>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -117,6 +121,7 @@ pub struct NodeEventParams {
     pub payload: Option<Value>,
     #[serde(default, rename = "payloadJSON", skip_serializing_if = "Option::is_none")]
     pub payload_json: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -133,6 +138,7 @@ impl NodeEventParams {
 pub struct NodeInvokeCancel {
     pub invoke_id: String,
     pub node_id: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -148,6 +154,7 @@ pub struct NodeInvokeResponse {
     pub payload: Option<Value>,
     #[serde(default, rename = "payloadJSON", skip_serializing_if = "Option::is_none")]
     pub payload_json: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -160,6 +167,7 @@ pub struct NodeInvokeCancelParams {
     pub invoke_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -169,6 +177,7 @@ pub struct NodeInvokeCancelParams {
 pub struct NodeInvokeCancelResult {
     pub ok: bool,
     pub cancelled: bool,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -179,6 +188,7 @@ pub struct NodeInvokeResultAck {
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -193,6 +203,7 @@ pub struct NodeEventResult {
     pub handled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -202,6 +213,7 @@ pub struct NodeEventResult {
 #[serde(rename_all = "camelCase")]
 pub struct NodeIdParams {
     pub node_id: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -241,6 +253,7 @@ pub struct NodePairRequest {
     pub silent: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ts: Option<i64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -276,6 +289,7 @@ pub struct PairedNode {
     pub last_seen_at_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen_reason: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -288,6 +302,7 @@ pub struct NodePairRequestResult {
     pub request: NodePairRequest,
     /// `false` when an identical request was already pending.
     pub created: bool,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -297,6 +312,7 @@ pub struct NodePairRequestResult {
 pub struct NodePairListResult {
     pub pending: Vec<NodePairRequest>,
     pub paired: Vec<PairedNode>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -307,6 +323,7 @@ pub struct NodePairListResult {
 pub struct NodePairApproveResult {
     pub request_id: String,
     pub node: PairedNode,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -317,6 +334,7 @@ pub struct NodePairApproveResult {
 pub struct NodePairRejectResult {
     pub request_id: String,
     pub node_id: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -327,6 +345,7 @@ pub struct NodePairRejectResult {
 pub struct NodePairVerifyParams {
     pub node_id: String,
     pub token: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -335,6 +354,7 @@ pub struct NodePairVerifyParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct OkResult {
     pub ok: bool,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -346,6 +366,7 @@ pub struct NodeRename {
     pub node_id: String,
     #[serde(default)]
     pub display_name: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -410,6 +431,7 @@ pub struct NodeEntry {
     /// `node.describe` only: when the answer was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ts: Option<i64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -419,6 +441,7 @@ pub struct NodeEntry {
 pub struct NodeListResult {
     pub ts: i64,
     pub nodes: Vec<NodeEntry>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -428,6 +451,7 @@ pub struct NodeListResult {
 #[serde(rename_all = "camelCase")]
 pub struct NodeRunnerInventoryUpdateResult {
     pub node_id: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -439,6 +463,7 @@ pub struct NodeSkillsUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
     pub skills: Vec<Value>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -450,6 +475,7 @@ pub struct NodePluginToolsUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
     pub tools: Vec<Value>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -460,6 +486,7 @@ pub struct NodePluginToolsUpdate {
 pub struct NodeHostStatsEvent {
     pub node_id: String,
     pub host_stats: crate::node_commands::HostStats,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -469,6 +496,7 @@ pub struct NodeHostStatsEvent {
 #[serde(rename_all = "camelCase")]
 pub struct NodeRunnerInventoryChanged {
     pub node_id: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

@@ -19,6 +19,7 @@ pub struct SessionKeyParams {
     /// `sessions.messages.subscribe` only; not supported by Pincer (must not be true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_approvals: Option<bool>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -29,6 +30,7 @@ pub struct SessionKeyParams {
 pub struct SessionsListParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -79,6 +81,7 @@ pub struct SessionEntry {
     pub thinking_default: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_at: Option<i64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -93,6 +96,7 @@ pub struct SessionDefaultsRow {
     pub model: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_tokens: Option<u64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -104,6 +108,7 @@ pub struct SessionsListResult {
     pub count: u64,
     pub defaults: SessionDefaultsRow,
     pub sessions: Vec<SessionEntry>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -115,6 +120,7 @@ pub struct SessionsPreviewParams {
     /// 1..=50 items per session, default 6.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -124,6 +130,7 @@ pub struct SessionsPreviewParams {
 pub struct SessionPreviewItem {
     pub role: String,
     pub text: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -134,6 +141,7 @@ pub struct SessionPreview {
     pub key: String,
     pub status: String,
     pub items: Vec<SessionPreviewItem>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -143,6 +151,7 @@ pub struct SessionPreview {
 pub struct SessionsPreviewResult {
     pub ts: i64,
     pub previews: Vec<SessionPreview>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -162,6 +171,7 @@ pub struct SessionsResolveParams {
     /// Answer `{ok: false, key}` instead of an error for an unknown key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_missing: Option<bool>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -174,6 +184,7 @@ pub struct SessionsResolveResult {
     pub key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -196,6 +207,7 @@ pub struct SessionsPatchParams {
     pub thinking_level: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verbose_level: Option<Value>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -206,6 +218,7 @@ pub struct SessionUpdated {
     pub ok: bool,
     pub key: String,
     pub entry: SessionEntry,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -216,6 +229,7 @@ pub struct SessionsDeleteResult {
     pub ok: bool,
     pub key: String,
     pub deleted: bool,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -230,6 +244,7 @@ pub struct SessionsCompactResult {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<CompactionCounts>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -246,6 +261,7 @@ pub struct CompactionCounts {
     pub tokens_after: Option<u64>,
     pub messages_before: u64,
     pub messages_after: u64,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -254,6 +270,7 @@ pub struct CompactionCounts {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct SessionsDescribeResult {
     pub session: Option<SessionEntry>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -264,6 +281,7 @@ pub struct SessionsSubscribeResult {
     pub subscribed: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub list: Option<SessionsListResult>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -273,6 +291,7 @@ pub struct SessionsSubscribeResult {
 pub struct SessionsMessagesSubscribeResult {
     pub subscribed: bool,
     pub key: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -286,6 +305,7 @@ pub struct SessionsChangedEvent {
     pub session_id: String,
     pub reason: String,
     pub ts: i64,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -304,6 +324,7 @@ pub struct SessionMessageEvent {
     pub run_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionEntry>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -323,6 +344,7 @@ pub struct SessionOperationEvent {
     pub completed: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -345,6 +367,7 @@ pub struct SessionToolEvent {
     pub ts: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionEntry>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

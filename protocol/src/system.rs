@@ -28,6 +28,7 @@ pub struct HealthSnapshot {
     pub nodes: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connections: Option<u64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -45,6 +46,7 @@ pub struct StatusResult {
     pub gateway: Option<StatusGateway>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connections: Option<u64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -59,6 +61,7 @@ pub struct StatusGateway {
     pub auth_mode: String,
     /// The state directory, or `[redacted]` without `operator.admin`.
     pub state_dir: String,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -94,6 +97,7 @@ pub struct PresenceEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     pub ts: i64,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -102,6 +106,7 @@ pub struct PresenceEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct PresenceEvent {
     pub presence: Vec<PresenceEntry>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -110,6 +115,7 @@ pub struct PresenceEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct TickEvent {
     pub ts: i64,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -121,6 +127,7 @@ pub struct ShutdownEvent {
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_expected_ms: Option<u64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -138,6 +145,7 @@ pub struct LogsTailParams {
     /// 1..=1,000,000 bytes, default 250,000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_bytes: Option<u64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -154,6 +162,7 @@ pub struct LogsTailResult {
     pub reset: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped_bytes: Option<u64>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -162,6 +171,7 @@ pub struct LogsTailResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct VoicewakeTriggers {
     pub triggers: Vec<String>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -170,6 +180,7 @@ pub struct VoicewakeTriggers {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 pub struct CommandsListResult {
     pub commands: Vec<Value>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -178,6 +189,7 @@ pub struct CommandsListResult {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 pub struct QuestionListResult {
     pub questions: Vec<Value>,
+    #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

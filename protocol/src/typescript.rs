@@ -3,7 +3,9 @@
 //!
 //! The definitions come from the same structs and serde attributes the gateway and the node host
 //! serialize with (ts-rs reads them), so the UI cannot drift from the wire. One file holds them
-//! all: the UI imports one module and the staleness test compares one file.
+//! all: the UI imports one module and the staleness test compares one file. The `extra` maps
+//! that keep a newer peer's fields on the Rust side are left out (`#[ts(skip)]`): the UI's types
+//! name the known fields, so a misspelt one is a type error.
 //!
 //! Regenerate with `PINCER_WRITE_TS=1 cargo test -p pincer-protocol --test typescript`; without
 //! the variable that test fails when the committed file differs from what the types give.
