@@ -398,6 +398,12 @@ ts?: number | null, };
 export type NodeListResult = { ts: number, nodes: Array<NodeEntry>, };
 
 /**
+ * Params of the node-only `node.runnerInventory.update` (OpenClaw 2026.9 node hosts send it
+ * after connecting; Pincer answers without using them).
+ */
+export type NodeRunnerInventoryUpdateParams = { protocolFeatures?: Array<string> | null, workerHost?: JsonValue | null, };
+
+/**
  * Result of the node-only `node.runnerInventory.update` (when the surface is approved).
  */
 export type NodeRunnerInventoryUpdateResult = { nodeId: string, };

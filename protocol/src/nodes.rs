@@ -446,6 +446,20 @@ pub struct NodeListResult {
     pub extra: Map<String, Value>,
 }
 
+/// Params of the node-only `node.runnerInventory.update` (OpenClaw 2026.9 node hosts send it
+/// after connecting; Pincer answers without using them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeRunnerInventoryUpdateParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol_features: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_host: Option<Value>,
+    #[ts(skip)]
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
 /// Result of the node-only `node.runnerInventory.update` (when the surface is approved).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]

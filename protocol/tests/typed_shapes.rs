@@ -64,6 +64,10 @@ fn params_of(method: &str, origin: &str, value: &Value) -> bool {
         "node.pluginTools.update" => {
             round_trip::<NodePluginToolsUpdate>(origin, value);
         }
+        "node.runnerInventory.update" => {
+            let p = round_trip::<NodeRunnerInventoryUpdateParams>(origin, value);
+            assert!(p.protocol_features.is_some(), "{origin}");
+        }
         _ => return false,
     }
     true
@@ -246,6 +250,7 @@ fn captured_frames_round_trip_through_their_typed_shapes() {
         "req device.pair.approve",
         "req node.skills.update",
         "req node.pluginTools.update",
+        "req node.runnerInventory.update",
         "res health",
         "res node.list",
         "res node.pair.list",
