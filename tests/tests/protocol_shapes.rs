@@ -11,7 +11,9 @@ use pincer_protocol::chat::{ChatEvent, ChatSendAck};
 use pincer_protocol::config::ConfigSnapshot;
 use pincer_protocol::devices::DevicePairListResult;
 use pincer_protocol::nodes::{NodeEntry, NodeListResult, NodePairListResult, NodeRename};
-use pincer_protocol::sessions::{SessionUpdated, SessionsPreviewResult};
+use pincer_protocol::sessions::{
+    SessionMessageEvent, SessionUpdated, SessionsChangedEvent, SessionsPreviewResult, SessionsSubscribeResult,
+};
 use pincer_protocol::sessions::{SessionsDescribeResult, SessionsListResult, SessionsResolveResult};
 use pincer_protocol::system::{
     CommandsListResult, HealthSnapshot, LogsTailResult, PresenceEntry, QuestionListResult, StatusResult, VoicewakeTriggers,
@@ -86,6 +88,8 @@ async fn agent_answers_and_events_fit_the_protocol_types() {
     let gw = agent_gateway(&llm, json!({})).await;
     let client = agent_operator(&gw).await;
     let key = "agent:main:main";
+    let subscribed: SessionsSubscribeResult = answer_fits(&client, "sessions.subscribe", json!({})).await;
+    assert!(subscribed.subscribed);
 
     let ack: ChatSendAck = answer_fits(&client, "chat.send", json!({"sessionKey": key, "message": "hi", "idempotencyKey": "run-1"})).await;
     assert_eq!((ack.run_id.as_str(), ack.status.as_str()), ("run-1", "started"));
@@ -106,6 +110,9 @@ async fn agent_answers_and_events_fit_the_protocol_types() {
         }
     }
     assert!(saw_agent_event);
+    let message = client.wait_event("session.message", timeout).await.unwrap().payload.unwrap();
+    let message: SessionMessageEvent = payload_fits("session.message", &message);
+    assert_eq!(message.session.map(|s| s.key), Some(key.to_string()));
     let waited: AgentWaitResult = answer_fits(&client, "agent.wait", json!({"runId": "run-1"})).await;
     assert_eq!(waited.status, "ok");
 
@@ -117,6 +124,8 @@ async fn agent_answers_and_events_fit_the_protocol_types() {
     let described: SessionsDescribeResult = answer_fits(&client, "sessions.describe", json!({"key": key})).await;
     assert_eq!(described.session.unwrap().is_main, Some(true));
     answer_fits::<SessionUpdated>(&client, "sessions.patch", json!({"key": key, "label": "typed"})).await;
+    let changed = client.wait_event("sessions.changed", timeout).await.unwrap().payload.unwrap();
+    assert_eq!(payload_fits::<SessionsChangedEvent>("sessions.changed", &changed).reason, "patch");
     answer_fits::<AgentsListResult>(&client, "agents.list", json!({})).await;
     answer_fits::<ModelsListResult>(&client, "models.list", json!({})).await;
 }
