@@ -902,9 +902,14 @@ export type SystemRunResult = { exitCode: number | null, timedOut: boolean, succ
  */
 truncated?: boolean | null, durationMs?: number | null, 
 /**
- * Environment overrides the node refused, with why.
+ * Environment overrides the node refused, with why (only when there were any).
  */
-envDropped?: JsonValue | null, };
+envDropped?: Array<EnvOverrideDropped> | null, };
+
+/**
+ * One `env` override of `system.run` the node did not pass on.
+ */
+export type EnvOverrideDropped = { key: string, reason: string, };
 
 /**
  * The canonical plan of a run (`system.run.prepare`), shown to the approving person.

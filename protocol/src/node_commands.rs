@@ -59,9 +59,19 @@ pub struct SystemRunResult {
     pub truncated: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
-    /// Environment overrides the node refused, with why.
+    /// Environment overrides the node refused, with why (only when there were any).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub env_dropped: Option<Value>,
+    pub env_dropped: Option<Vec<EnvOverrideDropped>>,
+    #[ts(skip)]
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One `env` override of `system.run` the node did not pass on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct EnvOverrideDropped {
+    pub key: String,
+    pub reason: String,
     #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,

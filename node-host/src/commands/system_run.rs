@@ -189,7 +189,7 @@ impl SystemRun {
         };
         if !env.dropped.is_empty() {
             // Extra result field: OpenClaw's clients read the fields they know and ignore the rest.
-            result.env_dropped = Some(env.dropped_json());
+            result.env_dropped = Some(env.dropped_overrides());
         }
         let finished = ExecEvent {
             exit_code: Some(result.exit_code),
