@@ -631,7 +631,15 @@ export type ChatInjectResult = { ok: boolean, messageId: string, };
  * depend on it (`message` and `deltaText` for deltas, `usage` and `stopReason` for `final`,
  * `errorMessage`/`errorKind` for `error`).
  */
-export type ChatEvent = { runId: string, sessionKey: string, agentId?: string | null, seq: number, state: string, message?: JsonValue | null, deltaText?: string | null, usage?: JsonValue | null, stopReason?: string | null, errorMessage?: string | null, errorKind?: string | null, };
+export type ChatEvent = { runId: string, sessionKey: string, agentId?: string | null, seq: number, state: string, message?: JsonValue | null, deltaText?: string | null, usage?: JsonValue | null, stopReason?: string | null, errorMessage?: string | null, errorKind?: string | null, 
+/**
+ * The run that answers this one (`stopReason: "merged"`).
+ */
+mergedInto?: string | null, 
+/**
+ * What the queue did with the message: `merged` or `dropped`.
+ */
+queueDisposition?: string | null, };
 
 /**
  * `agent` params. `idempotencyKey` becomes the run id; `timeout` is in seconds.

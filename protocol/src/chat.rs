@@ -189,6 +189,12 @@ pub struct ChatEvent {
     pub error_message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<String>,
+    /// The run that answers this one (`stopReason: "merged"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
+    /// What the queue did with the message: `merged` or `dropped`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_disposition: Option<String>,
     #[ts(skip)]
     #[serde(flatten)]
     pub extra: Map<String, Value>,
