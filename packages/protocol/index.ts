@@ -8,15 +8,15 @@ export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in
  */
 export type Frame = { "type": "req" } & RequestFrame | { "type": "res" } & ResponseFrame | { "type": "event" } & EventFrame | { "type": "cancel" } & CancelFrame;
 
-export type RequestFrame = { id: string, method: string, params?: JsonValue | null, };
+export type RequestFrame = { id: string, method: string, params?: JsonValue, };
 
-export type ResponseFrame = { id: string, ok: boolean, payload?: JsonValue | null, error?: ErrorShape | null, };
+export type ResponseFrame = { id: string, ok: boolean, payload?: JsonValue, error?: ErrorShape, };
 
-export type EventFrame = { event: string, payload?: JsonValue | null, 
+export type EventFrame = { event: string, payload?: JsonValue, 
 /**
  * Per-connection monotonic counter of broadcast events.
  */
-seq?: number | null, stateVersion?: StateVersion | null, };
+seq?: number, stateVersion?: StateVersion, };
 
 export type CancelFrame = { id: string, };
 
@@ -28,7 +28,7 @@ export type StateVersion = { presence: number, health: number, };
 /**
  * `{code, message, details?, retryable?, retryAfterMs?}`.
  */
-export type ErrorShape = { code: string, message: string, details?: JsonValue | null, retryable?: boolean | null, retryAfterMs?: number | null, };
+export type ErrorShape = { code: string, message: string, details?: JsonValue, retryable?: boolean, retryAfterMs?: number, };
 
 /**
  * Payload of the `connect.challenge` event the server sends first on every socket.
@@ -37,19 +37,19 @@ export type ConnectChallenge = { nonce: string, ts: number, };
 
 export type Role = "operator" | "node";
 
-export type ClientInfo = { id: string, version: string, platform: string, mode: string, displayName?: string | null, deviceFamily?: string | null, modelIdentifier?: string | null, instanceId?: string | null, };
+export type ClientInfo = { id: string, version: string, platform: string, mode: string, displayName?: string, deviceFamily?: string, modelIdentifier?: string, instanceId?: string, };
 
 /**
  * Credentials a client may present.
  */
-export type ConnectAuth = { token?: string | null, bootstrapToken?: string | null, deviceToken?: string | null, password?: string | null, };
+export type ConnectAuth = { token?: string, bootstrapToken?: string, deviceToken?: string, password?: string, };
 
 /**
  * The signed device block of `connect`.
  */
-export type DeviceAuth = { id: string, publicKey: string, signature: string, signedAt: number, nonce?: string | null, };
+export type DeviceAuth = { id: string, publicKey: string, signature: string, signedAt: number, nonce?: string, };
 
-export type ConnectParams = { minProtocol: number, maxProtocol: number, client: ClientInfo, role?: string | null, scopes?: Array<string> | null, caps?: Array<string> | null, commands?: Array<string> | null, permissions?: { [key in string]: JsonValue } | null, pathEnv?: string | null, auth?: ConnectAuth | null, device?: DeviceAuth | null, locale?: string | null, userAgent?: string | null, };
+export type ConnectParams = { minProtocol: number, maxProtocol: number, client: ClientInfo, role?: string, scopes?: Array<string>, caps?: Array<string>, commands?: Array<string>, permissions?: { [key in string]: JsonValue }, pathEnv?: string, auth?: ConnectAuth, device?: DeviceAuth, locale?: string, userAgent?: string, };
 
 export type ServerInfo = { version: string, connId: string, };
 
@@ -59,7 +59,7 @@ export type SessionDefaults = { defaultAgentId: string, mainKey: string, mainSes
 
 export type Snapshot = { presence: Array<JsonValue>, health: JsonValue, stateVersion: StateVersion, uptimeMs: number, sessionDefaults: SessionDefaults, };
 
-export type HelloAuth = { method?: string | null, role: string, scopes: Array<string>, deviceToken?: string | null, issuedAtMs?: number | null, };
+export type HelloAuth = { method?: string, role: string, scopes: Array<string>, deviceToken?: string, issuedAtMs?: number, };
 
 export type Policy = { maxPayload: number, maxBufferedBytes: number, tickIntervalMs: number, };
 
@@ -76,12 +76,12 @@ type: string, protocol: number, server: ServerInfo, features: Features, snapshot
  * The `health` result and `health` event payload (also `hello-ok.snapshot.health`). Pincer fills
  * the fields the OpenClaw CLI reads; the rest of OpenClaw's report passes through `extra`.
  */
-export type HealthSnapshot = { ok: boolean, ts: number, durationMs?: number | null, uptimeMs?: number | null, version?: string | null, defaultAgentId?: string | null, agents?: Array<JsonValue> | null, sessions?: JsonValue | null, nodes?: JsonValue | null, connections?: number | null, };
+export type HealthSnapshot = { ok: boolean, ts: number, durationMs?: number, uptimeMs?: number, version?: string, defaultAgentId?: string, agents?: Array<JsonValue>, sessions?: JsonValue, nodes?: JsonValue, connections?: number, };
 
 /**
  * The `status` result: what runs where. Sub-reports OpenClaw's clients read are kept as JSON.
  */
-export type StatusResult = { runtimeVersion: string, pid?: number | null, uptimeMs?: number | null, gateway?: StatusGateway | null, connections?: number | null, };
+export type StatusResult = { runtimeVersion: string, pid?: number, uptimeMs?: number, gateway?: StatusGateway, connections?: number, };
 
 /**
  * `status.gateway`.
@@ -100,7 +100,7 @@ stateDir: string, };
  * One `system-presence` row / `presence` event entry: the gateway itself (`mode: "gateway"`,
  * `reason: "self"`) or a connected device.
  */
-export type PresenceEntry = { host: string, ip?: string | null, clientId?: string | null, version?: string | null, platform?: string | null, deviceFamily?: string | null, mode?: string | null, deviceId?: string | null, roles?: Array<string> | null, scopes?: Array<string> | null, instanceId?: string | null, reason?: string | null, text?: string | null, ts: number, };
+export type PresenceEntry = { host: string, ip?: string, clientId?: string, version?: string, platform?: string, deviceFamily?: string, mode?: string, deviceId?: string, roles?: Array<string>, scopes?: Array<string>, instanceId?: string, reason?: string, text?: string, ts: number, };
 
 /**
  * `presence` event payload: the whole list.
@@ -115,7 +115,7 @@ export type TickEvent = { ts: number, };
 /**
  * `shutdown` event payload, sent before the close with 1012.
  */
-export type ShutdownEvent = { reason: string, restartExpectedMs?: number | null, };
+export type ShutdownEvent = { reason: string, restartExpectedMs?: number, };
 
 /**
  * `logs.tail` params; every field optional.
@@ -124,20 +124,20 @@ export type LogsTailParams = {
 /**
  * Byte offset to resume from (the previous result's `cursor`).
  */
-cursor?: number | null, 
+cursor?: number, 
 /**
  * 1..=5000 lines, default 500.
  */
-limit?: number | null, 
+limit?: number, 
 /**
  * 1..=1,000,000 bytes, default 250,000.
  */
-maxBytes?: number | null, };
+maxBytes?: number, };
 
 /**
  * `logs.tail` result.
  */
-export type LogsTailResult = { file: string, cursor: number, size: number, lines: Array<string>, truncated: boolean, reset: boolean, skippedBytes?: number | null, };
+export type LogsTailResult = { file: string, cursor: number, size: number, lines: Array<string>, truncated: boolean, reset: boolean, skippedBytes?: number, };
 
 /**
  * `voicewake.set` params, `voicewake.get` / `voicewake.set` result and `voicewake.changed` payload.
@@ -164,37 +164,37 @@ export type ConfigSnapshot = { path: string, includedPaths: Array<string>, inclu
  * `config.patch` params: an RFC 7386 merge patch as JSON5 text (`raw`, OpenClaw's form) or as
  * an object (`patch`, Pincer's). `baseHash` is the `hash` of the `config.get` it was made from.
  */
-export type ConfigPatchParams = { raw?: string | null, patch?: JsonValue | null, baseHash?: string | null, 
+export type ConfigPatchParams = { raw?: string, patch?: JsonValue, baseHash?: string, 
 /**
  * Accepted and ignored: arrays are always replaced whole.
  */
-replacePaths?: Array<string> | null, sessionKey?: string | null, note?: string | null, };
+replacePaths?: Array<string>, sessionKey?: string, note?: string, };
 
 /**
  * `config.patch` result: `{ok, path, hash, config, changedPaths}`, or `{ok, noop: true,
  * changedPaths: [], path, config}` when the patch changed nothing.
  */
-export type ConfigPatchResult = { ok: boolean, noop?: boolean | null, changedPaths?: Array<string> | null, path: string, hash?: string | null, config: JsonValue, };
+export type ConfigPatchResult = { ok: boolean, noop?: boolean, changedPaths?: Array<string>, path: string, hash?: string, config: JsonValue, };
 
 /**
  * A pending device pairing request (`device.pair.list` pending[], `device.pair.requested`).
  */
-export type DevicePairRequest = { requestId: string, deviceId: string, publicKey: string, displayName?: string | null, platform?: string | null, deviceFamily?: string | null, clientId?: string | null, clientMode?: string | null, role?: string | null, roles: Array<string>, scopes: Array<string>, remoteIp?: string | null, silent: boolean, isRepair: boolean, ts: number, };
+export type DevicePairRequest = { requestId: string, deviceId: string, publicKey: string, displayName?: string, platform?: string, deviceFamily?: string, clientId?: string, clientMode?: string, role?: string, roles: Array<string>, scopes: Array<string>, remoteIp?: string, silent: boolean, isRepair: boolean, ts: number, };
 
 /**
  * Metadata of one role token of a paired device (never the token itself).
  */
-export type DeviceTokenInfo = { role: string, scopes: Array<string>, createdAtMs: number, rotatedAtMs?: number | null, revokedAtMs?: number | null, lastUsedAtMs?: number | null, };
+export type DeviceTokenInfo = { role: string, scopes: Array<string>, createdAtMs: number, rotatedAtMs?: number, revokedAtMs?: number, lastUsedAtMs?: number, };
 
 /**
  * A paired device (`device.pair.list` paired[], `device.pair.approve` device).
  */
-export type PairedDevice = { deviceId: string, publicKey: string, displayName?: string | null, platform?: string | null, deviceFamily?: string | null, clientId?: string | null, clientMode?: string | null, role?: string | null, roles: Array<string>, scopes: Array<string>, approvedVia?: string | null, createdAtMs: number, approvedAtMs: number, lastSeenAtMs?: number | null, lastSeenReason?: string | null, connected?: boolean | null, tokens: Array<DeviceTokenInfo>, };
+export type PairedDevice = { deviceId: string, publicKey: string, displayName?: string, platform?: string, deviceFamily?: string, clientId?: string, clientMode?: string, role?: string, roles: Array<string>, scopes: Array<string>, approvedVia?: string, createdAtMs: number, approvedAtMs: number, lastSeenAtMs?: number, lastSeenReason?: string, connected?: boolean, tokens: Array<DeviceTokenInfo>, };
 
 /**
  * `device.pair.resolved` / `node.pair.resolved` payload.
  */
-export type PairResolved = { requestId: string, deviceId?: string | null, nodeId?: string | null, 
+export type PairResolved = { requestId: string, deviceId?: string, nodeId?: string, 
 /**
  * `approved`, `rejected` or `expired`.
  */
@@ -238,13 +238,13 @@ export type DeviceTokenRotateParams = { deviceId: string,
 /**
  * `operator` or `node`.
  */
-role: string, scopes?: Array<string> | null, };
+role: string, scopes?: Array<string>, };
 
 /**
  * `device.token.rotate` result. `token` is present only when the device rotated its own token
  * (`tokenDelivery: "in-band"`); otherwise it is `withheld-cross-device`.
  */
-export type DeviceTokenRotateResult = { deviceId: string, role: string, scopes: Array<string>, rotatedAtMs: number, tokenDelivery: string, token?: string | null, };
+export type DeviceTokenRotateResult = { deviceId: string, role: string, scopes: Array<string>, rotatedAtMs: number, tokenDelivery: string, token?: string, };
 
 /**
  * `device.token.revoke` params.
@@ -259,13 +259,13 @@ export type DeviceTokenRevokeResult = { deviceId: string, role: string, revokedA
 /**
  * Params of the operator method `node.invoke`.
  */
-export type NodeInvokeParams = { nodeId: string, command: string, params?: JsonValue | null, timeoutMs?: number | null, idempotencyKey: string, sessionKey?: string | null, };
+export type NodeInvokeParams = { nodeId: string, command: string, params?: JsonValue, timeoutMs?: number, idempotencyKey: string, sessionKey?: string, };
 
 /**
  * Payload of the `node.invoke.request` event a gateway sends to a node. v4 gateways send
  * `paramsJSON`; v3 sent `params`. Both are accepted.
  */
-export type NodeInvokeRequest = { id: string, nodeId: string, command: string, paramsJSON?: string | null, params?: JsonValue | null, timeoutMs?: number | null, idempotencyKey?: string | null, sessionKey?: string | null, };
+export type NodeInvokeRequest = { id: string, nodeId: string, command: string, paramsJSON?: string, params?: JsonValue, timeoutMs?: number, idempotencyKey?: string, sessionKey?: string, };
 
 /**
  * `{code, message}` of a failed node command.
@@ -275,12 +275,12 @@ export type NodeError = { code: string, message: string, };
 /**
  * Params of the node method `node.invoke.result`: `payload` or `payloadJSON`.
  */
-export type NodeInvokeResult = { id: string, nodeId: string, ok: boolean, payload?: JsonValue | null, payloadJSON?: string | null, error?: NodeError | null, };
+export type NodeInvokeResult = { id: string, nodeId: string, ok: boolean, payload?: JsonValue, payloadJSON?: string, error?: NodeError, };
 
 /**
  * Params of `node.event` (node → gateway).
  */
-export type NodeEventParams = { event: string, payload?: JsonValue | null, payloadJSON?: string | null, };
+export type NodeEventParams = { event: string, payload?: JsonValue, payloadJSON?: string, };
 
 /**
  * `node.invoke.cancel` event payload (gateway → node).
@@ -290,12 +290,12 @@ export type NodeInvokeCancel = { invokeId: string, nodeId: string, };
 /**
  * `node.invoke` result: the node's answer, inline and as `payloadJSON` (OpenClaw sends both).
  */
-export type NodeInvokeResponse = { ok: boolean, nodeId: string, command: string, payload?: JsonValue | null, payloadJSON?: string | null, };
+export type NodeInvokeResponse = { ok: boolean, nodeId: string, command: string, payload?: JsonValue, payloadJSON?: string, };
 
 /**
  * `node.invoke.cancel` params (operator): `invokeId`, or `id` as older clients send it.
  */
-export type NodeInvokeCancelParams = { invokeId?: string | null, id?: string | null, };
+export type NodeInvokeCancelParams = { invokeId?: string, id?: string, };
 
 /**
  * `node.invoke.cancel` result.
@@ -305,12 +305,12 @@ export type NodeInvokeCancelResult = { ok: boolean, cancelled: boolean, };
 /**
  * `node.invoke.result` result: `ignored` when no invoke was waiting for it (late or unknown id).
  */
-export type NodeInvokeResultAck = { ok: boolean, ignored?: boolean | null, };
+export type NodeInvokeResultAck = { ok: boolean, ignored?: boolean, };
 
 /**
  * `node.event` result. OpenClaw answers `{ok}`; Pincer adds what it did with the event.
  */
-export type NodeEventResult = { ok: boolean, event?: string | null, handled?: boolean | null, reason?: string | null, };
+export type NodeEventResult = { ok: boolean, event?: string, handled?: boolean, reason?: string, };
 
 /**
  * Params naming one node: `node.describe`, `node.pair.remove`, `exec.approvals.node.get`.
@@ -321,16 +321,16 @@ export type NodeIdParams = { nodeId: string, };
  * A node's declared surface as a pairing request records it (`node.pair.list` pending[],
  * `node.pair.requested`, `node.pair.request` params and result).
  */
-export type NodePairRequest = { requestId?: string | null, nodeId: string, clientId?: string | null, clientMode?: string | null, displayName?: string | null, platform?: string | null, version?: string | null, deviceFamily?: string | null, caps?: Array<string> | null, commands?: Array<string> | null, permissions?: { [key in string]: JsonValue } | null, remoteIp?: string | null, 
+export type NodePairRequest = { requestId?: string, nodeId: string, clientId?: string, clientMode?: string, displayName?: string, platform?: string, version?: string, deviceFamily?: string, caps?: Array<string>, commands?: Array<string>, permissions?: { [key in string]: JsonValue }, remoteIp?: string, 
 /**
  * The operator scopes approving this surface needs (`operator.admin` for `system.run`).
  */
-requiredApproveScopes?: Array<string> | null, silent?: boolean | null, ts?: number | null, };
+requiredApproveScopes?: Array<string>, silent?: boolean, ts?: number, };
 
 /**
  * An approved node surface (`node.pair.list` paired[], `node.pair.approve` node).
  */
-export type PairedNode = { nodeId: string, clientId?: string | null, clientMode?: string | null, displayName?: string | null, platform?: string | null, version?: string | null, deviceFamily?: string | null, caps?: Array<string> | null, commands?: Array<string> | null, permissions?: { [key in string]: JsonValue } | null, createdAtMs?: number | null, approvedAtMs?: number | null, lastSeenAtMs?: number | null, lastSeenReason?: string | null, };
+export type PairedNode = { nodeId: string, clientId?: string, clientMode?: string, displayName?: string, platform?: string, version?: string, deviceFamily?: string, caps?: Array<string>, commands?: Array<string>, permissions?: { [key in string]: JsonValue }, createdAtMs?: number, approvedAtMs?: number, lastSeenAtMs?: number, lastSeenReason?: string, };
 
 /**
  * `node.pair.request` result.
@@ -378,19 +378,19 @@ export type NodeRename = { nodeId: string, displayName: string, };
 /**
  * One node as `node.list` / `node.describe` show it: approved record, live session, approval state.
  */
-export type NodeEntry = { nodeId: string, displayName?: string | null, platform?: string | null, version?: string | null, clientId?: string | null, clientMode?: string | null, deviceFamily?: string | null, remoteIp?: string | null, caps?: Array<string> | null, 
+export type NodeEntry = { nodeId: string, displayName?: string, platform?: string, version?: string, clientId?: string, clientMode?: string, deviceFamily?: string, remoteIp?: string, caps?: Array<string>, 
 /**
  * The commands callable now: declared and approved.
  */
-commands?: Array<string> | null, permissions?: { [key in string]: JsonValue } | null, pathEnv?: string | null, hostStats?: HostStats | null, sessionHost?: boolean | null, nodePluginTools?: Array<JsonValue> | null, connectedAtMs?: number | null, lastConnectedAtMs?: number | null, lastSeenAtMs?: number | null, lastSeenReason?: string | null, 
+commands?: Array<string>, permissions?: { [key in string]: JsonValue }, pathEnv?: string, hostStats?: HostStats, sessionHost?: boolean, nodePluginTools?: Array<JsonValue>, connectedAtMs?: number, lastConnectedAtMs?: number, lastSeenAtMs?: number, lastSeenReason?: string, 
 /**
  * `approved`, `pending-approval`, `pending-reapproval` or `unapproved`.
  */
-approvalState?: string | null, pendingRequestId?: string | null, pendingDeclaredCommands?: Array<string> | null, pendingDeclaredCaps?: Array<string> | null, approvedAtMs?: number | null, paired?: boolean | null, connected?: boolean | null, 
+approvalState?: string, pendingRequestId?: string, pendingDeclaredCommands?: Array<string>, pendingDeclaredCaps?: Array<string>, approvedAtMs?: number, paired?: boolean, connected?: boolean, 
 /**
  * `node.describe` only: when the answer was made.
  */
-ts?: number | null, };
+ts?: number, };
 
 /**
  * `node.list` result.
@@ -401,7 +401,7 @@ export type NodeListResult = { ts: number, nodes: Array<NodeEntry>, };
  * Params of the node-only `node.runnerInventory.update` (OpenClaw 2026.9 node hosts send it
  * after connecting; Pincer answers without using them).
  */
-export type NodeRunnerInventoryUpdateParams = { protocolFeatures?: Array<string> | null, workerHost?: JsonValue | null, };
+export type NodeRunnerInventoryUpdateParams = { protocolFeatures?: Array<string>, workerHost?: JsonValue, };
 
 /**
  * Result of the node-only `node.runnerInventory.update` (when the surface is approved).
@@ -411,12 +411,12 @@ export type NodeRunnerInventoryUpdateResult = { nodeId: string, };
 /**
  * `node.skills.update` params (`skills`) and result (`nodeId`, `skills`).
  */
-export type NodeSkillsUpdate = { nodeId?: string | null, skills: Array<JsonValue>, };
+export type NodeSkillsUpdate = { nodeId?: string, skills: Array<JsonValue>, };
 
 /**
  * `node.pluginTools.update` params (`tools`) and result (`nodeId`, `tools`).
  */
-export type NodePluginToolsUpdate = { nodeId?: string | null, tools: Array<JsonValue>, };
+export type NodePluginToolsUpdate = { nodeId?: string, tools: Array<JsonValue>, };
 
 /**
  * `node.hostStats` event payload: the node's last `node.host.stats` report.
@@ -446,17 +446,17 @@ export type ExecAsk = "off" | "on-miss" | "always";
 /**
  * One allowlist entry: a case-insensitive glob on the resolved binary path.
  */
-export type AllowlistEntry = { id?: string | null, pattern: string, source?: string | null, };
+export type AllowlistEntry = { id?: string, pattern: string, source?: string, };
 
 /**
  * Policy fields shared by `defaults` and each agent entry.
  */
-export type ExecPolicyFields = { security?: ExecSecurity | null, ask?: ExecAsk | null, askFallback?: ExecSecurity | null, allowlist?: Array<AllowlistEntry> | null, };
+export type ExecPolicyFields = { security?: ExecSecurity, ask?: ExecAsk, askFallback?: ExecSecurity, allowlist?: Array<AllowlistEntry>, };
 
 /**
  * `exec-approvals.json`, version 1. Unknown keys are kept.
  */
-export type ExecApprovalsFile = { version: number, defaults?: ExecPolicyFields | null, agents?: { [key in string]: ExecPolicyFields } | null, };
+export type ExecApprovalsFile = { version: number, defaults?: ExecPolicyFields, agents?: { [key in string]: ExecPolicyFields }, };
 
 /**
  * Result of `exec.approvals.get` / `system.execApprovals.get`: `{path, exists, hash, file}`.
@@ -467,7 +467,7 @@ export type ExecApprovalsSnapshot = { path: string, exists: boolean, hash: strin
  * `exec.approvals.get` result: [`ExecApprovalsSnapshot`] plus the defaults in force where the
  * file says nothing.
  */
-export type ExecApprovalsFileResult = { path: string, exists: boolean, hash: string, file: JsonValue, resolvedDefaults?: ExecResolvedDefaults | null, };
+export type ExecApprovalsFileResult = { path: string, exists: boolean, hash: string, file: JsonValue, resolvedDefaults?: ExecResolvedDefaults, };
 
 /**
  * `resolvedDefaults` of an approvals snapshot.
@@ -478,29 +478,29 @@ export type ExecResolvedDefaults = { security: ExecSecurity, ask: ExecAsk, askFa
  * `exec.approvals.set` / `exec.approvals.node.set` / `system.execApprovals.set` params: the new
  * file, guarded by the `hash` it was edited from. `nodeId` only for `exec.approvals.node.set`.
  */
-export type ExecApprovalsSetParams = { nodeId?: string | null, file?: JsonValue | null, baseHash?: string | null, };
+export type ExecApprovalsSetParams = { nodeId?: string, file?: JsonValue, baseHash?: string, };
 
 /**
  * `exec.approval.request` params. The request is kept as sent (minus `id`, `timeoutMs`,
  * `twoPhase`, `requireDeliveryRoute`) and shown to the approving person, so unknown fields matter.
  */
-export type ExecApprovalRequestParams = { id?: string | null, 
+export type ExecApprovalRequestParams = { id?: string, 
 /**
  * The command line as text (or `systemRunPlan.commandText`).
  */
-command?: string | null, 
+command?: string, 
 /**
  * `gateway` (default) or `node`.
  */
-host?: string | null, nodeId?: string | null, systemRunPlan?: JsonValue | null, agentId?: string | null, cwd?: string | null, ask?: ExecAsk | null, timeoutMs?: number | null, 
+host?: string, nodeId?: string, systemRunPlan?: JsonValue, agentId?: string, cwd?: string, ask?: ExecAsk, timeoutMs?: number, 
 /**
  * Answer at once with [`ExecApprovalAccepted`]; the decision comes from `waitDecision`.
  */
-twoPhase?: boolean | null, 
+twoPhase?: boolean, 
 /**
  * Default true: with no approval client connected the request expires at once.
  */
-requireDeliveryRoute?: boolean | null, };
+requireDeliveryRoute?: boolean, };
 
 /**
  * First answer of a two-phase `exec.approval.request`.
@@ -523,7 +523,7 @@ export type ExecApprovalResolution = { id: string, decision: ExecDecision | null
 /**
  * `expired`, `no-approval-route`, ... when the approval ended without a person's answer.
  */
-terminalReason?: string | null, };
+terminalReason?: string, };
 
 /**
  * Params naming one approval: `exec.approval.get`, `exec.approval.waitDecision`.
@@ -546,7 +546,7 @@ request: JsonValue, createdAtMs: number, expiresAtMs: number,
 /**
  * Always `exec`.
  */
-approvalKind?: string | null, };
+approvalKind?: string, };
 
 /**
  * `exec.approval.get` result: the request and the decisions the person may give.
@@ -561,16 +561,16 @@ export type ExecApprovalResolvedEvent = { id: string, decision: ExecDecision, re
 /**
  * One attachment of `chat.send` / `agent`: base64 `content` of an image (or text) file.
  */
-export type ChatAttachment = { type?: string | null, mimeType?: string | null, fileName?: string | null, content?: string | null, };
+export type ChatAttachment = { type?: string, mimeType?: string, fileName?: string, content?: string, };
 
 /**
  * `chat.send` params. `idempotencyKey` becomes the run id.
  */
-export type ChatSendParams = { sessionKey: string, message?: string | null, attachments?: Array<ChatAttachment>, timeoutMs?: number | null, 
+export type ChatSendParams = { sessionKey: string, message?: string, attachments?: Array<ChatAttachment>, timeoutMs?: number, 
 /**
  * `off`, `minimal`, `low`, `medium`, `high` or `xhigh`.
  */
-thinking?: JsonValue | null, idempotencyKey: string, };
+thinking?: JsonValue, idempotencyKey: string, };
 
 /**
  * Where a run waits when the session is busy (`queue` of an ack).
@@ -581,11 +581,11 @@ export type QueuePlacement = { mode: string, position: number, };
  * `chat.send` result: the ack of a started (or queued) run, or the state of the run an
  * `idempotencyKey` already named (`in_flight`, `ok`, `error`, ...).
  */
-export type ChatSendAck = { runId: string, status: string, queue?: QueuePlacement | null, interruptedActiveRun?: boolean | null, error?: string | null, queueDisposition?: string | null, 
+export type ChatSendAck = { runId: string, status: string, queue?: QueuePlacement, interruptedActiveRun?: boolean, error?: string, queueDisposition?: string, 
 /**
  * The run that answers this message (`collect` merged it into another).
  */
-mergedInto?: string | null, };
+mergedInto?: string, };
 
 /**
  * `chat.history` params.
@@ -594,22 +594,22 @@ export type ChatHistoryParams = { sessionKey: string,
 /**
  * 1..=1000, default 200.
  */
-limit?: number | null, maxChars?: number | null, };
+limit?: number, maxChars?: number, };
 
 /**
  * `chat.history` result: transcript messages, oldest first, each with its `__openclaw` envelope.
  */
-export type ChatHistoryResult = { sessionKey: string, sessionId?: string | null, messages: Array<JsonValue>, thinkingLevel?: JsonValue | null, };
+export type ChatHistoryResult = { sessionKey: string, sessionId?: string, messages: Array<JsonValue>, thinkingLevel?: JsonValue, };
 
 /**
  * The `__openclaw` envelope of a transcript message: its id, place and run.
  */
-export type MessageEnvelope = { id: string, seq: number, runId?: string | null, };
+export type MessageEnvelope = { id: string, seq: number, runId?: string, };
 
 /**
  * `chat.abort` params: every run of the session, or only `runId`.
  */
-export type ChatAbortParams = { sessionKey: string, runId?: string | null, };
+export type ChatAbortParams = { sessionKey: string, runId?: string, };
 
 /**
  * `chat.abort` result.
@@ -619,7 +619,7 @@ export type ChatAbortResult = { ok: boolean, aborted: boolean, runIds: Array<str
 /**
  * `chat.inject` params: an assistant message written into the transcript without a model.
  */
-export type ChatInjectParams = { sessionKey: string, message: string, label?: string | null, };
+export type ChatInjectParams = { sessionKey: string, message: string, label?: string, };
 
 /**
  * `chat.inject` result.
@@ -631,15 +631,15 @@ export type ChatInjectResult = { ok: boolean, messageId: string, };
  * depend on it (`message` and `deltaText` for deltas, `usage` and `stopReason` for `final`,
  * `errorMessage`/`errorKind` for `error`).
  */
-export type ChatEvent = { runId: string, sessionKey: string, agentId?: string | null, seq: number, state: string, message?: JsonValue | null, deltaText?: string | null, usage?: JsonValue | null, stopReason?: string | null, errorMessage?: string | null, errorKind?: string | null, 
+export type ChatEvent = { runId: string, sessionKey: string, agentId?: string, seq: number, state: string, message?: JsonValue, deltaText?: string, usage?: JsonValue, stopReason?: string, errorMessage?: string, errorKind?: string, 
 /**
  * The run that answers this one (`stopReason: "merged"`).
  */
-mergedInto?: string | null, 
+mergedInto?: string, 
 /**
  * What the queue did with the message: `merged` or `dropped`.
  */
-queueDisposition?: string | null, };
+queueDisposition?: string, };
 
 /**
  * `agent` params. `idempotencyKey` becomes the run id; `timeout` is in seconds.
@@ -648,7 +648,7 @@ export type AgentParams = { message: string, idempotencyKey: string,
 /**
  * Default: the main session.
  */
-sessionKey?: string | null, extraSystemPrompt?: string | null, thinking?: JsonValue | null, attachments?: Array<ChatAttachment> | null, timeout?: number | null, };
+sessionKey?: string, extraSystemPrompt?: string, thinking?: JsonValue, attachments?: Array<ChatAttachment>, timeout?: number, };
 
 /**
  * The first answer of `agent` (its final result follows as a second `res` with the same id).
@@ -657,12 +657,12 @@ export type AgentAccepted = { runId: string, sessionKey: string, agentId: string
 /**
  * Always `accepted`.
  */
-status: string, acceptedAt: number, queue?: QueuePlacement | null, interruptedActiveRun?: boolean | null, };
+status: string, acceptedAt: number, queue?: QueuePlacement, interruptedActiveRun?: boolean, };
 
 /**
  * The final answer of `agent`: `status` `ok` or `error`, the reply in `result.payloads`.
  */
-export type AgentFinal = { runId: string, status: string, summary: string, result: AgentRunResult, stopReason?: string | null, };
+export type AgentFinal = { runId: string, status: string, summary: string, result: AgentRunResult, stopReason?: string, };
 
 /**
  * `result` of [`AgentFinal`].
@@ -680,12 +680,12 @@ meta: JsonValue, };
 /**
  * `agent.wait` params. `timeoutMs` defaults to 30 s.
  */
-export type AgentWaitParams = { runId: string, timeoutMs?: number | null, };
+export type AgentWaitParams = { runId: string, timeoutMs?: number, };
 
 /**
  * `agent.wait` result: `status` `ok`, `error` or `timeout` (then no times).
  */
-export type AgentWaitResult = { runId: string, status: string, startedAt?: number | null, endedAt?: number | null, error?: string | null, };
+export type AgentWaitResult = { runId: string, status: string, startedAt?: number, endedAt?: number, error?: string, };
 
 /**
  * A thinking level as offered to a picker.
@@ -695,26 +695,26 @@ export type ThinkingLevelOption = { id: string, label: string, };
 /**
  * `model` of an agent: `primary` and `fallbacks` as `provider/model`.
  */
-export type AgentModel = { primary?: string | null, fallbacks?: Array<string> | null, };
+export type AgentModel = { primary?: string, fallbacks?: Array<string>, };
 
 /**
  * One agent of `agents.list`.
  */
-export type AgentSummary = { id: string, workspace?: string | null, workspaceGit?: boolean | null, model?: AgentModel | null, thinkingLevels?: Array<ThinkingLevelOption> | null, thinkingOptions?: Array<string> | null, thinkingDefault?: string | null, };
+export type AgentSummary = { id: string, workspace?: string, workspaceGit?: boolean, model?: AgentModel, thinkingLevels?: Array<ThinkingLevelOption>, thinkingOptions?: Array<string>, thinkingDefault?: string, };
 
 /**
  * `agents.list` result.
  */
-export type AgentsListResult = { defaultId: string, ownership?: string | null, selectionRequired?: boolean | null, mainKey?: string | null, scope?: string | null, agents: Array<AgentSummary>, };
+export type AgentsListResult = { defaultId: string, ownership?: string, selectionRequired?: boolean, mainKey?: string, scope?: string, agents: Array<AgentSummary>, };
 
 /**
  * One model of `models.list`.
  */
-export type ModelSummary = { id: string, name: string, provider: string, contextWindow?: number | null, reasoning?: boolean | null, 
+export type ModelSummary = { id: string, name: string, provider: string, contextWindow?: number, reasoning?: boolean, 
 /**
  * Input kinds: `text`, `image`.
  */
-input?: Array<string> | null, 
+input?: Array<string>, 
 /**
  * `default`, `fallback`.
  */
@@ -722,7 +722,7 @@ tags: Array<string>,
 /**
  * A key is configured, or the provider is local and needs none.
  */
-available?: boolean | null, };
+available?: boolean, };
 
 /**
  * `models.list` result.
@@ -733,22 +733,22 @@ export type ModelsListResult = { models: Array<ModelSummary>, };
  * `agent` event payload: one item of a run's `stream` (`lifecycle`, `assistant`, `thinking`,
  * `tool`); `data` depends on the stream (`phase` for lifecycle and tool).
  */
-export type AgentEvent = { runId: string, stream: string, data: JsonValue, sessionKey: string, agentId?: string | null, sessionId?: string | null, seq: number, ts: number, isHeartbeat?: boolean | null, };
+export type AgentEvent = { runId: string, stream: string, data: JsonValue, sessionKey: string, agentId?: string, sessionId?: string, seq: number, ts: number, isHeartbeat?: boolean, };
 
 /**
  * Params naming one session: `key` (or `sessionKey`). `sessions.reset`, `sessions.delete`,
  * `sessions.compact`, `sessions.describe`, `sessions.messages.(un)subscribe`.
  */
-export type SessionKeyParams = { key?: string | null, sessionKey?: string | null, 
+export type SessionKeyParams = { key?: string, sessionKey?: string, 
 /**
  * `sessions.messages.subscribe` only; not supported by Pincer (must not be true).
  */
-includeApprovals?: boolean | null, };
+includeApprovals?: boolean, };
 
 /**
  * `sessions.list` params (also `sessions.subscribe`, which lists when given any).
  */
-export type SessionsListParams = { limit?: number | null, };
+export type SessionsListParams = { limit?: number, };
 
 /**
  * One session row: `sessions.list`, `sessions.patch`/`reset` `entry`, `sessions.describe`
@@ -758,12 +758,12 @@ export type SessionEntry = { key: string,
 /**
  * `direct` or `group`.
  */
-kind: string, sessionId: string, updatedAt: number, createdAt: number, messageCount: number, inputTokens: JsonValue, outputTokens: JsonValue, totalTokens: JsonValue, modelProvider?: string | null, model?: string | null, contextTokens?: number | null, label?: string | null, thinkingLevel?: string | null, verboseLevel?: string | null, compactionCount?: number | null, lastMessagePreview?: string | null, agentId?: string | null, isMain?: boolean | null, chatType?: string | null, thinkingLevels?: Array<ThinkingLevelOption> | null, thinkingOptions?: Array<string> | null, thinkingDefault?: string | null, snapshotAt?: number | null, };
+kind: string, sessionId: string, updatedAt: number, createdAt: number, messageCount: number, inputTokens: JsonValue, outputTokens: JsonValue, totalTokens: JsonValue, modelProvider?: string, model?: string, contextTokens?: number, label?: string, thinkingLevel?: string, verboseLevel?: string, compactionCount?: number, lastMessagePreview?: string, agentId?: string, isMain?: boolean, chatType?: string, thinkingLevels?: Array<ThinkingLevelOption>, thinkingOptions?: Array<string>, thinkingDefault?: string, snapshotAt?: number, };
 
 /**
  * `defaults` of `sessions.list`: the configured primary model (empty without one).
  */
-export type SessionDefaultsRow = { modelProvider?: string | null, model?: string | null, contextTokens?: number | null, };
+export type SessionDefaultsRow = { modelProvider?: string, model?: string, contextTokens?: number, };
 
 /**
  * `sessions.list` result.
@@ -777,7 +777,7 @@ export type SessionsPreviewParams = { keys: Array<string>,
 /**
  * 1..=50 items per session, default 6.
  */
-limit?: number | null, };
+limit?: number, };
 
 /**
  * One item of a session preview.
@@ -797,26 +797,26 @@ export type SessionsPreviewResult = { ts: number, previews: Array<SessionPreview
 /**
  * `sessions.resolve` params: by `sessionId`, by `label`, or by `key`.
  */
-export type SessionsResolveParams = { sessionId?: string | null, label?: string | null, key?: string | null, sessionKey?: string | null, 
+export type SessionsResolveParams = { sessionId?: string, label?: string, key?: string, sessionKey?: string, 
 /**
  * Answer `{ok: false, key}` instead of an error for an unknown key.
  */
-allowMissing?: boolean | null, };
+allowMissing?: boolean, };
 
 /**
  * `sessions.resolve` result.
  */
-export type SessionsResolveResult = { ok: boolean, key: string, agentId?: string | null, };
+export type SessionsResolveResult = { ok: boolean, key: string, agentId?: string, };
 
 /**
  * `sessions.patch` params: each field set to a non-empty string, `null` to clear, absent to keep.
  * `Some(Value::Null)` is the clear, so these are JSON values, not strings.
  */
-export type SessionsPatchParams = { key?: string | null, sessionKey?: string | null, label?: JsonValue | null, 
+export type SessionsPatchParams = { key?: string, sessionKey?: string, label?: JsonValue, 
 /**
  * `provider/model`.
  */
-model?: JsonValue | null, thinkingLevel?: JsonValue | null, verboseLevel?: JsonValue | null, };
+model?: JsonValue, thinkingLevel?: JsonValue, verboseLevel?: JsonValue, };
 
 /**
  * `sessions.patch` / `sessions.reset` result.
@@ -831,12 +831,12 @@ export type SessionsDeleteResult = { ok: boolean, key: string, deleted: boolean,
 /**
  * `sessions.compact` result: `compacted` with the `result` counts, or not with the `reason`.
  */
-export type SessionsCompactResult = { ok: boolean, key: string, compacted: boolean, reason?: string | null, result?: CompactionCounts | null, };
+export type SessionsCompactResult = { ok: boolean, key: string, compacted: boolean, reason?: string, result?: CompactionCounts, };
 
 /**
  * What a compaction did.
  */
-export type CompactionCounts = { summary?: string | null, tokensBefore?: number | null, tokensAfter?: number | null, messagesBefore: number, messagesAfter: number, };
+export type CompactionCounts = { summary?: string, tokensBefore?: number, tokensAfter?: number, messagesBefore: number, messagesAfter: number, };
 
 /**
  * `sessions.describe` result (`session: null` for an unknown key).
@@ -846,7 +846,7 @@ export type SessionsDescribeResult = { session: SessionEntry | null, };
 /**
  * `sessions.subscribe` result (`list` when list params were given).
  */
-export type SessionsSubscribeResult = { subscribed: boolean, list?: SessionsListResult | null, };
+export type SessionsSubscribeResult = { subscribed: boolean, list?: SessionsListResult, };
 
 /**
  * `sessions.messages.subscribe` / `unsubscribe` result.
@@ -862,7 +862,7 @@ export type SessionsChangedEvent = { sessionKey: string, agentId: string, sessio
  * `session.message` event payload: a message added to a transcript, with the session's row
  * as `session` (and its fields repeated at the top level, kept in `extra`).
  */
-export type SessionMessageEvent = { sessionKey: string, agentId: string, message: JsonValue, messageId: string, messageSeq: number, runId?: string | null, session?: SessionEntry | null, };
+export type SessionMessageEvent = { sessionKey: string, agentId: string, message: JsonValue, messageId: string, messageSeq: number, runId?: string, session?: SessionEntry, };
 
 /**
  * `session.operation` event payload: a long operation (`compact`) started or ended.
@@ -871,7 +871,7 @@ export type SessionOperationEvent = { operationId: string, operation: string, se
 /**
  * `start` or `end`.
  */
-phase: string, completed?: boolean | null, reason?: string | null, };
+phase: string, completed?: boolean, reason?: string, };
 
 /**
  * `session.tool` event payload: a run's `agent` tool event (see [`crate::agent::AgentEvent`])
@@ -881,7 +881,7 @@ export type SessionToolEvent = { runId: string,
 /**
  * Always `tool`.
  */
-stream: string, data: JsonValue, sessionKey: string, agentId?: string | null, sessionId?: string | null, seq: number, ts: number, session?: SessionEntry | null, };
+stream: string, data: JsonValue, sessionKey: string, agentId?: string, sessionId?: string, seq: number, ts: number, session?: SessionEntry, };
 
 /**
  * `system.run` / `system.run.prepare` params.
@@ -894,11 +894,11 @@ command: Array<string>,
 /**
  * How the command is shown; must describe the same command as argv.
  */
-rawCommand?: string | null, cwd?: string | null, env?: { [key in string]: string } | null, timeoutMs?: number | null, agentId?: string | null, sessionKey?: string | null, 
+rawCommand?: string, cwd?: string, env?: { [key in string]: string }, timeoutMs?: number, agentId?: string, sessionKey?: string, 
 /**
  * Set by the gateway after a person approved the run.
  */
-approved?: boolean | null, approvalDecision?: string | null, runId?: string | null, };
+approved?: boolean, approvalDecision?: string, runId?: string, };
 
 /**
  * `system.run` result. `exitCode` is `null` when the process did not exit by itself (not
@@ -908,11 +908,11 @@ export type SystemRunResult = { exitCode: number | null, timedOut: boolean, succ
 /**
  * Output beyond the cap was dropped (Pincer always says; OpenClaw's node host does not).
  */
-truncated?: boolean | null, durationMs?: number | null, 
+truncated?: boolean, durationMs?: number, 
 /**
  * Environment overrides the node refused, with why (only when there were any).
  */
-envDropped?: Array<EnvOverrideDropped> | null, };
+envDropped?: Array<EnvOverrideDropped>, };
 
 /**
  * One `env` override of `system.run` the node did not pass on.
@@ -937,11 +937,11 @@ export type ExecEvent = { sessionKey: string | null, runId: string,
 /**
  * Always `node`.
  */
-host: string, command: string, reason?: string | null, 
+host: string, command: string, reason?: string, 
 /**
  * `exec.finished` only; `null` when the process did not exit by itself.
  */
-exitCode?: number | null | null, timedOut?: boolean | null, success?: boolean | null, output?: string | null, };
+exitCode?: number | null, timedOut?: boolean, success?: boolean, output?: string, };
 
 /**
  * `system.which` params: bare program names.
@@ -956,15 +956,15 @@ export type SystemWhichResult = { bins: { [key in string]: string }, };
 /**
  * `system.notify` params (a title or a body is required).
  */
-export type SystemNotifyParams = { title?: string | null, body?: string | null, 
+export type SystemNotifyParams = { title?: string, body?: string, 
 /**
  * `true` or a sound name.
  */
-sound?: JsonValue | null, 
+sound?: JsonValue, 
 /**
  * `passive`, `active` or `timeSensitive`.
  */
-priority?: string | null, };
+priority?: string, };
 
 /**
  * `system.notify` result.
@@ -978,11 +978,11 @@ export type ScreenSnapshotParams = {
 /**
  * `png` (default) or `jpeg`.
  */
-format?: string | null, maxWidth?: number | null, 
+format?: string, maxWidth?: number, 
 /**
  * `0..=1` or `1..=100`.
  */
-quality?: number | null, screenIndex?: number | null, };
+quality?: number, screenIndex?: number, };
 
 /**
  * A still image: `screen.snapshot` (`png`/`jpeg`) and `camera.snap` (`jpg`) result.
@@ -992,23 +992,23 @@ export type ImageResult = { format: string, base64: string, width: number, heigh
 /**
  * `screen.record` params.
  */
-export type ScreenRecordParams = { screenIndex?: number | null, 
+export type ScreenRecordParams = { screenIndex?: number, 
 /**
  * Default 10,000, at most 60,000.
  */
-durationMs?: number | null, 
+durationMs?: number, 
 /**
  * Default 5, 1..=30.
  */
-fps?: number | null, 
+fps?: number, 
 /**
  * `avi` or `mp4` (answered as MJPEG AVI).
  */
-format?: string | null, 
+format?: string, 
 /**
  * Accepted; audio is not captured.
  */
-includeAudio?: boolean | null, maxWidth?: number | null, quality?: number | null, };
+includeAudio?: boolean, maxWidth?: number, quality?: number, };
 
 /**
  * A video clip: `screen.record` (with `screenIndex`) and `camera.clip` (with `deviceId`) result.
@@ -1021,7 +1021,7 @@ format: string, base64: string, durationMs: number, fps: number, hasAudio: boole
 /**
  * The size cap cut the clip short.
  */
-truncated?: boolean | null, screenIndex?: number | null, deviceId?: string | null, };
+truncated?: boolean, screenIndex?: number, deviceId?: string, };
 
 /**
  * One camera of `camera.list`.
@@ -1048,20 +1048,20 @@ export type CameraSnapParams = {
 /**
  * `front` or `back`.
  */
-facing?: string | null, maxWidth?: number | null, quality?: number | null, 
+facing?: string, maxWidth?: number, quality?: number, 
 /**
  * Only `jpg`.
  */
-format?: string | null, delayMs?: number | null, deviceId?: string | null, };
+format?: string, delayMs?: number, deviceId?: string, };
 
 /**
  * `camera.clip` params.
  */
-export type CameraClipParams = { facing?: string | null, 
+export type CameraClipParams = { facing?: string, 
 /**
  * Default 3,000, at most 60,000.
  */
-durationMs?: number | null, includeAudio?: boolean | null, format?: string | null, deviceId?: string | null, fps?: number | null, maxWidth?: number | null, quality?: number | null, };
+durationMs?: number, includeAudio?: boolean, format?: string, deviceId?: string, fps?: number, maxWidth?: number, quality?: number, };
 
 /**
  * `location.get` params.
@@ -1070,27 +1070,27 @@ export type LocationGetParams = {
 /**
  * Default 10,000, at most 120,000.
  */
-timeoutMs?: number | null, 
+timeoutMs?: number, 
 /**
  * Default 15,000.
  */
-maxAgeMs?: number | null, 
+maxAgeMs?: number, 
 /**
  * `coarse`, `balanced` (default) or `precise`.
  */
-desiredAccuracy?: string | null, };
+desiredAccuracy?: string, };
 
 /**
  * `location.get` result. `timestamp` is RFC 3339 UTC with milliseconds.
  */
-export type LocationResult = { lat: number, lon: number, accuracyMeters: number, timestamp: string, isPrecise: boolean, source: string, altitudeMeters?: number | null, speedMps?: number | null, headingDeg?: number | null, };
+export type LocationResult = { lat: number, lon: number, accuracyMeters: number, timestamp: string, isPrecise: boolean, source: string, altitudeMeters?: number, speedMps?: number, headingDeg?: number, };
 
 /**
  * The `node.host.stats` node event payload (and `hostStats` of `node.list` / `node.hostStats`).
  */
-export type HostStats = { cpuCount?: number | null, loadAverage?: Array<number> | null, memoryTotalBytes?: number | null, memoryFreeBytes?: number | null, diskTotalBytes?: number | null, diskAvailableBytes?: number | null, 
+export type HostStats = { cpuCount?: number, loadAverage?: Array<number>, memoryTotalBytes?: number, memoryFreeBytes?: number, diskTotalBytes?: number, diskAvailableBytes?: number, 
 /**
  * Set by the gateway when it stores the report.
  */
-updatedAtMs?: number | null, };
+updatedAtMs?: number, };
 

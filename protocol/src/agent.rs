@@ -13,14 +13,19 @@ pub struct AgentParams {
     pub message: String,
     pub idempotency_key: String,
     /// Default: the main session.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_key: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_system_prompt: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking: Option<Value>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachments: Option<Vec<ChatAttachment>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<u64>,
     #[ts(skip)]
@@ -38,8 +43,10 @@ pub struct AgentAccepted {
     /// Always `accepted`.
     pub status: String,
     pub accepted_at: i64,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueuePlacement>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted_active_run: Option<bool>,
     #[ts(skip)]
@@ -55,6 +62,7 @@ pub struct AgentFinal {
     pub status: String,
     pub summary: String,
     pub result: AgentRunResult,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<String>,
     #[ts(skip)]
@@ -79,6 +87,7 @@ pub struct AgentRunResult {
 #[serde(rename_all = "camelCase")]
 pub struct AgentWaitParams {
     pub run_id: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
     #[ts(skip)]
@@ -92,10 +101,13 @@ pub struct AgentWaitParams {
 pub struct AgentWaitResult {
     pub run_id: String,
     pub status: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<i64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<i64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[ts(skip)]
@@ -116,8 +128,10 @@ pub struct ThinkingLevelOption {
 /// `model` of an agent: `primary` and `fallbacks` as `provider/model`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 pub struct AgentModel {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallbacks: Option<Vec<String>>,
     #[ts(skip)]
@@ -130,16 +144,22 @@ pub struct AgentModel {
 #[serde(rename_all = "camelCase")]
 pub struct AgentSummary {
     pub id: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_git: Option<bool>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<AgentModel>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking_levels: Option<Vec<ThinkingLevelOption>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking_options: Option<Vec<String>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking_default: Option<String>,
     #[ts(skip)]
@@ -152,12 +172,16 @@ pub struct AgentSummary {
 #[serde(rename_all = "camelCase")]
 pub struct AgentsListResult {
     pub default_id: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ownership: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selection_required: Option<bool>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub main_key: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     pub agents: Vec<AgentSummary>,
@@ -173,17 +197,21 @@ pub struct ModelSummary {
     pub id: String,
     pub name: String,
     pub provider: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_window: Option<u64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<bool>,
     /// Input kinds: `text`, `image`.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<Vec<String>>,
     /// `default`, `fallback`.
     #[serde(default)]
     pub tags: Vec<String>,
     /// A key is configured, or the provider is local and needs none.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available: Option<bool>,
     #[ts(skip)]
@@ -209,12 +237,15 @@ pub struct AgentEvent {
     pub stream: String,
     pub data: Value,
     pub session_key: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
     pub seq: u64,
     pub ts: i64,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_heartbeat: Option<bool>,
     #[ts(skip)]

@@ -59,9 +59,11 @@ pub enum ExecAsk {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct AllowlistEntry {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub pattern: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     #[ts(skip)]
@@ -73,12 +75,16 @@ pub struct AllowlistEntry {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecPolicyFields {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security: Option<ExecSecurity>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ask: Option<ExecAsk>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ask_fallback: Option<ExecSecurity>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowlist: Option<Vec<AllowlistEntry>>,
     #[ts(skip)]
@@ -90,8 +96,10 @@ pub struct ExecPolicyFields {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ExecApprovalsFile {
     pub version: u32,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<ExecPolicyFields>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agents: Option<std::collections::BTreeMap<String, ExecPolicyFields>>,
     #[ts(skip)]
@@ -123,6 +131,7 @@ pub struct ExecApprovalsFileResult {
     pub exists: bool,
     pub hash: String,
     pub file: Value,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_defaults: Option<ExecResolvedDefaults>,
     #[ts(skip)]
@@ -147,10 +156,13 @@ pub struct ExecResolvedDefaults {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecApprovalsSetParams {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<Value>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_hash: Option<String>,
     #[ts(skip)]
@@ -163,30 +175,41 @@ pub struct ExecApprovalsSetParams {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecApprovalRequestParams {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The command line as text (or `systemRunPlan.commandText`).
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
     /// `gateway` (default) or `node`.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_run_plan: Option<Value>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ask: Option<ExecAsk>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
     /// Answer at once with [`ExecApprovalAccepted`]; the decision comes from `waitDecision`.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub two_phase: Option<bool>,
     /// Default true: with no approval client connected the request expires at once.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_delivery_route: Option<bool>,
     #[ts(skip)]
@@ -221,6 +244,7 @@ pub struct ExecApprovalResolution {
     pub created_at_ms: i64,
     pub expires_at_ms: i64,
     /// `expired`, `no-approval-route`, ... when the approval ended without a person's answer.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminal_reason: Option<String>,
     #[ts(skip)]
@@ -257,6 +281,7 @@ pub struct ExecApprovalSummary {
     pub created_at_ms: i64,
     pub expires_at_ms: i64,
     /// Always `exec`.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_kind: Option<String>,
     #[ts(skip)]

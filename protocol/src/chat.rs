@@ -8,12 +8,16 @@ use ts_rs::TS;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatAttachment {
+    #[ts(optional)]
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mime_type: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
     #[ts(skip)]
@@ -26,13 +30,16 @@ pub struct ChatAttachment {
 #[serde(rename_all = "camelCase")]
 pub struct ChatSendParams {
     pub session_key: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<ChatAttachment>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
     /// `off`, `minimal`, `low`, `medium`, `high` or `xhigh`.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking: Option<Value>,
     pub idempotency_key: String,
@@ -58,15 +65,20 @@ pub struct QueuePlacement {
 pub struct ChatSendAck {
     pub run_id: String,
     pub status: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueuePlacement>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted_active_run: Option<bool>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_disposition: Option<String>,
     /// The run that answers this message (`collect` merged it into another).
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_into: Option<String>,
     #[ts(skip)]
@@ -80,8 +92,10 @@ pub struct ChatSendAck {
 pub struct ChatHistoryParams {
     pub session_key: String,
     /// 1..=1000, default 200.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_chars: Option<u64>,
     #[ts(skip)]
@@ -94,9 +108,11 @@ pub struct ChatHistoryParams {
 #[serde(rename_all = "camelCase")]
 pub struct ChatHistoryResult {
     pub session_key: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
     pub messages: Vec<Value>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking_level: Option<Value>,
     #[ts(skip)]
@@ -110,6 +126,7 @@ pub struct ChatHistoryResult {
 pub struct MessageEnvelope {
     pub id: String,
     pub seq: i64,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
     #[ts(skip)]
@@ -122,6 +139,7 @@ pub struct MessageEnvelope {
 #[serde(rename_all = "camelCase")]
 pub struct ChatAbortParams {
     pub session_key: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
     #[ts(skip)]
@@ -147,6 +165,7 @@ pub struct ChatAbortResult {
 pub struct ChatInjectParams {
     pub session_key: String,
     pub message: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     #[ts(skip)]
@@ -173,26 +192,35 @@ pub struct ChatInjectResult {
 pub struct ChatEvent {
     pub run_id: String,
     pub session_key: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
     pub seq: u64,
     pub state: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<Value>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delta_text: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Value>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<String>,
     /// The run that answers this one (`stopReason: "merged"`).
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_into: Option<String>,
     /// What the queue did with the message: `merged` or `dropped`.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_disposition: Option<String>,
     #[ts(skip)]

@@ -39,17 +39,23 @@ pub struct ConfigSnapshot {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigPatchParams {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch: Option<Value>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_hash: Option<String>,
     /// Accepted and ignored: arrays are always replaced whole.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replace_paths: Option<Vec<String>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_key: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     #[ts(skip)]
@@ -63,11 +69,14 @@ pub struct ConfigPatchParams {
 #[serde(rename_all = "camelCase")]
 pub struct ConfigPatchResult {
     pub ok: bool,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noop: Option<bool>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_paths: Option<Vec<String>>,
     pub path: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
     pub config: Value,

@@ -76,12 +76,16 @@ pub struct ClientInfo {
     pub platform: String,
     #[serde(default)]
     pub mode: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_family: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_identifier: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_id: Option<String>,
     #[ts(skip)]
@@ -93,12 +97,16 @@ pub struct ClientInfo {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectAuth {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap_token: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_token: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
     #[ts(skip)]
@@ -122,6 +130,7 @@ pub struct DeviceAuth {
     pub public_key: String,
     pub signature: String,
     pub signed_at: i64,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
     #[ts(skip)]
@@ -135,24 +144,34 @@ pub struct ConnectParams {
     pub min_protocol: u32,
     pub max_protocol: u32,
     pub client: ClientInfo,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caps: Option<Vec<String>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commands: Option<Vec<String>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Map<String, Value>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_env: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<ConnectAuth>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<DeviceAuth>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
     #[ts(skip)]
@@ -239,12 +258,15 @@ pub struct Snapshot {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct HelloAuth {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
     pub role: String,
     pub scopes: Vec<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_token: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issued_at_ms: Option<i64>,
     #[ts(skip)]

@@ -11,22 +11,29 @@ pub struct DevicePairRequest {
     pub request_id: String,
     pub device_id: String,
     pub public_key: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_family: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_mode: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     #[serde(default)]
     pub roles: Vec<String>,
     #[serde(default)]
     pub scopes: Vec<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_ip: Option<String>,
     #[serde(default)]
@@ -46,10 +53,13 @@ pub struct DeviceTokenInfo {
     pub role: String,
     pub scopes: Vec<String>,
     pub created_at_ms: i64,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated_at_ms: Option<i64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at_ms: Option<i64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_at_ms: Option<i64>,
     #[ts(skip)]
@@ -63,30 +73,40 @@ pub struct DeviceTokenInfo {
 pub struct PairedDevice {
     pub device_id: String,
     pub public_key: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_family: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_mode: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     #[serde(default)]
     pub roles: Vec<String>,
     #[serde(default)]
     pub scopes: Vec<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_via: Option<String>,
     pub created_at_ms: i64,
     pub approved_at_ms: i64,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen_at_ms: Option<i64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen_reason: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connected: Option<bool>,
     #[serde(default)]
@@ -101,8 +121,10 @@ pub struct PairedDevice {
 #[serde(rename_all = "camelCase")]
 pub struct PairResolved {
     pub request_id: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
     /// `approved`, `rejected` or `expired`.
@@ -185,6 +207,7 @@ pub struct DeviceTokenRotateParams {
     pub device_id: String,
     /// `operator` or `node`.
     pub role: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
     #[ts(skip)]
@@ -202,6 +225,7 @@ pub struct DeviceTokenRotateResult {
     pub scopes: Vec<String>,
     pub rotated_at_ms: i64,
     pub token_delivery: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     #[ts(skip)]

@@ -138,10 +138,13 @@ pub struct ErrorShape {
     #[ts(type = "string")]
     pub code: ErrorCode,
     pub message: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<Value>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retryable: Option<bool>,
+    #[ts(optional)]
     #[serde(default, rename = "retryAfterMs", skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
     #[ts(skip)]

@@ -25,6 +25,7 @@ pub enum Frame {
 pub struct RequestFrame {
     pub id: String,
     pub method: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<Value>,
     #[ts(skip)]
@@ -36,8 +37,10 @@ pub struct RequestFrame {
 pub struct ResponseFrame {
     pub id: String,
     pub ok: bool,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Value>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorShape>,
     #[ts(skip)]
@@ -48,11 +51,14 @@ pub struct ResponseFrame {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct EventFrame {
     pub event: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Value>,
     /// Per-connection monotonic counter of broadcast events.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
+    #[ts(optional)]
     #[serde(default, rename = "stateVersion", skip_serializing_if = "Option::is_none")]
     pub state_version: Option<StateVersion>,
     #[ts(skip)]

@@ -19,23 +19,32 @@ pub struct SystemRunParams {
     /// argv; the first word is looked up on the node's PATH.
     pub command: Vec<String>,
     /// How the command is shown; must describe the same command as argv.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_command: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<BTreeMap<String, String>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<i64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_key: Option<String>,
     /// Set by the gateway after a person approved the run.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved: Option<bool>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_decision: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
     #[ts(skip)]
@@ -55,11 +64,14 @@ pub struct SystemRunResult {
     pub stderr: String,
     pub error: Option<String>,
     /// Output beyond the cap was dropped (Pincer always says; OpenClaw's node host does not).
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncated: Option<bool>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
     /// Environment overrides the node refused, with why (only when there were any).
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env_dropped: Option<Vec<EnvOverrideDropped>>,
     #[ts(skip)]
@@ -113,15 +125,20 @@ pub struct ExecEvent {
     /// Always `node`.
     pub host: String,
     pub command: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// `exec.finished` only; `null` when the process did not exit by itself.
+    #[ts(optional)]
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<Option<i32>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timed_out: Option<bool>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success: Option<bool>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
     #[ts(skip)]
@@ -157,14 +174,18 @@ pub struct SystemWhichResult {
 /// `system.notify` params (a title or a body is required).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 pub struct SystemNotifyParams {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     /// `true` or a sound name.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sound: Option<Value>,
     /// `passive`, `active` or `timeSensitive`.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<String>,
     #[ts(skip)]
@@ -188,13 +209,17 @@ pub struct SystemNotifyResult {
 #[serde(rename_all = "camelCase")]
 pub struct ScreenSnapshotParams {
     /// `png` (default) or `jpeg`.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_width: Option<f64>,
     /// `0..=1` or `1..=100`.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<f64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screen_index: Option<i64>,
     #[ts(skip)]
@@ -218,22 +243,29 @@ pub struct ImageResult {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ScreenRecordParams {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screen_index: Option<i64>,
     /// Default 10,000, at most 60,000.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<f64>,
     /// Default 5, 1..=30.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<f64>,
     /// `avi` or `mp4` (answered as MJPEG AVI).
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
     /// Accepted; audio is not captured.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_audio: Option<bool>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_width: Option<f64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<f64>,
     #[ts(skip)]
@@ -254,10 +286,13 @@ pub struct ClipResult {
     pub width: u32,
     pub height: u32,
     /// The size cap cut the clip short.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncated: Option<bool>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screen_index: Option<u64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<String>,
     #[ts(skip)]
@@ -293,17 +328,23 @@ pub struct CameraListResult {
 #[serde(rename_all = "camelCase")]
 pub struct CameraSnapParams {
     /// `front` or `back`.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub facing: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_width: Option<f64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<f64>,
     /// Only `jpg`.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<f64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<String>,
     #[ts(skip)]
@@ -315,21 +356,29 @@ pub struct CameraSnapParams {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct CameraClipParams {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub facing: Option<String>,
     /// Default 3,000, at most 60,000.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<f64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_audio: Option<bool>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<f64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_width: Option<f64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<f64>,
     #[ts(skip)]
@@ -344,12 +393,15 @@ pub struct CameraClipParams {
 #[serde(rename_all = "camelCase")]
 pub struct LocationGetParams {
     /// Default 10,000, at most 120,000.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<f64>,
     /// Default 15,000.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_age_ms: Option<f64>,
     /// `coarse`, `balanced` (default) or `precise`.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_accuracy: Option<String>,
     #[ts(skip)]
@@ -367,10 +419,13 @@ pub struct LocationResult {
     pub timestamp: String,
     pub is_precise: bool,
     pub source: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub altitude_meters: Option<f64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed_mps: Option<f64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heading_deg: Option<f64>,
     #[ts(skip)]
@@ -384,19 +439,26 @@ pub struct LocationResult {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct HostStats {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_count: Option<u32>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_average: Option<Vec<f64>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_total_bytes: Option<u64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_free_bytes: Option<u64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_total_bytes: Option<u64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_available_bytes: Option<u64>,
     /// Set by the gateway when it stores the report.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at_ms: Option<i64>,
     #[ts(skip)]

@@ -36,11 +36,14 @@ fn inline_or_json(inline: &Option<Value>, json: &Option<String>) -> Result<Optio
 pub struct NodeInvokeParams {
     pub node_id: String,
     pub command: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<Value>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
     pub idempotency_key: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_key: Option<String>,
     #[ts(skip)]
@@ -56,14 +59,19 @@ pub struct NodeInvokeRequest {
     pub id: String,
     pub node_id: String,
     pub command: String,
+    #[ts(optional)]
     #[serde(default, rename = "paramsJSON", skip_serializing_if = "Option::is_none")]
     pub params_json: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<Value>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_key: Option<String>,
     #[ts(skip)]
@@ -95,10 +103,13 @@ pub struct NodeInvokeResult {
     pub id: String,
     pub node_id: String,
     pub ok: bool,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Value>,
+    #[ts(optional)]
     #[serde(default, rename = "payloadJSON", skip_serializing_if = "Option::is_none")]
     pub payload_json: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<NodeError>,
     #[ts(skip)]
@@ -117,8 +128,10 @@ impl NodeInvokeResult {
 #[serde(rename_all = "camelCase")]
 pub struct NodeEventParams {
     pub event: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Value>,
+    #[ts(optional)]
     #[serde(default, rename = "payloadJSON", skip_serializing_if = "Option::is_none")]
     pub payload_json: Option<String>,
     #[ts(skip)]
@@ -150,8 +163,10 @@ pub struct NodeInvokeResponse {
     pub ok: bool,
     pub node_id: String,
     pub command: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Value>,
+    #[ts(optional)]
     #[serde(default, rename = "payloadJSON", skip_serializing_if = "Option::is_none")]
     pub payload_json: Option<String>,
     #[ts(skip)]
@@ -163,8 +178,10 @@ pub struct NodeInvokeResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeInvokeCancelParams {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoke_id: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     #[ts(skip)]
@@ -186,6 +203,7 @@ pub struct NodeInvokeCancelResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct NodeInvokeResultAck {
     pub ok: bool,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
     #[ts(skip)]
@@ -197,10 +215,13 @@ pub struct NodeInvokeResultAck {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct NodeEventResult {
     pub ok: bool,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handled: Option<bool>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[ts(skip)]
@@ -223,34 +244,48 @@ pub struct NodeIdParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct NodePairRequest {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     pub node_id: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_mode: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_family: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caps: Option<Vec<String>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commands: Option<Vec<String>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Map<String, Value>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_ip: Option<String>,
     /// The operator scopes approving this surface needs (`operator.admin` for `system.run`).
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_approve_scopes: Option<Vec<String>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub silent: Option<bool>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ts: Option<i64>,
     #[ts(skip)]
@@ -263,30 +298,43 @@ pub struct NodePairRequest {
 #[serde(rename_all = "camelCase")]
 pub struct PairedNode {
     pub node_id: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_mode: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_family: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caps: Option<Vec<String>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commands: Option<Vec<String>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Map<String, Value>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at_ms: Option<i64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_at_ms: Option<i64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen_at_ms: Option<i64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen_reason: Option<String>,
     #[ts(skip)]
@@ -376,59 +424,85 @@ pub struct NodeRename {
 #[serde(rename_all = "camelCase")]
 pub struct NodeEntry {
     pub node_id: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_mode: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_family: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_ip: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caps: Option<Vec<String>>,
     /// The commands callable now: declared and approved.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commands: Option<Vec<String>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Map<String, Value>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_env: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_stats: Option<crate::node_commands::HostStats>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_host: Option<bool>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_plugin_tools: Option<Vec<Value>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connected_at_ms: Option<i64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_connected_at_ms: Option<i64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen_at_ms: Option<i64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen_reason: Option<String>,
     /// `approved`, `pending-approval`, `pending-reapproval` or `unapproved`.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_state: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_request_id: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_declared_commands: Option<Vec<String>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_declared_caps: Option<Vec<String>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_at_ms: Option<i64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paired: Option<bool>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connected: Option<bool>,
     /// `node.describe` only: when the answer was made.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ts: Option<i64>,
     #[ts(skip)]
@@ -451,8 +525,10 @@ pub struct NodeListResult {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeRunnerInventoryUpdateParams {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol_features: Option<Vec<String>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_host: Option<Value>,
     #[ts(skip)]
@@ -474,6 +550,7 @@ pub struct NodeRunnerInventoryUpdateResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeSkillsUpdate {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
     pub skills: Vec<Value>,
@@ -486,6 +563,7 @@ pub struct NodeSkillsUpdate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct NodePluginToolsUpdate {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
     pub tools: Vec<Value>,

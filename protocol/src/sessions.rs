@@ -12,11 +12,14 @@ use crate::agent::ThinkingLevelOption;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionKeyParams {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_key: Option<String>,
     /// `sessions.messages.subscribe` only; not supported by Pincer (must not be true).
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_approvals: Option<bool>,
     #[ts(skip)]
@@ -28,6 +31,7 @@ pub struct SessionKeyParams {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionsListParams {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
     #[ts(skip)]
@@ -50,35 +54,50 @@ pub struct SessionEntry {
     pub input_tokens: Value,
     pub output_tokens: Value,
     pub total_tokens: Value,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_provider: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_tokens: Option<u64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking_level: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verbose_level: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compaction_count: Option<u64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_message_preview: Option<String>,
     // `sessions.describe` only:
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_main: Option<bool>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat_type: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking_levels: Option<Vec<ThinkingLevelOption>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking_options: Option<Vec<String>>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking_default: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_at: Option<i64>,
     #[ts(skip)]
@@ -90,10 +109,13 @@ pub struct SessionEntry {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionDefaultsRow {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_provider: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_tokens: Option<u64>,
     #[ts(skip)]
@@ -118,6 +140,7 @@ pub struct SessionsListResult {
 pub struct SessionsPreviewParams {
     pub keys: Vec<String>,
     /// 1..=50 items per session, default 6.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
     #[ts(skip)]
@@ -160,15 +183,20 @@ pub struct SessionsPreviewResult {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionsResolveParams {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_key: Option<String>,
     /// Answer `{ok: false, key}` instead of an error for an unknown key.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_missing: Option<bool>,
     #[ts(skip)]
@@ -182,6 +210,7 @@ pub struct SessionsResolveParams {
 pub struct SessionsResolveResult {
     pub ok: bool,
     pub key: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
     #[ts(skip)]
@@ -194,17 +223,23 @@ pub struct SessionsResolveResult {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionsPatchParams {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_key: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<Value>,
     /// `provider/model`.
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<Value>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking_level: Option<Value>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verbose_level: Option<Value>,
     #[ts(skip)]
@@ -240,8 +275,10 @@ pub struct SessionsCompactResult {
     pub ok: bool,
     pub key: String,
     pub compacted: bool,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<CompactionCounts>,
     #[ts(skip)]
@@ -253,10 +290,13 @@ pub struct SessionsCompactResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct CompactionCounts {
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_before: Option<u64>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_after: Option<u64>,
     pub messages_before: u64,
@@ -279,6 +319,7 @@ pub struct SessionsDescribeResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct SessionsSubscribeResult {
     pub subscribed: bool,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub list: Option<SessionsListResult>,
     #[ts(skip)]
@@ -320,8 +361,10 @@ pub struct SessionMessageEvent {
     pub message: Value,
     pub message_id: String,
     pub message_seq: i64,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionEntry>,
     #[ts(skip)]
@@ -340,8 +383,10 @@ pub struct SessionOperationEvent {
     pub ts: i64,
     /// `start` or `end`.
     pub phase: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed: Option<bool>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[ts(skip)]
@@ -359,12 +404,15 @@ pub struct SessionToolEvent {
     pub stream: String,
     pub data: Value,
     pub session_key: String,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
     pub seq: u64,
     pub ts: i64,
+    #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionEntry>,
     #[ts(skip)]

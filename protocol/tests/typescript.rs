@@ -64,7 +64,11 @@ fn numbers_are_numbers_and_types_list_the_known_fields() {
     assert!(!ts.contains("bigint"), "u64/i64 must be `number` in TypeScript");
     let invoke = ts.lines().find(|l| l.starts_with("export type NodeInvokeParams ")).unwrap();
     assert!(invoke.contains("nodeId: string"), "{invoke}");
-    assert!(invoke.contains("timeoutMs?: number"), "{invoke}");
+    // Left out when absent on the wire: optional, not nullable.
+    assert!(invoke.contains("timeoutMs?: number,"), "{invoke}");
+    // Always sent, `null` when unknown: required and nullable.
+    let run = ts.lines().find(|l| l.starts_with("export type SystemRunResult ")).unwrap();
+    assert!(run.contains("exitCode: number | null,"), "{run}");
     // The Rust side keeps unknown fields (`extra`); the UI's types name only the known ones, so
     // a misspelt field is a type error there instead of an index-signature lookup.
     assert!(!ts.contains(" extra:") && !ts.contains(" extra?:"), "the `extra` maps must not reach TypeScript");
