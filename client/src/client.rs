@@ -11,6 +11,8 @@ use pincer_protocol::connect::{ConnectChallenge, HelloOk};
 use pincer_protocol::error::ErrorCode;
 use pincer_protocol::frames::RequestFrame;
 use pincer_protocol::{ErrorShape, EventFrame, Frame, ResponseFrame};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
@@ -155,6 +157,15 @@ impl GatewayClient {
     /// Send a request and wait (default request timeout) for its payload.
     pub async fn request(&self, method: &str, params: Value) -> Result<Value, ClientError> {
         self.request_with_timeout(method, params, self.inner.request_timeout).await
+    }
+
+    /// Send a request with typed params (the shapes in `pincer_protocol`) and decode its typed
+    /// result; a result that does not fit `R` is a [`ClientError::Protocol`].
+    pub async fn call<P: Serialize, R: DeserializeOwned>(&self, method: &str, params: &P) -> Result<R, ClientError> {
+        // Serializing the protocol's own types cannot fail (string keys only); say so if it does.
+        let params = serde_json::to_value(params).map_err(|e| ClientError::Protocol(format!("{method} params do not serialize: {e}")))?;
+        let result = self.request(method, params).await?;
+        serde_json::from_value(result).map_err(|e| ClientError::Protocol(format!("unexpected {method} result: {e}")))
     }
 
     pub async fn request_with_timeout(&self, method: &str, params: Value, timeout: Duration) -> Result<Value, ClientError> {

@@ -193,6 +193,33 @@ async fn server_errors_and_timeouts_leave_the_connection_usable() {
 }
 
 #[tokio::test]
+async fn call_sends_typed_params_and_decodes_the_typed_result() {
+    use pincer_protocol::nodes::{NodeInvokeCancelParams, NodeInvokeCancelResult};
+    let (url, _server) = serve_one(|mut ws, _| async move {
+        accept_connect(&mut ws).await;
+        let r = recv(&mut ws).await;
+        // The params went out exactly as the type serializes them: absent fields left out.
+        assert_eq!(r["params"], json!({"invokeId": "inv-1"}));
+        send(&mut ws, json!({"type":"res","id":r["id"],"ok":true,"payload":{"ok":true,"cancelled":false,"later":1}})).await;
+        let r = recv(&mut ws).await;
+        send(&mut ws, json!({"type":"res","id":r["id"],"ok":true,"payload":{"ok":"yes"}})).await;
+        let _ = recv(&mut ws).await;
+    })
+    .await;
+    let (client, _) = GatewayClient::connect(opts(&url)).await.unwrap();
+    let params = NodeInvokeCancelParams { invoke_id: Some("inv-1".into()), id: None, extra: Default::default() };
+    let result: NodeInvokeCancelResult = client.call("node.invoke.cancel", &params).await.unwrap();
+    assert!(result.ok && !result.cancelled);
+    assert_eq!(result.extra["later"], 1, "a newer gateway's fields are kept");
+
+    let err = client.call::<_, NodeInvokeCancelResult>("node.invoke.cancel", &params).await.unwrap_err();
+    match err {
+        ClientError::Protocol(message) => assert!(message.starts_with("unexpected node.invoke.cancel result"), "{message}"),
+        other => panic!("expected a protocol error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn wait_event_skips_others_but_keeps_them_and_tracks_seq() {
     let (url, _server) = serve_one(|mut ws, _| async move {
         accept_connect(&mut ws).await;

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use pincer_client::{EventFrame, GatewayClient, HelloOk};
 use pincer_protocol::close_code;
-use pincer_protocol::nodes::{NodeInvokeCancel, NodeInvokeRequest};
-use serde_json::{json, Value};
+use pincer_protocol::methods;
+use pincer_protocol::nodes::{NodeEventParams, NodeInvokeCancel, NodeInvokeRequest, NodeInvokeResult};
+use serde_json::{Map, Value};
 use tokio::sync::{broadcast, mpsc, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -244,14 +245,13 @@ async fn run_invoke(request: &NodeInvokeRequest, registry: &CommandRegistry, can
 }
 
 async fn send_result(client: &GatewayClient, id: &str, node_id: &str, outcome: Result<Value, CommandError>) {
-    let params = match outcome {
-        Ok(payload) => json!({
-            "id": id, "nodeId": node_id, "ok": true,
-            "payloadJSON": serde_json::to_string(&payload).unwrap_or_else(|_| "null".into()),
-        }),
-        Err(e) => json!({"id": id, "nodeId": node_id, "ok": false, "error": e.to_wire()}),
+    let (ok, payload_json, error) = match outcome {
+        Ok(payload) => (true, Some(serde_json::to_string(&payload).unwrap_or_else(|_| "null".into())), None),
+        Err(e) => (false, None, Some(e.to_wire())),
     };
-    if let Err(e) = client.request("node.invoke.result", params).await {
+    let result =
+        NodeInvokeResult { id: id.to_string(), node_id: node_id.to_string(), ok, payload: None, payload_json, error, extra: Map::new() };
+    if let Err(e) = client.call::<_, Value>(methods::NODE_INVOKE_RESULT, &result).await {
         tracing::warn!(invoke = %id, error = %e, "could not deliver node.invoke.result");
     }
 }
@@ -259,8 +259,13 @@ async fn send_result(client: &GatewayClient, id: &str, node_id: &str, outcome: R
 fn send_event(client: &GatewayClient, out: OutgoingEvent) {
     let client = client.clone();
     tokio::spawn(async move {
-        let params = json!({"event": out.event, "payloadJSON": serde_json::to_string(&out.payload).unwrap_or_default()});
-        if let Err(e) = client.request("node.event", params).await {
+        let params = NodeEventParams {
+            event: out.event.clone(),
+            payload: None,
+            payload_json: Some(serde_json::to_string(&out.payload).unwrap_or_default()),
+            extra: Map::new(),
+        };
+        if let Err(e) = client.call::<_, Value>(methods::NODE_EVENT, &params).await {
             tracing::debug!(event = %out.event, error = %e, "node.event not delivered");
         }
     });

@@ -2,20 +2,29 @@
 //! Wire types of the OpenClaw Gateway Protocol v4, as spoken by Pincer.
 //!
 //! This crate has no I/O: it only describes frames, handshake payloads, errors, method
-//! params/results and device identity. Every other Pincer crate depends on it.
+//! params/results (one module per method family), node command params/results, event payloads
+//! and device identity. Every other Pincer crate depends on it. The UI gets the same shapes as
+//! TypeScript, generated from these types ([`typescript`]).
 //!
 //! Parsing is tolerant: unknown fields are kept (in `extra` maps) so a frame that is
 //! parsed and re-serialized loses nothing, and unknown optional fields never fail a parse.
 
+pub mod agent;
 pub mod approvals;
+pub mod chat;
+pub mod config;
 pub mod connect;
 pub mod device;
 pub mod devices;
 pub mod error;
 pub mod frames;
 pub mod methods;
+pub mod node_commands;
 pub mod nodes;
 pub mod scopes;
+pub mod sessions;
+pub mod system;
+pub mod typescript;
 
 pub use error::{ErrorCode, ErrorShape};
 pub use frames::{EventFrame, Frame, RequestFrame, ResponseFrame};

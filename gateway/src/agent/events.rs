@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use pincer_agent::model::{now_ms, AssistantMessage, Message, StopReason};
 use pincer_agent::provider::ErrorKind;
 use pincer_agent::runner::{PersistError, RunEvent, RunObserver};
+use pincer_protocol::agent::AgentEvent;
+use pincer_protocol::chat::ChatEvent;
 use pincer_protocol::methods::events;
 use serde_json::{json, Map, Value};
 
@@ -70,34 +72,49 @@ impl RunEmitter {
     /// An `agent` event on `stream` with `data`.
     pub fn agent(&self, stream: &str, data: Value) {
         let seq = self.agent_seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let payload = json!({
-            "runId": self.run_id,
-            "stream": stream,
-            "data": data,
-            "sessionKey": self.session_key,
-            "agentId": agent_id_of(&self.session_key),
-            "sessionId": self.session_id,
-            "seq": seq,
-            "ts": now_ms(),
-            "isHeartbeat": false,
-        });
+        let event = AgentEvent {
+            run_id: self.run_id.clone(),
+            stream: stream.to_string(),
+            data,
+            session_key: self.session_key.clone(),
+            agent_id: Some(agent_id_of(&self.session_key).to_string()),
+            session_id: Some(self.session_id.clone()),
+            seq,
+            ts: now_ms(),
+            is_heartbeat: Some(false),
+            extra: Map::new(),
+        };
+        let payload = serde_json::to_value(&event).unwrap_or(Value::Null);
         self.state.hub.broadcast(events::AGENT, &payload);
         if stream == "tool" {
             super::session_events::tool_phase(&self.state, &self.session_key, &payload);
         }
     }
 
-    /// A `chat` event in `state` with extra fields.
-    pub fn chat(&self, state: &str, fields: Map<String, Value>) {
-        let seq = self.chat_seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut payload = Map::new();
-        payload.insert("runId".into(), json!(self.run_id));
-        payload.insert("sessionKey".into(), json!(self.session_key));
-        payload.insert("agentId".into(), json!(agent_id_of(&self.session_key)));
-        payload.insert("seq".into(), json!(seq));
-        payload.insert("state".into(), json!(state));
-        payload.extend(fields);
-        self.state.hub.broadcast(events::CHAT, &Value::Object(payload));
+    /// A `chat` event in `state` with the next sequence number and no other fields yet: fill
+    /// the ones `state` needs, then [`RunEmitter::send_chat`].
+    pub fn chat_event(&self, state: &str) -> ChatEvent {
+        ChatEvent {
+            run_id: self.run_id.clone(),
+            session_key: self.session_key.clone(),
+            agent_id: Some(agent_id_of(&self.session_key).to_string()),
+            seq: self.chat_seq.fetch_add(1, Ordering::Relaxed) + 1,
+            state: state.to_string(),
+            message: None,
+            delta_text: None,
+            usage: None,
+            stop_reason: None,
+            error_message: None,
+            error_kind: None,
+            merged_into: None,
+            queue_disposition: None,
+            extra: Map::new(),
+        }
+    }
+
+    pub fn send_chat(&self, event: &ChatEvent) {
+        let payload = serde_json::to_value(event).unwrap_or(Value::Null);
+        self.state.hub.broadcast(events::CHAT, &payload);
     }
 
     pub fn lifecycle_start(&self, started_at: i64) {
@@ -123,29 +140,29 @@ impl RunEmitter {
 
     /// The run answered: `chat` final with the last assistant message.
     pub fn final_message(&self, message: &Value, usage: &Value, stop_reason: &str) {
-        let mut f = Map::new();
-        f.insert("message".into(), message.clone());
-        f.insert("usage".into(), usage.clone());
-        f.insert("stopReason".into(), json!(stop_reason));
-        self.chat("final", f);
+        let mut event = self.chat_event("final");
+        event.message = Some(message.clone());
+        event.usage = Some(usage.clone());
+        event.stop_reason = Some(stop_reason.to_string());
+        self.send_chat(&event);
     }
 
     pub fn error(&self, message: &str, kind: ErrorKind) {
-        let mut f = Map::new();
-        f.insert("errorMessage".into(), json!(message));
-        f.insert("errorKind".into(), json!(kind.as_str()));
-        self.chat("error", f);
+        let mut event = self.chat_event("error");
+        event.error_message = Some(message.to_string());
+        event.error_kind = Some(kind.as_str().to_string());
+        self.send_chat(&event);
     }
 
     pub fn aborted(&self) {
         let text = self.streaming_text.lock().map(|t| t.clone()).unwrap_or_default();
-        let mut f = Map::new();
+        let mut event = self.chat_event("aborted");
         if !text.is_empty() {
-            f.insert("message".into(), assistant_text_message(&text));
+            event.message = Some(assistant_text_message(&text));
         }
         // OpenClaw's reason for an abort requested over RPC.
-        f.insert("stopReason".into(), json!("rpc"));
-        self.chat("aborted", f);
+        event.stop_reason = Some("rpc".into());
+        self.send_chat(&event);
     }
 }
 
@@ -173,10 +190,10 @@ impl RunObserver for RunEmitter {
                 self.partial.update(&text);
                 let item = format!("{}:{}", self.run_id, self.assistant_item.load(Ordering::Relaxed));
                 self.agent("assistant", json!({"text": text, "delta": delta, "itemId": item}));
-                let mut f = Map::new();
-                f.insert("message".into(), assistant_text_message(&text));
-                f.insert("deltaText".into(), json!(delta));
-                self.chat("delta", f);
+                let mut event = self.chat_event("delta");
+                event.message = Some(assistant_text_message(&text));
+                event.delta_text = Some(delta);
+                self.send_chat(&event);
             }
             RunEvent::ThinkingDelta(delta) => self.agent("thinking", json!({"delta": delta})),
             RunEvent::ToolStart { tool_call_id, name, args } => {

@@ -340,11 +340,11 @@ impl Notices {
     fn tell(self, state: &SharedState) {
         for (run, reason) in self.dropped {
             let emitter = emitter_for(state, &run);
-            let mut f = Map::new();
-            f.insert("errorMessage".into(), json!(reason));
-            f.insert("errorKind".into(), json!("unknown"));
-            f.insert("queueDisposition".into(), json!("dropped"));
-            emitter.chat("error", f);
+            let mut event = emitter.chat_event("error");
+            event.error_message = Some(reason.clone());
+            event.error_kind = Some("unknown".into());
+            event.queue_disposition = Some("dropped".into());
+            emitter.send_chat(&event);
             state.agents.unregister(&run.run_id);
             let now = now_ms();
             run.finish(RunFinish { status: "error", started_at: now, ended_at: now, error: Some(reason) });
@@ -352,11 +352,11 @@ impl Notices {
         }
         for (run, owner) in self.merged {
             let emitter = emitter_for(state, &run);
-            let mut f = Map::new();
-            f.insert("stopReason".into(), json!("merged"));
-            f.insert("mergedInto".into(), json!(owner));
-            f.insert("queueDisposition".into(), json!("merged"));
-            emitter.chat("final", f);
+            let mut event = emitter.chat_event("final");
+            event.stop_reason = Some("merged".into());
+            event.merged_into = Some(owner.clone());
+            event.queue_disposition = Some("merged".into());
+            emitter.send_chat(&event);
             // No finish is sent: waiters see the handle go and follow `mergedInto` to the
             // run that answers.
             state.agents.unregister(&run.run_id);

@@ -10,15 +10,17 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use image::DynamicImage;
+pub use pincer_protocol::node_commands::CameraDevice;
+use pincer_protocol::node_commands::{CameraListResult, ClipResult, ImageResult};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::clip::{Clip, ClipEncoder};
 use super::imaging::{self, Format};
 use super::{or_cancelled, params, BoxFuture};
-use crate::commands::InvokeContext;
+use crate::commands::{to_result, InvokeContext};
 use crate::error::{codes, CommandError};
 
 const LIST: &str = "camera.list";
@@ -27,18 +29,6 @@ const CLIP: &str = "camera.clip";
 /// Photos are recompressed until their base64 is below 5 MB (as OpenClaw does).
 const MAX_SNAP_BYTES: usize = 5 * 1024 * 1024 / 4 * 3;
 const MAX_CLIP_MS: u64 = 60_000;
-
-/// One camera as `camera.list` reports it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CameraDevice {
-    /// Stable within a run: pass it back as `deviceId`.
-    pub id: String,
-    pub name: String,
-    /// `front`, `back` or `unspecified` (desktop webcams do not know which way they face).
-    pub position: String,
-    pub device_type: String,
-}
 
 /// Frames of a clip: (time since the clip started, frame). Bounded; a closed channel means stop.
 pub type FrameSink = mpsc::Sender<(Duration, DynamicImage)>;
@@ -71,7 +61,7 @@ pub async fn list(backend: &dyn CameraBackend, params: Value, _ctx: &InvokeConte
         tracing::warn!(error = %e, "camera enumeration failed; reporting no cameras");
         Vec::new()
     });
-    Ok(json!({ "devices": devices }))
+    to_result(LIST, &CameraListResult { devices, extra: Default::default() })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -206,12 +196,14 @@ pub async fn snap(backend: &dyn CameraBackend, params: Value, ctx: &InvokeContex
         imaging::encode_jpeg_under(imaging::downscale(frame, Some(max_width)), quality, MAX_SNAP_BYTES)
     })
     .await?;
-    Ok(json!({
-        "format": "jpg",
-        "base64": base64::engine::general_purpose::STANDARD.encode(bytes),
-        "width": width,
-        "height": height,
-    }))
+    let image = ImageResult {
+        format: "jpg".into(),
+        base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+        width,
+        height,
+        extra: Default::default(),
+    };
+    to_result(SNAP, &image)
 }
 
 /// `{facing?, durationMs? (3000, ≤60000), includeAudio?, format?, deviceId?, fps? (10, 1..30), maxWidth? (1280)}`
@@ -239,9 +231,8 @@ pub async fn clip(backend: &dyn CameraBackend, params: Value, ctx: &InvokeContex
     })
     .await?
     .ok_or_else(|| CommandError::new(codes::CAMERA_UNAVAILABLE, "the camera delivered no frame"))?;
-    let mut out = clip.to_result(fps);
-    out["deviceId"] = json!(device.id);
-    Ok(out)
+    let out = ClipResult { device_id: Some(device.id), ..clip.to_result(fps) };
+    to_result(CLIP, &out)
 }
 
 /// The OS cameras, through nokhwa. Stateless: each capture opens and closes the device.

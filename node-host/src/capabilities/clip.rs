@@ -42,21 +42,21 @@ impl Clip {
 
     /// The result shared by `screen.record` and `camera.clip`: `{format:"avi", base64,
     /// durationMs, fps, hasAudio:false, width, height}` plus `truncated:true` when cut short.
-    pub(crate) fn to_result(&self, fps: u32) -> serde_json::Value {
+    pub(crate) fn to_result(&self, fps: u32) -> pincer_protocol::node_commands::ClipResult {
         use base64::Engine;
-        let mut out = serde_json::json!({
-            "format": "avi",
-            "base64": base64::engine::general_purpose::STANDARD.encode(&self.avi),
-            "durationMs": self.duration_ms(fps),
-            "fps": fps,
-            "hasAudio": false,
-            "width": self.width,
-            "height": self.height,
-        });
-        if self.truncated {
-            out["truncated"] = serde_json::json!(true);
+        pincer_protocol::node_commands::ClipResult {
+            format: "avi".into(),
+            base64: base64::engine::general_purpose::STANDARD.encode(&self.avi),
+            duration_ms: self.duration_ms(fps),
+            fps,
+            has_audio: false,
+            width: self.width,
+            height: self.height,
+            truncated: self.truncated.then_some(true),
+            screen_index: None,
+            device_id: None,
+            extra: Default::default(),
         }
-        out
     }
 }
 

@@ -3,11 +3,12 @@
 
 use std::time::{Duration, SystemTime};
 
+use pincer_protocol::node_commands::LocationResult;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{or_cancelled, params, BoxFuture};
-use crate::commands::InvokeContext;
+use crate::commands::{to_result, InvokeContext};
 use crate::error::{codes, CommandError};
 
 #[cfg(target_os = "linux")]
@@ -101,28 +102,26 @@ pub async fn get(provider: &dyn LocationProvider, params: Value, ctx: &InvokeCon
     let fix =
         or_cancelled(ctx, async { tokio::time::timeout(limit, provider.locate(&req)).await.map_err(|_| timeout_error(req.timeout))? })
             .await?;
-    Ok(fix_json(&fix))
+    to_result(GET, &fix_result(&fix))
 }
 
 pub(crate) fn timeout_error(t: Duration) -> CommandError {
     CommandError::new(codes::LOCATION_TIMEOUT, format!("no location fix within {} ms", t.as_millis()))
 }
 
-fn fix_json(f: &Fix) -> Value {
-    let mut v = json!({
-        "lat": f.lat,
-        "lon": f.lon,
-        "accuracyMeters": f.accuracy_meters,
-        "timestamp": iso8601(f.timestamp),
-        "isPrecise": f.accuracy_meters <= PRECISE_METERS,
-        "source": "unknown",
-    });
-    for (key, val) in [("altitudeMeters", f.altitude_meters), ("speedMps", f.speed_mps), ("headingDeg", f.heading_deg)] {
-        if let Some(x) = val.filter(|x| x.is_finite()) {
-            v[key] = json!(x);
-        }
+fn fix_result(f: &Fix) -> LocationResult {
+    LocationResult {
+        lat: f.lat,
+        lon: f.lon,
+        accuracy_meters: f.accuracy_meters,
+        timestamp: iso8601(f.timestamp),
+        is_precise: f.accuracy_meters <= PRECISE_METERS,
+        source: "unknown".into(),
+        altitude_meters: f.altitude_meters.filter(|x| x.is_finite()),
+        speed_mps: f.speed_mps.filter(|x| x.is_finite()),
+        heading_deg: f.heading_deg.filter(|x| x.is_finite()),
+        extra: Default::default(),
     }
-    v
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
@@ -133,6 +132,7 @@ pub(crate) fn iso8601(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use std::time::UNIX_EPOCH;
 
     struct Fixed(Result<Fix, CommandError>);

@@ -8,14 +8,15 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use image::DynamicImage;
+use pincer_protocol::node_commands::{ClipResult, ImageResult};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::clip::ClipEncoder;
 use super::imaging::{self, Format};
 use super::{cancelled, params, run_blocking};
-use crate::commands::InvokeContext;
+use crate::commands::{to_result, InvokeContext};
 use crate::error::{codes, CommandError};
 
 const SNAPSHOT: &str = "screen.snapshot";
@@ -81,12 +82,18 @@ pub async fn snapshot(params: Value, ctx: &InvokeContext) -> Result<Value, Comma
         Ok((bytes, img.width(), img.height()))
     })
     .await?;
-    Ok(json!({
-        "format": match p.format { Format::Png => "png", Format::Jpeg => "jpeg" },
-        "base64": base64::engine::general_purpose::STANDARD.encode(bytes),
-        "width": width,
-        "height": height,
-    }))
+    let image = ImageResult {
+        format: match p.format {
+            Format::Png => "png",
+            Format::Jpeg => "jpeg",
+        }
+        .into(),
+        base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+        width,
+        height,
+        extra: Default::default(),
+    };
+    to_result(SNAPSHOT, &image)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -151,9 +158,8 @@ pub async fn record(params: Value, ctx: &InvokeContext) -> Result<Value, Command
     let p = record_params(params)?;
     let (screen_index, fps) = (p.screen_index, p.fps);
     let clip = run_blocking(ctx, RECORD, move |cancel| record_blocking(&p, &cancel)).await?;
-    let mut out = clip.to_result(fps);
-    out["screenIndex"] = json!(screen_index);
-    Ok(out)
+    let out = ClipResult { screen_index: Some(screen_index as u64), ..clip.to_result(fps) };
+    to_result(RECORD, &out)
 }
 
 fn record_blocking(p: &Record, cancel: &CancellationToken) -> Result<super::clip::Clip, CommandError> {
@@ -301,6 +307,7 @@ mod native {
 mod tests {
     use super::*;
     use crate::capabilities::avi::tests::parse_avi;
+    use serde_json::json;
 
     fn has_display() -> bool {
         std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()) || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty())

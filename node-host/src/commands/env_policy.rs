@@ -43,9 +43,16 @@ pub struct EnvOverrides {
 }
 
 impl EnvOverrides {
-    /// `[{key, reason}]` for the result, in the order the keys were given.
-    pub fn dropped_json(&self) -> serde_json::Value {
-        self.dropped.iter().map(|d| serde_json::json!({"key": d.key, "reason": d.reason})).collect()
+    /// `envDropped` of the result (`[{key, reason}]`), in the order the keys were given.
+    pub fn dropped_overrides(&self) -> Vec<pincer_protocol::node_commands::EnvOverrideDropped> {
+        self.dropped
+            .iter()
+            .map(|d| pincer_protocol::node_commands::EnvOverrideDropped {
+                key: d.key.clone(),
+                reason: d.reason.to_string(),
+                extra: Default::default(),
+            })
+            .collect()
     }
 }
 
@@ -156,7 +163,10 @@ mod tests {
             ["FOO", "GIT_EXTERNAL_DIFF", "GIT_PROXY_COMMAND", "HOME", "LD_PRELOAD", "LESSOPEN", "NODE_OPTIONS", "XDG_CONFIG_HOME"]
         );
         assert!(out.dropped.iter().all(|d| d.reason == "not on the system.run environment allowlist (presentation and locale keys only)"));
-        assert_eq!(out.dropped_json()[0], serde_json::json!({"key": "FOO", "reason": out.dropped[0].reason}));
+        assert_eq!(
+            serde_json::to_value(&out.dropped_overrides()[0]).unwrap(),
+            serde_json::json!({"key": "FOO", "reason": out.dropped[0].reason})
+        );
     }
 
     #[test]

@@ -98,6 +98,12 @@ impl CommandRegistry {
     }
 }
 
+/// A command's typed result (the shapes in `pincer_protocol::node_commands`) as the JSON the
+/// registry hands back.
+pub fn to_result<T: serde::Serialize>(command: &str, result: &T) -> Result<Value, CommandError> {
+    serde_json::to_value(result).map_err(|e| CommandError::unavailable(format!("{command}: result does not serialize: {e}")))
+}
+
 /// Decode command params; absent params count as `{}`.
 pub fn parse_params<T: DeserializeOwned>(command: &str, params: Value) -> Result<T, CommandError> {
     let params = if params.is_null() { Value::Object(Default::default()) } else { params };

@@ -1,29 +1,16 @@
 //! `system.notify {title, body, sound?, priority?}`: a real desktop notification.
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use pincer_protocol::node_commands::{SystemNotifyParams, SystemNotifyResult};
+use serde_json::Value;
 
-use super::{parse_params, InvokeContext};
+use super::{parse_params, to_result, InvokeContext};
 use crate::error::{codes, CommandError};
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct NotifyParams {
-    #[serde(default)]
-    title: Option<String>,
-    #[serde(default)]
-    body: Option<String>,
-    #[serde(default)]
-    sound: Option<Value>,
-    #[serde(default)]
-    priority: Option<String>,
-}
 
 const MAX_TITLE: usize = 256;
 const MAX_BODY: usize = 4_096;
 
 pub async fn notify(params: Value, _ctx: InvokeContext) -> Result<Value, CommandError> {
-    let params: NotifyParams = parse_params("system.notify", params)?;
+    let params: SystemNotifyParams = parse_params("system.notify", params)?;
     let title = params.title.unwrap_or_default();
     let body = params.body.unwrap_or_default();
     if title.trim().is_empty() && body.trim().is_empty() {
@@ -54,7 +41,7 @@ pub async fn notify(params: Value, _ctx: InvokeContext) -> Result<Value, Command
     .await
     .map_err(|e| CommandError::new(codes::NOTIFY_UNAVAILABLE, format!("notification task failed: {e}")))?;
     match shown {
-        Ok(()) => Ok(json!({"sent": true})),
+        Ok(()) => to_result("system.notify", &SystemNotifyResult { sent: true, extra: Default::default() }),
         Err(e) => Err(CommandError::new(
             codes::NOTIFY_UNAVAILABLE,
             format!("no notification service answered ({e}); on Linux this needs a desktop session bus with a notification daemon"),
@@ -65,6 +52,7 @@ pub async fn notify(params: Value, _ctx: InvokeContext) -> Result<Value, Command
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[tokio::test]
     async fn empty_notifications_are_rejected() {

@@ -14,43 +14,19 @@ use std::time::{Duration, Instant};
 
 use command_group::{AsyncCommandGroup, AsyncGroupChild};
 use pincer_protocol::approvals::ExecDecision;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use pincer_protocol::node_commands::{ExecEvent, SystemRunParams, SystemRunPlan, SystemRunPrepareResult, SystemRunResult};
+use serde_json::{Map, Value};
 
 use super::env_policy;
 use super::output::{capture, to_text, OutputBudget, OUTPUT_CAP_BYTES};
 use super::process_tree;
-use super::{parse_params, InvokeContext};
+use super::{parse_params, to_result, InvokeContext};
 use crate::approvals::{ExecGate, ExecRequest, GateOutcome, GatePlan};
 use crate::error::CommandError;
 use crate::events::NodeEvents;
 
 /// After the main process exits, how long to wait for grandchildren still holding its pipes.
 const PIPE_DRAIN_GRACE: Duration = Duration::from_secs(2);
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RunParams {
-    command: Vec<String>,
-    #[serde(default)]
-    raw_command: Option<String>,
-    #[serde(default)]
-    cwd: Option<String>,
-    #[serde(default)]
-    env: Option<BTreeMap<String, String>>,
-    #[serde(default)]
-    timeout_ms: Option<i64>,
-    #[serde(default)]
-    agent_id: Option<String>,
-    #[serde(default)]
-    session_key: Option<String>,
-    #[serde(default)]
-    approved: Option<bool>,
-    #[serde(default)]
-    approval_decision: Option<String>,
-    #[serde(default)]
-    run_id: Option<String>,
-}
 
 /// The validated form of a run request, shared by `system.run` and `system.run.prepare`.
 #[derive(Debug, Clone)]
@@ -92,7 +68,7 @@ fn raw_command_matches(raw: &str, argv: &[String]) -> bool {
     raw == command_text(argv).trim() || raw == argv.join(" ") || shell_script(argv).is_some_and(|s| s.trim() == raw)
 }
 
-fn validate(params: &RunParams) -> Result<Plan, CommandError> {
+fn validate(params: &SystemRunParams) -> Result<Plan, CommandError> {
     if params.command.is_empty() || params.command[0].trim().is_empty() {
         return Err(CommandError::invalid_request("command must be a non-empty argv array"));
     }
@@ -127,20 +103,23 @@ fn validate(params: &RunParams) -> Result<Plan, CommandError> {
 
 /// `system.run.prepare`: the canonical plan, without running anything.
 pub async fn prepare(params: Value, _ctx: InvokeContext) -> Result<Value, CommandError> {
-    let params: RunParams = parse_params("system.run.prepare", params)?;
+    let params: SystemRunParams = parse_params("system.run.prepare", params)?;
     let plan = validate(&params)?;
     let cwd = plan.cwd.as_ref().map(|p| p.to_string_lossy().into_owned());
-    Ok(json!({
-        "cmdText": plan.command_text,
-        "plan": {
-            "argv": plan.argv,
-            "cwd": cwd,
-            "commandText": plan.command_text,
-            "commandPreview": plan.command_text.chars().take(200).collect::<String>(),
-            "agentId": plan.agent_id,
-            "sessionKey": plan.session_key,
-        }
-    }))
+    let prepared = SystemRunPrepareResult {
+        cmd_text: plan.command_text.clone(),
+        plan: SystemRunPlan {
+            argv: plan.argv,
+            cwd,
+            command_preview: plan.command_text.chars().take(200).collect(),
+            command_text: plan.command_text,
+            agent_id: plan.agent_id,
+            session_key: plan.session_key,
+            extra: Map::new(),
+        },
+        extra: Map::new(),
+    };
+    to_result("system.run.prepare", &prepared)
 }
 
 /// The `system.run` command.
@@ -152,7 +131,7 @@ pub struct SystemRun {
 
 impl SystemRun {
     pub async fn run(&self, params: Value, ctx: InvokeContext) -> Result<Value, CommandError> {
-        let params: RunParams = parse_params("system.run", params)?;
+        let params: SystemRunParams = parse_params("system.run", params)?;
         let plan = validate(&params)?;
         let session_key = plan.session_key.clone().or_else(|| ctx.session_key.clone());
         let run_id = params.run_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -179,18 +158,27 @@ impl SystemRun {
             env_path: env.child_path.clone(),
         };
         let GatePlan { outcome, exec_argv } = self.gate.check_plan(&request).await;
+        let exec_event = ExecEvent {
+            session_key: session_key.clone(),
+            run_id: run_id.clone(),
+            host: "node".into(),
+            command: plan.command_text.clone(),
+            reason: None,
+            exit_code: None,
+            timed_out: None,
+            success: None,
+            output: None,
+            extra: Map::new(),
+        };
         if let GateOutcome::Denied { message } = outcome {
-            self.events.send(
-                "exec.denied",
-                json!({"sessionKey": session_key, "runId": run_id, "host": "node", "command": plan.command_text, "reason": message}),
-            );
+            self.send_exec_event("exec.denied", ExecEvent { reason: Some(message.clone()), ..exec_event });
             return Err(CommandError::unavailable(message));
         }
         let timeout = match params.timeout_ms {
             Some(ms) if ms > 0 => Some(Duration::from_millis(ms as u64)),
             _ => None,
         };
-        self.events.send("exec.started", json!({"sessionKey": session_key, "runId": run_id, "host": "node", "command": plan.command_text}));
+        self.send_exec_event("exec.started", exec_event.clone());
         let mut child_env = env.keep.clone();
         if let Some(path) = &env.child_path {
             child_env.insert("PATH".into(), path.clone());
@@ -199,28 +187,34 @@ impl SystemRun {
             Some(argv) => execute(&argv, plan.cwd.as_deref(), &child_env, timeout, &ctx).await,
             None => not_started(format!("command not found: {}", plan.argv[0])),
         };
-        if let (false, Some(obj)) = (env.dropped.is_empty(), result.as_object_mut()) {
+        if !env.dropped.is_empty() {
             // Extra result field: OpenClaw's clients read the fields they know and ignore the rest.
-            obj.insert("envDropped".into(), env.dropped_json());
+            result.env_dropped = Some(env.dropped_overrides());
         }
-        let mut finished = json!({
-            "sessionKey": session_key, "runId": run_id, "host": "node", "command": plan.command_text,
-            "exitCode": result["exitCode"], "timedOut": result["timedOut"], "success": result["success"],
-        });
-        if let Some(obj) = finished.as_object_mut() {
-            let output: String = result["stdout"].as_str().unwrap_or_default().chars().take(2_000).collect();
-            obj.insert("output".into(), json!(output));
-        }
-        self.events.send("exec.finished", finished);
-        if ctx.cancel.is_cancelled() && !result["timedOut"].as_bool().unwrap_or(false) {
+        let finished = ExecEvent {
+            exit_code: Some(result.exit_code),
+            timed_out: Some(result.timed_out),
+            success: Some(result.success),
+            output: Some(result.stdout.chars().take(2_000).collect()),
+            ..exec_event
+        };
+        self.send_exec_event("exec.finished", finished);
+        if ctx.cancel.is_cancelled() && !result.timed_out {
             return Err(CommandError::new(crate::codes::CANCELLED, "system.run was cancelled; the process tree was killed"));
         }
-        Ok(result)
+        to_result("system.run", &result)
+    }
+
+    fn send_exec_event(&self, event: &str, payload: ExecEvent) {
+        match serde_json::to_value(&payload) {
+            Ok(payload) => self.events.send(event, payload),
+            Err(e) => tracing::warn!(event, error = %e, "exec event does not serialize"),
+        }
     }
 }
 
-fn not_started(message: String) -> Value {
-    json!({"exitCode": null, "timedOut": false, "success": false, "stdout": "", "stderr": "", "error": message, "truncated": false, "durationMs": 0})
+fn not_started(message: String) -> SystemRunResult {
+    SystemRunResult { error: Some(message), truncated: Some(false), duration_ms: Some(0), ..SystemRunResult::default() }
 }
 
 /// Spawn `argv` (its program words already absolute), capture, wait: the
@@ -231,7 +225,7 @@ async fn execute(
     env: &BTreeMap<String, String>,
     timeout: Option<Duration>,
     ctx: &InvokeContext,
-) -> Value {
+) -> SystemRunResult {
     let Some(program) = argv.first() else { return not_started("command must be a non-empty argv array".into()) };
     let started = Instant::now();
     let tag = uuid::Uuid::new_v4().to_string();
@@ -288,16 +282,18 @@ async fn execute(
     } else {
         status_error(status)
     };
-    json!({
-        "exitCode": exit_code,
-        "timedOut": timed_out,
-        "success": exit_code == Some(0) && !timed_out,
-        "stdout": to_text(&out),
-        "stderr": to_text(&err),
-        "error": error,
-        "truncated": budget.truncated(),
-        "durationMs": started.elapsed().as_millis() as u64,
-    })
+    SystemRunResult {
+        exit_code,
+        timed_out,
+        success: exit_code == Some(0) && !timed_out,
+        stdout: to_text(&out),
+        stderr: to_text(&err),
+        error,
+        truncated: Some(budget.truncated()),
+        duration_ms: Some(started.elapsed().as_millis() as u64),
+        env_dropped: None,
+        extra: Map::new(),
+    }
 }
 
 /// Kill the run's process group, and the processes that left it (see `process_tree`).
@@ -329,6 +325,18 @@ fn status_error(_status: Option<std::process::ExitStatus>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// `execute`'s result as the JSON `system.run` answers.
+    async fn execute_json(
+        argv: &[String],
+        cwd: Option<&std::path::Path>,
+        env: &BTreeMap<String, String>,
+        timeout: Option<Duration>,
+        ctx: &InvokeContext,
+    ) -> Value {
+        serde_json::to_value(execute(argv, cwd, env, timeout, ctx).await).unwrap()
+    }
 
     fn argv(words: &[&str]) -> Vec<String> {
         words.iter().map(|s| s.to_string()).collect()
@@ -351,7 +359,7 @@ mod tests {
         assert!(!raw_command_matches("echo hi", &argv(&["rm", "-rf", "/"])));
     }
 
-    fn params(v: Value) -> RunParams {
+    fn params(v: Value) -> SystemRunParams {
         serde_json::from_value(v).unwrap()
     }
 
@@ -386,7 +394,8 @@ mod tests {
     #[tokio::test]
     async fn runs_argv_and_reports_exit_code_and_output() {
         let out =
-            execute(&argv(&["sh", "-c", "echo out; echo err >&2; exit 3"]), None, &BTreeMap::new(), None, &InvokeContext::detached()).await;
+            execute_json(&argv(&["sh", "-c", "echo out; echo err >&2; exit 3"]), None, &BTreeMap::new(), None, &InvokeContext::detached())
+                .await;
         assert_eq!(out["exitCode"], 3);
         assert_eq!(out["success"], false);
         assert_eq!(out["stdout"], "out\n");
@@ -402,9 +411,14 @@ mod tests {
         let marker = dir.path().join("survived");
         // The grandchild would create the marker after 2 s if it outlived the kill.
         let script = format!("(sleep 2; touch {}) & sleep 30", marker.display());
-        let out =
-            execute(&argv(&["sh", "-c", &script]), None, &BTreeMap::new(), Some(Duration::from_millis(300)), &InvokeContext::detached())
-                .await;
+        let out = execute_json(
+            &argv(&["sh", "-c", &script]),
+            None,
+            &BTreeMap::new(),
+            Some(Duration::from_millis(300)),
+            &InvokeContext::detached(),
+        )
+        .await;
         assert_eq!(out["timedOut"], true);
         assert_eq!(out["success"], false);
         tokio::time::sleep(Duration::from_millis(2_500)).await;
@@ -418,9 +432,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("survived");
         let script = format!("setsid sh -c 'sleep 2; touch {}' & sleep 30", marker.display());
-        let out =
-            execute(&argv(&["sh", "-c", &script]), None, &BTreeMap::new(), Some(Duration::from_millis(500)), &InvokeContext::detached())
-                .await;
+        let out = execute_json(
+            &argv(&["sh", "-c", &script]),
+            None,
+            &BTreeMap::new(),
+            Some(Duration::from_millis(500)),
+            &InvokeContext::detached(),
+        )
+        .await;
         assert_eq!(out["timedOut"], true);
         tokio::time::sleep(Duration::from_millis(2_500)).await;
         assert!(!marker.exists(), "a setsid grandchild outlived the timeout kill");
@@ -438,7 +457,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(500)).await;
             cancel.cancel();
         });
-        let out = execute(&argv(&["sh", "-c", &script]), None, &BTreeMap::new(), None, &ctx).await;
+        let out = execute_json(&argv(&["sh", "-c", &script]), None, &BTreeMap::new(), None, &ctx).await;
         assert_eq!(out["error"], "cancelled; the process tree was killed");
         tokio::time::sleep(Duration::from_millis(2_500)).await;
         assert!(!marker.exists(), "a setsid grandchild outlived the cancel");
@@ -446,7 +465,7 @@ mod tests {
 
     #[tokio::test]
     async fn output_is_capped_and_flagged() {
-        let out = execute(
+        let out = execute_json(
             &argv(&["sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' a"]),
             None,
             &BTreeMap::new(),
@@ -461,7 +480,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_binary_is_reported_not_panicked() {
-        let out = execute(&argv(&["/no/such/binary-pincer"]), None, &BTreeMap::new(), None, &InvokeContext::detached()).await;
+        let out = execute_json(&argv(&["/no/such/binary-pincer"]), None, &BTreeMap::new(), None, &InvokeContext::detached()).await;
         assert_eq!(out["success"], false);
         assert_eq!(out["exitCode"], Value::Null);
         assert_eq!(out["error"], "command not found: /no/such/binary-pincer");
@@ -470,7 +489,7 @@ mod tests {
     #[tokio::test]
     async fn environment_overrides_reach_the_child() {
         let env: BTreeMap<String, String> = [("PINCER_T".to_string(), "v1".to_string())].into();
-        let out = execute(&argv(&["sh", "-c", "printf %s \"$PINCER_T\""]), None, &env, None, &InvokeContext::detached()).await;
+        let out = execute_json(&argv(&["sh", "-c", "printf %s \"$PINCER_T\""]), None, &env, None, &InvokeContext::detached()).await;
         assert_eq!(out["stdout"], "v1");
     }
 }

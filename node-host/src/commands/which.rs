@@ -2,22 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use pincer_protocol::node_commands::{SystemWhichParams, SystemWhichResult};
+use serde_json::Value;
 
-use super::{parse_params, InvokeContext};
+use super::{parse_params, to_result, InvokeContext};
 use crate::error::CommandError;
-
-#[derive(Debug, Deserialize)]
-struct WhichParams {
-    bins: Vec<String>,
-}
 
 /// Most names an agent could sensibly ask for at once.
 const MAX_BINS: usize = 256;
 
 pub async fn which(params: Value, _ctx: InvokeContext) -> Result<Value, CommandError> {
-    let params: WhichParams = parse_params("system.which", params)?;
+    let params: SystemWhichParams = parse_params("system.which", params)?;
     if params.bins.len() > MAX_BINS {
         return Err(CommandError::invalid_request(format!("bins: at most {MAX_BINS} names")));
     }
@@ -37,12 +32,13 @@ pub async fn which(params: Value, _ctx: InvokeContext) -> Result<Value, CommandE
     })
     .await
     .map_err(|e| CommandError::unavailable(format!("system.which failed: {e}")))?;
-    Ok(json!({ "bins": found }))
+    to_result("system.which", &SystemWhichResult { bins: found, extra: Default::default() })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[tokio::test]
     async fn finds_programs_and_leaves_out_missing_ones() {

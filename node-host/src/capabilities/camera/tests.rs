@@ -3,6 +3,7 @@ use std::sync::Mutex;
 use super::*;
 use crate::capabilities::avi::tests::parse_avi;
 use crate::capabilities::imaging::{decode_jpeg, test_image};
+use serde_json::json;
 
 /// A camera that returns generated frames and records what it was asked for.
 struct Scripted {
