@@ -161,12 +161,18 @@ pub fn broadcast_presence_now(state: &GatewayState) {
     state.hub.broadcast_filtered(events::PRESENCE, &payload, Some(version), |_| true);
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .unwrap_or_else(|| "localhost".into())
+/// The machine's host name, looked up once: presence rows are built on every handshake and
+/// every presence broadcast.
+fn hostname() -> &'static str {
+    static HOST: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        gethostname::gethostname()
+            .into_string()
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .or_else(|| std::env::var("COMPUTERNAME").ok())
+            .unwrap_or_else(|| "localhost".into())
+    });
+    &HOST
 }
